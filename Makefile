@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhost-blk: the in-kernel virtio-blk backend, its tooling and its tests.
+#
+#   make deps        install what the project needs (scripts/setup-host)
+#   make             build the module for every kernel of the matrix, ctl/,
+#                    the tests
+#   make check       build, unit tests, kselftests in every kernel, style
+#   make vm-check    only the kselftests and rig self-tests, in VMs
+#   make style       checkpatch --strict, sparse, clang-format
+#   make demo        boot a VM, load the module, show the device
+#
+# KVER=6.12 (or a full release) limits the kernel matrix to one kernel.
+
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+CACHE := $(BUILD)/cache
+LINUX_SRC_TAR := /usr/src/linux-source-6.12.tar.xz
+LINUX_SRC := $(CACHE)/linux-source-6.12
+CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl
+KSFT_INCLUDE := $(LINUX_SRC)/tools/testing/selftests
+
+KVERS := $(shell $(TOP)/scripts/lib/matrix $(KVER) 2>/dev/null)
+VERSION := $(shell $(TOP)/scripts/lib/version)
+
+# Kernel sources the module is built from, for the style gates.
+# Kernel C (the module and the rig's test modules) follows the kernel's style,
+# checked by checkpatch; compat.h alone may test kernel versions.  Userspace
+# C and C++ follow .clang-format.
+ls_files = $(shell cd $(TOP) && git ls-files -co --exclude-standard -- $(1) 2>/dev/null)
+KERNEL_SOURCES = $(filter-out kernel/vhost/compat.h,\
+	$(call ls_files,'kernel/*.c' 'kernel/*.h' 'uapi/*.h' 'tests/rig/*.c'))
+USER_SOURCES = $(filter-out tests/rig/%,\
+	$(call ls_files,'ctl/*.cpp' 'ctl/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'tests/*.c' 'tests/*.h'))
+
+KBUILD_ARGS = -C /lib/modules/$(1)/build M=$(BUILD)/$(1)/$(2) \
+	VHB_VERSION=$(VERSION) CONFIG_DEBUG_INFO_BTF_MODULES=
+
+all: modules ctl kselftest
+
+# Every kernel builds in its own directory: a tree of symlinks to the sources,
+# so objects of one kernel never mix with another's.
+define kernel_tree
+	@mkdir -p $(BUILD)/$(1)/$(2)
+	@cp -rsf $(TOP)/$(2)/. $(BUILD)/$(1)/$(2)/
+	@find -L $(BUILD)/$(1)/$(2) -type l -delete
+endef
+
+modules: $(addprefix module-,$(KVERS))
+module-%: FORCE
+	$(call kernel_tree,$*,kernel)
+	$(MAKE) $(call KBUILD_ARGS,$*,kernel) modules
+
+rig-modules: $(addprefix rig-module-,$(KVERS))
+rig-module-%: FORCE
+	$(call kernel_tree,$*,tests/rig)
+	$(MAKE) $(call KBUILD_ARGS,$*,tests/rig) modules
+
+ctl: FORCE
+	cmake -S ctl -B $(BUILD)/ctl -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD)/ctl -j $(shell nproc)
+
+kselftest: $(CHECKPATCH) FORCE
+	$(MAKE) -C tests/kselftest OUTPUT=$(BUILD)/tests/kselftest KSFT_INCLUDE=$(KSFT_INCLUDE)
+
+# checkpatch.pl (with its data files) and the kselftest harness headers come
+# from Debian's linux-source-6.12; nothing of it is committed.
+$(CHECKPATCH): $(LINUX_SRC_TAR)
+	@echo "  EXTRACT checkpatch.pl and the kselftest harness from $(LINUX_SRC_TAR)"
+	@mkdir -p $(CACHE)
+	tar -xJf $(LINUX_SRC_TAR) -C $(CACHE) \
+		linux-source-6.12/scripts/checkpatch.pl \
+		linux-source-6.12/scripts/spelling.txt \
+		linux-source-6.12/scripts/const_structs.checkpatch \
+		linux-source-6.12/tools/testing/selftests/kselftest.h \
+		linux-source-6.12/tools/testing/selftests/kselftest_harness.h
+	@touch $@
+
+$(LINUX_SRC_TAR):
+	@echo "$@ is missing: run 'make deps'" >&2; exit 1
+
+unit: ctl
+	$(BUILD)/ctl/tests/unit/unit-tests
+
+check: FORCE
+	@$(TOP)/scripts/setup-host
+	@$(MAKE) --no-print-directory check-run
+
+check-run: FORCE
+	@$(TOP)/scripts/check $(KVERS)
+
+vm-check: all rig-modules
+	@$(TOP)/scripts/check --vm-only $(KVERS)
+
+style: $(CHECKPATCH) checkpatch sparse clang-format docs-check
+
+CODESPELL_DICT := /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
+CHECKPATCH_ARGS := --no-tree --strict --terse --show-types \
+	$(if $(wildcard $(CODESPELL_DICT)),--codespell --codespellfile=$(CODESPELL_DICT))
+checkpatch: $(CHECKPATCH)
+	perl $(CHECKPATCH) $(CHECKPATCH_ARGS) -f $(KERNEL_SOURCES)
+	perl $(CHECKPATCH) $(CHECKPATCH_ARGS) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
+		-f kernel/vhost/compat.h
+
+sparse: $(addprefix sparse-,$(KVERS))
+sparse-%: FORCE
+	$(call kernel_tree,$*,kernel)
+	$(MAKE) $(call KBUILD_ARGS,$*,kernel) C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1 | \
+		tee $(BUILD)/$*/sparse.log
+	@! grep -E '(warning|error):' $(BUILD)/$*/sparse.log
+
+clang-format: FORCE
+	clang-format --dry-run --Werror $(USER_SOURCES)
+
+# Broken reStructuredText fails the check (Debian's python3-docutils).
+docs-check: FORCE
+	@set -e; for f in $(call ls_files,'Documentation/*.rst'); do \
+		echo "  RST     $$f"; \
+		/usr/bin/rst2html --halt=warning --report=warning $$f >/dev/null; \
+	done
+
+demo: FORCE
+	@$(TOP)/scripts/setup-host
+	@$(MAKE) --no-print-directory modules KVER=6.12
+	@$(TOP)/scripts/demo
+
+deps: FORCE
+	$(TOP)/scripts/setup-host
+
+clean: FORCE
+	rm -rf $(BUILD)
+
+FORCE:
+
+.PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style \
+	checkpatch sparse clang-format docs-check demo deps clean FORCE

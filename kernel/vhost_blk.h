@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Declarations shared between the parts of vhost_blk.ko: the misc device
+ * (blk.c) and module init (main.c).
+ */
+#ifndef VHB_VHOST_BLK_H
+#define VHB_VHOST_BLK_H
+
+int vhb_blk_init(void);
+void vhb_blk_exit(void);
+
+#endif /* VHB_VHOST_BLK_H */

@@ -1,0 +1,38 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run every vhost_blk kselftest suite and print TAP: one test point per
+# suite, the suite's own output indented with "# " (kselftest's runner
+# format).  Runs inside a VM with the module loaded.
+#
+#   run_tests.sh [-d BUILD_DIR] [SUITE...]
+set -u
+dir=$(cd "$(dirname "$0")/../.." && pwd)/build/tests/kselftest
+if [ "${1:-}" = -d ]; then
+	dir=$2
+	shift 2
+fi
+if [ $# -gt 0 ]; then
+	suites=("$@")
+else
+	mapfile -t suites <"$dir/suites"
+fi
+
+echo "TAP version 13"
+echo "1..${#suites[@]}"
+n=0
+failed=0
+for s in "${suites[@]}"; do
+	n=$((n + 1))
+	echo "# selftests: vhost_blk: $s"
+	timeout="${KSFT_TIMEOUT:-120}"
+	timeout --kill-after=5 "$timeout" "$dir/$s" 2>&1 | sed -u 's/^/# /'
+	rc=${PIPESTATUS[0]}
+	case $rc in
+	0) echo "ok $n selftests: vhost_blk: $s" ;;
+	4) echo "ok $n selftests: vhost_blk: $s # SKIP" ;;
+	124) echo "not ok $n selftests: vhost_blk: $s # TIMEOUT ${timeout} seconds"; failed=1 ;;
+	*) echo "not ok $n selftests: vhost_blk: $s # exit=$rc"; failed=1 ;;
+	esac
+done
+exit $failed
