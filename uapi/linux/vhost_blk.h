@@ -4,17 +4,68 @@
  * generic netlink family.
  *
  * The device speaks the vhost protocol of <linux/vhost.h> (ioctl magic
- * VHOST_VIRTIO) plus the few ioctls below.  This header is shared verbatim by
- * the kernel module, libvhostctl and the tests.
+ * VHOST_VIRTIO): owner, features, memory table, vrings, and mainline's worker
+ * ioctls with their numbers, structures and errnos.  This header adds what a
+ * system's <linux/vhost.h> may lack (the worker ioctls arrived in Linux 6.5,
+ * the fork-owner ioctls in 6.17) and the vhost-blk ioctls.  It is shared
+ * verbatim by the kernel module, libvhostctl and the tests.
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
 #define _UAPI_LINUX_VHOST_BLK_H
 
 #include <linux/types.h>
+#include <linux/ioctl.h>
 #include <linux/vhost.h>
 
 /* The misc device: /dev/vhost-blk. */
 #define VHOST_BLK_DEVICE_NAME "vhost-blk"
+
+#ifndef VHOST_NEW_WORKER
+/* Mainline's worker ioctls (Linux 6.5), for systems whose headers predate them. */
+struct vhost_worker_state {
+	/*
+	 * For VHOST_NEW_WORKER the kernel returns the new vhost_worker id.
+	 * For VHOST_FREE_WORKER this must be set to the id of the
+	 * vhost_worker to free.
+	 */
+	unsigned int worker_id;
+};
+
+struct vhost_vring_worker {
+	/* vring index */
+	unsigned int index;
+	/* The id of the vhost_worker returned from VHOST_NEW_WORKER */
+	unsigned int worker_id;
+};
+
+/*
+ * VHOST_NEW_WORKER: create a worker, a thread of the owner (or a kthread in
+ * kthread mode), and return its id.  Owner only.
+ * VHOST_FREE_WORKER: free a worker no virtqueue is attached to.
+ */
+#define VHOST_NEW_WORKER _IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
+#define VHOST_FREE_WORKER _IOW(VHOST_VIRTIO, 0x9, struct vhost_worker_state)
+/*
+ * VHOST_ATTACH_VRING_WORKER: serve virtqueue @index from worker @worker_id,
+ * replacing its current worker; allowed while I/O runs.
+ * VHOST_GET_VRING_WORKER: return the id of the worker serving @index.
+ */
+#define VHOST_ATTACH_VRING_WORKER _IOW(VHOST_VIRTIO, 0x15, struct vhost_vring_worker)
+#define VHOST_GET_VRING_WORKER _IOWR(VHOST_VIRTIO, 0x16, struct vhost_vring_worker)
+#endif
+
+#ifndef VHOST_SET_FORK_FROM_OWNER
+/*
+ * Worker mode (mainline 6.17 numbering): VHOST_FORK_OWNER_TASK (default)
+ * makes workers threads of the owner; VHOST_FORK_OWNER_KTHREAD makes them
+ * kernel threads that adopt the owner's mm and cgroups.  Set before
+ * VHOST_SET_OWNER only.
+ */
+#define VHOST_FORK_OWNER_KTHREAD 0
+#define VHOST_FORK_OWNER_TASK 1
+#define VHOST_SET_FORK_FROM_OWNER _IOW(VHOST_VIRTIO, 0x84, __u8)
+#define VHOST_GET_FORK_FROM_OWNER _IOR(VHOST_VIRTIO, 0x85, __u8)
+#endif
 
 /*
  * VHOST_BLK_SET_BACKEND: attach the backing file (block device or regular
