@@ -11,9 +11,46 @@
 #define VHB_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/kconfig.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "vhost_blk supports Linux 6.1 and newer"
 #endif
 
+#ifndef __ASSEMBLY__
+
+#include <linux/err.h>
+#include <linux/eventfd.h>
+
+/*
+ * vhost_task (Linux 6.4) makes a worker a thread of the owner.  We use it from
+ * 6.10 on, where vhost_task_create() takes a SIGKILL handler; 6.14 (and 6.12.20)
+ * changed its failure return from NULL to an ERR_PTR, which the wrapper folds
+ * into the latter.  Older kernels get kthread workers only.
+ */
+#if IS_ENABLED(CONFIG_VHOST_TASK) && LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define VHB_HAVE_VHOST_TASK 1
+#include <linux/sched/vhost_task.h>
+
+static inline struct vhost_task *
+vhb_vhost_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
+		      const char *name)
+{
+	struct vhost_task *vtsk = vhost_task_create(fn, killed, arg, name);
+
+	return vtsk ? vtsk : ERR_PTR(-ENOMEM);
+}
+#endif
+
+/* eventfd_signal() lost its count argument in 6.8. */
+static inline void vhb_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+#endif /* __ASSEMBLY__ */
 #endif /* VHB_COMPAT_H */

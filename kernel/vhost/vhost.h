@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The vhost_blk core: a small vhost implementation that knows nothing of
+ * block devices.  A device type (blk.c) embeds a struct vhb_dev, gives each
+ * virtqueue a kick handler, and forwards the ioctls it does not handle itself
+ * to vhb_dev_ioctl().
+ *
+ * Locking, outermost first:
+ *   dev->mutex      device configuration: owner, features, memory table,
+ *                   workers, vring configuration ioctls
+ *   worker->mutex   a worker's attachments and its killed state
+ *   vq->mutex       a virtqueue's ring state; held by every handler run
+ * vq->worker is RCU-protected: work is queued under rcu_read_lock() and a
+ * worker is swapped with rcu_assign_pointer() under vq->mutex.
+ */
+#ifndef VHB_VHOST_H
+#define VHB_VHOST_H
+
+#include <linux/atomic.h>
+#include <linux/eventfd.h>
+#include <linux/fs.h>
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/uio.h>
+#include <linux/virtio_ring.h>
+#include <linux/xarray.h>
+
+#include <linux/vhost_blk.h>
+
+struct vhb_dev;
+struct vhb_virtqueue;
+struct vhb_work;
+
+typedef void (*vhb_work_fn_t)(struct vhb_work *work);
+
+/* Bit in vhb_work.flags: the work sits on a worker's list. */
+#define VHB_WORK_QUEUED 0
+
+struct vhb_work {
+	struct llist_node node;
+	vhb_work_fn_t fn;
+	unsigned long flags;
+};
+
+/* Counters of a worker, written by the worker only. */
+struct vhb_worker_stats {
+	u64 works;	/* work items run */
+	u64 busy_ns;	/* time spent running them */
+	u64 wakeups;	/* batches taken off the list */
+};
+
+struct vhb_worker_ops;
+
+struct vhb_worker {
+	struct vhb_dev *dev;
+	const struct vhb_worker_ops *ops;
+	void *thread;			/* vhost_task or task_struct, per ops */
+	struct llist_head work_list;
+	/* Serializes attach, flush and free against the SIGKILL handler. */
+	struct mutex mutex;
+	unsigned int id;
+	int attachment_cnt;		/* virtqueues served; under mutex */
+	bool killed;			/* under mutex */
+	pid_t tid;			/* the thread's id in the owner's pid ns */
+	struct vhb_worker_stats stats;
+};
+
+/* An eventfd the core waits on: a virtqueue's kick. */
+struct vhb_poll {
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	struct vhb_work work;
+	__poll_t mask;
+	struct vhb_virtqueue *vq;
+};
+
+/* One guest memory region: guest physical range -> owner's user address. */
+struct vhb_mem_region {
+	u64 gpa;
+	u64 size;
+	u64 uaddr;
+};
+
+/* A memory table, regions sorted by gpa, never overlapping. */
+struct vhb_mem {
+	unsigned int nregions;
+	struct vhb_mem_region regions[];
+};
+
+/* A processed chain for vhb_add_used_n(): its head and the bytes written. */
+struct vhb_used {
+	u32 id;
+	u32 len;
+};
+
+/* Per-virtqueue counters; the worker writes them under vq->mutex. */
+struct vhb_vq_stats {
+	u64 kicks;
+	u64 requests;
+	u64 bytes;
+	u64 errors;
+};
+
+struct vhb_virtqueue {
+	struct vhb_dev *dev;
+	unsigned int index;
+
+	/* Serializes ring access: every handler runs with it held. */
+	struct mutex mutex;
+	unsigned int num;
+	vring_desc_t __user *desc;
+	vring_avail_t __user *avail;
+	vring_used_t __user *used;
+	struct file *kick;
+	struct eventfd_ctx *call_ctx;
+	struct eventfd_ctx *error_ctx;
+	struct vhb_poll poll;
+	vhb_work_fn_t handle_kick;	/* set by the device type */
+
+	u16 last_avail_idx;	/* next avail entry to fetch */
+	u16 avail_idx;		/* last avail->idx read */
+	u16 last_used_idx;	/* next used entry to fill */
+	u16 used_flags;
+	u16 signalled_used;	/* used idx at the last call signal */
+	bool signalled_used_valid;
+	bool stopped;		/* by VHOST_GET_VRING_BASE until reconfigured */
+	u32 busyloop_timeout;	/* stored for VMMs; the device does not poll */
+
+	u64 acked_features;
+	const struct vhb_mem *mem;	/* the device's table, under mutex */
+	void *private_data;		/* the device type's backend */
+
+	struct vhb_worker __rcu *worker;
+	struct vhb_vq_stats stats;
+};
+
+struct vhb_dev_ops {
+	/*
+	 * Stop the virtqueue's backend work and finish whatever it has in
+	 * flight; called with vq->mutex held by VHOST_GET_VRING_BASE.
+	 * Optional.
+	 */
+	void (*drain_vq)(struct vhb_virtqueue *vq);
+};
+
+struct vhb_dev {
+	struct mutex mutex;		/* device configuration, see above */
+	struct mm_struct *mm;		/* the owner's, from SET_OWNER */
+	struct vhb_virtqueue **vqs;
+	unsigned int nvqs;
+	const struct vhb_dev_ops *ops;
+	struct vhb_mem *mem;		/* under mutex; vqs hold copies */
+	struct xarray worker_ids;
+	u64 features;			/* what the device type offers */
+	u64 acked_features;
+	u64 acked_backend_features;
+	u8 fork_owner;			/* VHOST_FORK_OWNER_* */
+	int weight;			/* requests per handler run */
+	int byte_weight;		/* bytes per handler run */
+};
+
+/* dev.c: device lifecycle and configuration ioctls */
+void vhb_dev_init(struct vhb_dev *dev, struct vhb_virtqueue **vqs,
+		  unsigned int nvqs, const struct vhb_dev_ops *ops,
+		  u64 features, int weight, int byte_weight);
+long vhb_dev_ioctl(struct vhb_dev *dev, unsigned int ioctl, void __user *argp);
+int vhb_dev_check_owner(struct vhb_dev *dev);
+bool vhb_dev_has_owner(struct vhb_dev *dev);
+void vhb_dev_stop(struct vhb_dev *dev);
+void vhb_dev_cleanup(struct vhb_dev *dev);
+bool vhb_vq_is_active(struct vhb_virtqueue *vq);
+
+/* vring.c: the per-virtqueue configuration ioctls and the kick poll */
+long vhb_vring_ioctl(struct vhb_dev *dev, unsigned int ioctl,
+		     void __user *argp);
+void vhb_vq_reset(struct vhb_virtqueue *vq);
+void vhb_vq_cleanup(struct vhb_virtqueue *vq);
+int vhb_poll_start(struct vhb_poll *poll, struct file *file);
+void vhb_poll_stop(struct vhb_poll *poll);
+
+/* worker.c: workers and work */
+void vhb_work_init(struct vhb_work *work, vhb_work_fn_t fn);
+bool vhb_vq_work_queue(struct vhb_virtqueue *vq, struct vhb_work *work);
+void vhb_vq_flush(struct vhb_virtqueue *vq);
+void vhb_dev_flush(struct vhb_dev *dev);
+int vhb_workers_setup(struct vhb_dev *dev);
+void vhb_workers_free(struct vhb_dev *dev);
+long vhb_worker_ioctl(struct vhb_dev *dev, unsigned int ioctl,
+		      void __user *argp);
+bool vhb_fork_owner_supported(void);
+
+/* vq.c: split ring access */
+int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
+		    unsigned int iov_size, unsigned int *out_num,
+		    unsigned int *in_num);
+void vhb_discard_vq_desc(struct vhb_virtqueue *vq, unsigned int n);
+int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
+		   unsigned int count);
+void vhb_signal(struct vhb_virtqueue *vq);
+bool vhb_enable_notify(struct vhb_virtqueue *vq);
+void vhb_disable_notify(struct vhb_virtqueue *vq);
+int vhb_vq_init_access(struct vhb_virtqueue *vq);
+bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail,
+		      u64 used);
+bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes);
+
+/* The largest descriptor chain a request may have, in iovecs. */
+#define VHB_MAX_IOV 1024
+/* The largest number of bytes one descriptor chain may address. */
+#define VHB_MAX_CHAIN_BYTES (64U << 20)
+
+/*
+ * A guest-controlled error on a virtqueue: a rate-limited debug message and
+ * a signal on the virtqueue's error eventfd, never an error-level message a
+ * guest could flood the log with.
+ */
+#define vhb_vq_err(vq, fmt, ...) do {					\
+		struct vhb_virtqueue *__vq = (vq);			\
+									\
+		pr_debug_ratelimited("vq %u: " fmt, __vq->index,	\
+				     ##__VA_ARGS__);			\
+		__vq->stats.errors++;					\
+		if (__vq->error_ctx)					\
+			vhb_eventfd_signal(__vq->error_ctx);		\
+	} while (0)
+
+static inline bool vhb_has_feature(struct vhb_virtqueue *vq, int bit)
+{
+	return vq->acked_features & BIT_ULL(bit);
+}
+
+#endif /* VHB_VHOST_H */

@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Split virtqueue access for the device types: fetch and validate descriptor
+ * chains (direct and indirect), translate guest addresses through the memory
+ * table into the owner's user addresses, return used entries in batches and
+ * signal the driver, honouring VIRTIO_RING_F_EVENT_IDX and
+ * VIRTIO_F_NOTIFY_ON_EMPTY.
+ *
+ * Everything here runs with vq->mutex held, in the owner's mm (a worker is a
+ * thread of the owner or a kthread using its mm), so the rings and buffers
+ * are plain user memory.  Every index, length and address read from the ring
+ * is the guest's and is checked before use.
+ */
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
+
+#include "vhost.h"
+
+/* The most descriptors an indirect table may hold. */
+#define VHB_MAX_INDIRECT 1024
+
+static bool vhb_is_le(struct vhb_virtqueue *vq)
+{
+	return vhb_has_feature(vq, VIRTIO_F_VERSION_1) ||
+	       !IS_ENABLED(CONFIG_CPU_BIG_ENDIAN);
+}
+
+static u16 vhb16_to_cpu(struct vhb_virtqueue *vq, __virtio16 v)
+{
+	return __virtio16_to_cpu(vhb_is_le(vq), v);
+}
+
+static __virtio16 cpu_to_vhb16(struct vhb_virtqueue *vq, u16 v)
+{
+	return __cpu_to_virtio16(vhb_is_le(vq), v);
+}
+
+static u32 vhb32_to_cpu(struct vhb_virtqueue *vq, __virtio32 v)
+{
+	return __virtio32_to_cpu(vhb_is_le(vq), v);
+}
+
+static __virtio32 cpu_to_vhb32(struct vhb_virtqueue *vq, u32 v)
+{
+	return __cpu_to_virtio32(vhb_is_le(vq), v);
+}
+
+static u64 vhb64_to_cpu(struct vhb_virtqueue *vq, __virtio64 v)
+{
+	return __virtio64_to_cpu(vhb_is_le(vq), v);
+}
+
+/* used_event lives after the avail ring, avail_event after the used ring. */
+static __virtio16 __user *vhb_used_event(struct vhb_virtqueue *vq)
+{
+	return (__virtio16 __user *)&vq->avail->ring[vq->num];
+}
+
+static __virtio16 __user *vhb_avail_event(struct vhb_virtqueue *vq)
+{
+	return (__virtio16 __user *)&vq->used->ring[vq->num];
+}
+
+bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail, u64 used)
+{
+	size_t event = vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+	unsigned int num = vq->num;
+
+	return access_ok((void __user *)(unsigned long)desc,
+			 num * sizeof(struct vring_desc)) &&
+	       access_ok((void __user *)(unsigned long)avail,
+			 sizeof(struct vring_avail) + num * sizeof(__virtio16) +
+			 event) &&
+	       access_ok((void __user *)(unsigned long)used,
+			 sizeof(struct vring_used) +
+			 num * sizeof(struct vring_used_elem) + event);
+}
+
+static int vhb_update_used_flags(struct vhb_virtqueue *vq)
+{
+	if (put_user(cpu_to_vhb16(vq, vq->used_flags), &vq->used->flags)) {
+		vhb_vq_err(vq, "cannot write used flags at %p\n", &vq->used->flags);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/**
+ * vhb_vq_init_access - start using a configured ring
+ *
+ * Called when a backend is attached; reads where the driver expects the next
+ * used entry.  Caller holds vq->mutex.
+ */
+int vhb_vq_init_access(struct vhb_virtqueue *vq)
+{
+	__virtio16 used_idx;
+	int ret;
+
+	if (!vq->desc || !vq->avail || !vq->used ||
+	    !vhb_vq_access_ok(vq, (unsigned long)vq->desc,
+			      (unsigned long)vq->avail,
+			      (unsigned long)vq->used))
+		return -EFAULT;
+
+	vq->signalled_used_valid = false;
+	ret = vhb_update_used_flags(vq);
+	if (ret)
+		return ret;
+	if (get_user(used_idx, &vq->used->idx)) {
+		vhb_vq_err(vq, "cannot read used idx at %p\n", &vq->used->idx);
+		return -EFAULT;
+	}
+	vq->last_used_idx = vhb16_to_cpu(vq, used_idx);
+	return 0;
+}
+
+/* The memory region holding guest physical address @gpa, or NULL. */
+static const struct vhb_mem_region *vhb_mem_find(const struct vhb_mem *mem,
+						 u64 gpa)
+{
+	unsigned int lo = 0, hi = mem->nregions;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		const struct vhb_mem_region *r = &mem->regions[mid];
+
+		if (gpa < r->gpa)
+			hi = mid;
+		else if (gpa - r->gpa >= r->size)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Translate the guest buffer [@addr, @addr + @len) into user iovecs, one per
+ * memory region it crosses.  Returns how many, or -EFAULT when some byte is
+ * outside guest memory, or -ENOBUFS when @iov_size iovecs are not enough.
+ */
+static int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
+			 struct iovec *iov, unsigned int iov_size)
+{
+	const struct vhb_mem *mem = vq->mem;
+	unsigned int n = 0;
+
+	if (!mem)
+		return -EFAULT;
+
+	while (len) {
+		const struct vhb_mem_region *r = vhb_mem_find(mem, addr);
+		u64 off, chunk;
+
+		if (!r)
+			return -EFAULT;
+		if (n >= iov_size)
+			return -ENOBUFS;
+		off = addr - r->gpa;
+		chunk = min_t(u64, len, r->size - off);
+		iov[n].iov_base = (void __user *)(unsigned long)(r->uaddr + off);
+		iov[n].iov_len = chunk;
+		len -= chunk;
+		addr += chunk;
+		n++;
+	}
+	return n;
+}
+
+/* Where a chain's iovecs accumulate while it is walked. */
+struct vhb_chain {
+	struct iovec *iov;
+	unsigned int iov_size;
+	unsigned int *out_num;
+	unsigned int *in_num;
+	u64 total;
+};
+
+/*
+ * Add one descriptor's buffer to the chain.  Device-readable buffers must all
+ * come before device-writable ones.
+ */
+static int vhb_chain_add(struct vhb_virtqueue *vq, struct vhb_chain *c,
+			 const struct vring_desc *desc)
+{
+	unsigned int used = *c->out_num + *c->in_num;
+	u16 flags = vhb16_to_cpu(vq, desc->flags);
+	u32 len = vhb32_to_cpu(vq, desc->len);
+	int n;
+
+	c->total += len;
+	if (c->total > VHB_MAX_CHAIN_BYTES) {
+		vhb_vq_err(vq, "chain longer than %u bytes\n",
+			   VHB_MAX_CHAIN_BYTES);
+		return -E2BIG;
+	}
+	n = vhb_translate(vq, vhb64_to_cpu(vq, desc->addr), len,
+			  c->iov + used, c->iov_size - used);
+	if (n < 0) {
+		vhb_vq_err(vq, "buffer 0x%llx+%u %s\n",
+			   vhb64_to_cpu(vq, desc->addr), len,
+			   n == -ENOBUFS ? "needs too many segments" :
+					   "is outside guest memory");
+		return n;
+	}
+	if (flags & VRING_DESC_F_WRITE) {
+		*c->in_num += n;
+	} else {
+		if (*c->in_num) {
+			vhb_vq_err(vq, "device-readable buffer after a writable one\n");
+			return -EINVAL;
+		}
+		*c->out_num += n;
+	}
+	return 0;
+}
+
+/* Read descriptor @i of an indirect table that @table_iov maps. */
+static int vhb_read_indirect(struct vhb_virtqueue *vq,
+			     const struct iovec *table_iov, unsigned int nr_iov,
+			     size_t table_len, unsigned int i,
+			     struct vring_desc *desc)
+{
+	struct iov_iter it;
+
+	iov_iter_init(&it, ITER_SOURCE, table_iov, nr_iov, table_len);
+	iov_iter_advance(&it, (size_t)i * sizeof(*desc));
+	if (!copy_from_iter_full(desc, sizeof(*desc), &it)) {
+		vhb_vq_err(vq, "cannot read indirect descriptor %u\n", i);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* Walk the indirect table that descriptor @ind points to. */
+static int vhb_walk_indirect(struct vhb_virtqueue *vq, struct vhb_chain *c,
+			     const struct vring_desc *ind)
+{
+	u32 len = vhb32_to_cpu(vq, ind->len);
+	struct iovec table_iov[8];
+	struct vring_desc desc;
+	unsigned int count, found = 0, i = 0;
+	int nr_iov, ret;
+
+	if (vhb16_to_cpu(vq, ind->flags) & VRING_DESC_F_NEXT) {
+		vhb_vq_err(vq, "indirect descriptor with NEXT set\n");
+		return -EINVAL;
+	}
+	if (!len || len % sizeof(desc)) {
+		vhb_vq_err(vq, "indirect table of %u bytes\n", len);
+		return -EINVAL;
+	}
+	count = len / sizeof(desc);
+	if (count > VHB_MAX_INDIRECT) {
+		vhb_vq_err(vq, "indirect table of %u descriptors\n", count);
+		return -E2BIG;
+	}
+	nr_iov = vhb_translate(vq, vhb64_to_cpu(vq, ind->addr), len, table_iov,
+			       ARRAY_SIZE(table_iov));
+	if (nr_iov < 0) {
+		vhb_vq_err(vq, "indirect table 0x%llx+%u is outside guest memory\n",
+			   vhb64_to_cpu(vq, ind->addr), len);
+		return nr_iov;
+	}
+
+	for (;;) {
+		if (++found > count) {
+			vhb_vq_err(vq, "loop in indirect table\n");
+			return -EINVAL;
+		}
+		ret = vhb_read_indirect(vq, table_iov, nr_iov, len, i, &desc);
+		if (ret)
+			return ret;
+		if (vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_INDIRECT) {
+			vhb_vq_err(vq, "nested indirect descriptor\n");
+			return -EINVAL;
+		}
+		ret = vhb_chain_add(vq, c, &desc);
+		if (ret)
+			return ret;
+		if (!(vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_NEXT))
+			return 0;
+		i = vhb16_to_cpu(vq, desc.next);
+		if (i >= count) {
+			vhb_vq_err(vq, "indirect next %u past the table's %u\n",
+				   i, count);
+			return -EINVAL;
+		}
+	}
+}
+
+/* Is there an avail entry not yet fetched?  Reads avail->idx when needed. */
+static int vhb_avail_pending(struct vhb_virtqueue *vq)
+{
+	__virtio16 idx;
+
+	if (vq->avail_idx != vq->last_avail_idx)
+		return 1;
+	if (get_user(idx, &vq->avail->idx)) {
+		vhb_vq_err(vq, "cannot read avail idx at %p\n", &vq->avail->idx);
+		return -EFAULT;
+	}
+	vq->avail_idx = vhb16_to_cpu(vq, idx);
+	if ((u16)(vq->avail_idx - vq->last_avail_idx) > vq->num) {
+		vhb_vq_err(vq, "avail idx moved from %u to %u\n",
+			   vq->last_avail_idx, vq->avail_idx);
+		return -EINVAL;
+	}
+	if (vq->avail_idx == vq->last_avail_idx)
+		return 0;
+	/* Read the entries only after seeing the index that published them. */
+	smp_rmb();
+	return 1;
+}
+
+/**
+ * vhb_get_vq_desc - fetch the next available descriptor chain
+ * @iov: receives the chain's buffers as user iovecs, readable ones first
+ * @iov_size: room in @iov
+ * @out_num: receives the number of device-readable iovecs
+ * @in_num: receives the number of device-writable iovecs
+ *
+ * Returns the chain's head index, vq->num when no chain is available, or a
+ * negative errno for a malformed ring, which has been reported through the
+ * error eventfd.  Caller holds vq->mutex.
+ */
+int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
+		    unsigned int iov_size, unsigned int *out_num,
+		    unsigned int *in_num)
+{
+	struct vhb_chain c = {
+		.iov = iov, .iov_size = iov_size,
+		.out_num = out_num, .in_num = in_num,
+	};
+	struct vring_desc desc;
+	unsigned int head, i, found = 0;
+	__virtio16 ring_head;
+	int ret;
+
+	ret = vhb_avail_pending(vq);
+	if (ret <= 0)
+		return ret ? ret : vq->num;
+
+	if (get_user(ring_head,
+		     &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)])) {
+		vhb_vq_err(vq, "cannot read avail ring entry %u\n",
+			   vq->last_avail_idx);
+		return -EFAULT;
+	}
+	head = vhb16_to_cpu(vq, ring_head);
+	if (head >= vq->num) {
+		vhb_vq_err(vq, "avail head %u past the ring's %u\n", head,
+			   vq->num);
+		return -EINVAL;
+	}
+
+	*out_num = 0;
+	*in_num = 0;
+	i = head;
+	for (;;) {
+		if (++found > vq->num) {
+			vhb_vq_err(vq, "loop in chain from head %u\n", head);
+			return -EINVAL;
+		}
+		if (copy_from_user(&desc, vq->desc + i, sizeof(desc))) {
+			vhb_vq_err(vq, "cannot read descriptor %u\n", i);
+			return -EFAULT;
+		}
+		if (vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_INDIRECT) {
+			if (!vhb_has_feature(vq, VIRTIO_RING_F_INDIRECT_DESC)) {
+				vhb_vq_err(vq, "indirect descriptor not negotiated\n");
+				return -EINVAL;
+			}
+			ret = vhb_walk_indirect(vq, &c, &desc);
+		} else {
+			ret = vhb_chain_add(vq, &c, &desc);
+		}
+		if (ret)
+			return ret;
+		if (!(vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_NEXT))
+			break;
+		i = vhb16_to_cpu(vq, desc.next);
+		if (i >= vq->num) {
+			vhb_vq_err(vq, "next %u past the ring's %u\n", i,
+				   vq->num);
+			return -EINVAL;
+		}
+	}
+
+	vq->last_avail_idx++;
+	return head;
+}
+
+/* Give back the last @n fetched chains, unprocessed. */
+void vhb_discard_vq_desc(struct vhb_virtqueue *vq, unsigned int n)
+{
+	vq->last_avail_idx -= n;
+}
+
+/**
+ * vhb_add_used_n - return processed chains to the driver
+ * @used: head and written length of each chain, in CPU byte order
+ * @count: how many
+ *
+ * Writes the entries, then publishes them with one used->idx update.  Caller
+ * holds vq->mutex; vhb_signal() tells the driver.
+ */
+int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
+		   unsigned int count)
+{
+	struct vring_used_elem elems[32];
+	unsigned int done = 0;
+	u16 new_idx;
+
+	while (done < count) {
+		unsigned int start = (vq->last_used_idx + done) & (vq->num - 1);
+		unsigned int n = min3(count - done, vq->num - start,
+				      (unsigned int)ARRAY_SIZE(elems));
+		unsigned int j;
+
+		for (j = 0; j < n; j++) {
+			elems[j].id = cpu_to_vhb32(vq, used[done + j].id);
+			elems[j].len = cpu_to_vhb32(vq, used[done + j].len);
+		}
+		if (copy_to_user(&vq->used->ring[start], elems,
+				 n * sizeof(elems[0]))) {
+			vhb_vq_err(vq, "cannot write used ring entry %u\n",
+				   start);
+			return -EFAULT;
+		}
+		done += n;
+	}
+
+	/* The entries must be visible before the index that publishes them. */
+	smp_wmb();
+	new_idx = vq->last_used_idx + count;
+	if (put_user(cpu_to_vhb16(vq, new_idx), &vq->used->idx)) {
+		vhb_vq_err(vq, "cannot write used idx at %p\n", &vq->used->idx);
+		return -EFAULT;
+	}
+	vq->last_used_idx = new_idx;
+	/*
+	 * If the driver has not looked for a long time, the index may have
+	 * wrapped past the one we last signalled: that one is meaningless now.
+	 */
+	if (unlikely((u16)(new_idx - vq->signalled_used) < count))
+		vq->signalled_used_valid = false;
+	vq->stats.requests += count;
+	return 0;
+}
+
+/* Does the driver want a call for the used entries added so far? */
+static bool vhb_should_notify(struct vhb_virtqueue *vq)
+{
+	__virtio16 flags, event;
+	u16 old, new;
+	bool valid;
+
+	/* Publish used->idx before reading the driver's suppression state. */
+	smp_mb();
+
+	if (vhb_has_feature(vq, VIRTIO_F_NOTIFY_ON_EMPTY) &&
+	    unlikely(vq->avail_idx == vq->last_avail_idx))
+		return true;
+
+	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
+		if (get_user(flags, &vq->avail->flags)) {
+			vhb_vq_err(vq, "cannot read avail flags\n");
+			return true;
+		}
+		return !(vhb16_to_cpu(vq, flags) & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+
+	old = vq->signalled_used;
+	valid = vq->signalled_used_valid;
+	new = vq->last_used_idx;
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (unlikely(!valid))
+		return true;
+
+	if (get_user(event, vhb_used_event(vq))) {
+		vhb_vq_err(vq, "cannot read used_event\n");
+		return true;
+	}
+	return vring_need_event(vhb16_to_cpu(vq, event), new, old);
+}
+
+/* Signal the call eventfd if the driver wants it.  Caller holds vq->mutex. */
+void vhb_signal(struct vhb_virtqueue *vq)
+{
+	if (vq->call_ctx && vhb_should_notify(vq))
+		vhb_eventfd_signal(vq->call_ctx);
+}
+
+/* Ask the driver not to kick: the device is polling the ring anyway. */
+void vhb_disable_notify(struct vhb_virtqueue *vq)
+{
+	if (vq->used_flags & VRING_USED_F_NO_NOTIFY)
+		return;
+	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
+	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
+		vhb_update_used_flags(vq);
+}
+
+/**
+ * vhb_enable_notify - ask the driver to kick again
+ *
+ * Returns true when chains arrived meanwhile: the caller must then process
+ * them rather than wait for a kick that will not come.
+ */
+bool vhb_enable_notify(struct vhb_virtqueue *vq)
+{
+	__virtio16 idx;
+
+	if (!(vq->used_flags & VRING_USED_F_NO_NOTIFY))
+		return false;
+	vq->used_flags &= ~VRING_USED_F_NO_NOTIFY;
+	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
+		if (vhb_update_used_flags(vq))
+			return false;
+	} else if (put_user(cpu_to_vhb16(vq, vq->avail_idx),
+			    vhb_avail_event(vq))) {
+		vhb_vq_err(vq, "cannot write avail_event\n");
+		return false;
+	}
+
+	/* The driver must see the request before we look at avail->idx. */
+	smp_mb();
+	if (get_user(idx, &vq->avail->idx)) {
+		vhb_vq_err(vq, "cannot read avail idx at %p\n", &vq->avail->idx);
+		return false;
+	}
+	vq->avail_idx = vhb16_to_cpu(vq, idx);
+	return vq->avail_idx != vq->last_avail_idx;
+}
+
+/**
+ * vhb_exceeds_weight - a handler's fairness budget
+ *
+ * A handler that has processed @reqs requests or @bytes bytes in this run
+ * must return so the other virtqueues of its worker get their turn; it is
+ * queued again to continue.
+ */
+bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes)
+{
+	struct vhb_dev *dev = vq->dev;
+
+	if (reqs >= dev->weight ||
+	    (dev->byte_weight && bytes >= dev->byte_weight)) {
+		vhb_vq_work_queue(vq, &vq->poll.work);
+		return true;
+	}
+	return false;
+}
