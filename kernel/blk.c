@@ -3,16 +3,20 @@
  * /dev/vhost-blk: the character device a VMM opens, one vhost-blk device per
  * open file, on top of the vhost core in vhost/.
  */
+#include <linux/blkdev.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
+#include <linux/wait_bit.h>
 
 #include <linux/vhost_blk.h>
 
-#include "vhost/vhost.h"
+#include "blk.h"
 #include "vhost_blk.h"
 
 /*
@@ -33,30 +37,33 @@ MODULE_PARM_DESC(max_queues,
 /* Requests a handler serves per run before yielding its worker. */
 #define VHB_BLK_WEIGHT 256
 
-/* The core's features, those of every vhost device. */
+/*
+ * The features the device offers: the ring's, and the virtio-blk requests it
+ * serves.  Config-space features (capacity, block size, segment limits,
+ * read-only) are the VMM's to offer: it knows the backend and owns the
+ * config space.
+ */
 #define VHB_BLK_FEATURES (BIT_ULL(VIRTIO_F_VERSION_1) |			\
 			  BIT_ULL(VIRTIO_F_ANY_LAYOUT) |		\
 			  BIT_ULL(VIRTIO_F_NOTIFY_ON_EMPTY) |		\
 			  BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |	\
-			  BIT_ULL(VIRTIO_RING_F_EVENT_IDX))
+			  BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |		\
+			  BIT_ULL(VIRTIO_BLK_F_MQ) |			\
+			  BIT_ULL(VIRTIO_BLK_F_FLUSH) |			\
+			  BIT_ULL(VIRTIO_BLK_F_DISCARD) |		\
+			  BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
 
-struct vhb_blk {
-	struct vhb_dev dev;
-	unsigned int nvqs;
-	struct vhb_virtqueue *vqs;
-	struct vhb_virtqueue **vq_ptrs;
-};
-
-/* A kick: serve the virtqueue's requests.  Without a backend, nothing to do. */
-static void vhb_blk_handle_kick(struct vhb_work *work)
+/* Wait until every request of the virtqueue is on its done list. */
+static void vhb_blk_drain_vq(struct vhb_virtqueue *vq)
 {
-	struct vhb_virtqueue *vq = container_of(work, struct vhb_virtqueue,
-						poll.work);
+	struct vhb_blk_vq *bvq = container_of(vq, struct vhb_blk_vq, vq);
 
-	mutex_lock(&vq->mutex);
-	vq->stats.kicks++;
-	mutex_unlock(&vq->mutex);
+	wait_var_event(&bvq->in_flight, !atomic_read(&bvq->in_flight));
 }
+
+static const struct vhb_dev_ops vhb_blk_dev_ops = {
+	.drain_vq = vhb_blk_drain_vq,
+};
 
 static int vhb_blk_open(struct inode *inode, struct file *f)
 {
@@ -74,11 +81,16 @@ static int vhb_blk_open(struct inode *inode, struct file *f)
 
 	blk->nvqs = nvqs;
 	for (i = 0; i < nvqs; i++) {
-		blk->vqs[i].handle_kick = vhb_blk_handle_kick;
-		blk->vq_ptrs[i] = &blk->vqs[i];
+		struct vhb_blk_vq *bvq = &blk->vqs[i];
+
+		bvq->blk = blk;
+		bvq->vq.handle_kick = vhb_blk_handle_kick;
+		init_llist_head(&bvq->done);
+		vhb_work_init(&bvq->done_work, vhb_blk_done_work);
+		blk->vq_ptrs[i] = &bvq->vq;
 	}
-	vhb_dev_init(&blk->dev, blk->vq_ptrs, nvqs, NULL, VHB_BLK_FEATURES,
-		     VHB_BLK_WEIGHT, 0);
+	vhb_dev_init(&blk->dev, blk->vq_ptrs, nvqs, &vhb_blk_dev_ops,
+		     VHB_BLK_FEATURES, VHB_BLK_WEIGHT, 0);
 
 	f->private_data = blk;
 	return 0;
@@ -90,11 +102,197 @@ err_free:
 	return -ENOMEM;
 }
 
+static void vhb_blk_free_vq_reqs(struct vhb_blk_vq *bvq)
+{
+	kvfree(bvq->reqs);
+	bvq->reqs = NULL;
+	bvq->nreqs = 0;
+	kvfree(bvq->iov);
+	bvq->iov = NULL;
+}
+
+/*
+ * Detach the backend: stop fetching, let every request in flight complete
+ * and reach the guest, then drop the file.  Caller holds dev.mutex.
+ */
+static void vhb_blk_detach(struct vhb_blk *blk)
+{
+	unsigned int i;
+
+	if (!blk->backend.file)
+		return;
+
+	for (i = 0; i < blk->nvqs; i++) {
+		struct vhb_virtqueue *vq = &blk->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vq->private_data = NULL;
+		mutex_unlock(&vq->mutex);
+	}
+	/* Handlers that were running have submitted all they will. */
+	vhb_dev_flush(&blk->dev);
+	for (i = 0; i < blk->nvqs; i++)
+		vhb_blk_drain_vq(&blk->vqs[i].vq);
+	/* Completions have run, unless a worker was killed: drop those. */
+	vhb_dev_flush(&blk->dev);
+	for (i = 0; i < blk->nvqs; i++) {
+		struct vhb_blk_vq *bvq = &blk->vqs[i];
+
+		vhb_blk_drop_done(bvq);
+		vhb_blk_free_vq_reqs(bvq);
+	}
+
+	fput(blk->backend.file);
+	memset(&blk->backend, 0, sizeof(blk->backend));
+}
+
+/* A serial number for GET_ID that stays the same for the same backend. */
+static void vhb_blk_default_serial(struct vhb_blk *blk)
+{
+	struct inode *inode = file_inode(blk->backend.file);
+	char buf[VHOST_BLK_SERIAL_BYTES + 1];
+
+	if (blk->backend.bdev)
+		snprintf(buf, sizeof(buf), "%pg",
+			 I_BDEV(blk->backend.file->f_mapping->host));
+	else
+		snprintf(buf, sizeof(buf), "vhb-%x-%lx", inode->i_sb->s_dev,
+			 inode->i_ino);
+	memcpy(blk->serial, buf, sizeof(blk->serial));
+}
+
+/* Activate a virtqueue whose ring is configured.  Caller holds vq->mutex. */
+static int vhb_blk_start_vq(struct vhb_blk *blk, struct vhb_blk_vq *bvq)
+{
+	struct vhb_virtqueue *vq = &bvq->vq;
+	int ret;
+
+	if (!vq->desc || !vq->avail || !vq->used)
+		return 0;
+
+	bvq->reqs = kvcalloc(vq->num, sizeof(*bvq->reqs), GFP_KERNEL_ACCOUNT);
+	bvq->iov = kvmalloc_array(VHB_MAX_IOV, sizeof(*bvq->iov),
+				  GFP_KERNEL_ACCOUNT);
+	if (!bvq->reqs || !bvq->iov) {
+		vhb_blk_free_vq_reqs(bvq);
+		return -ENOMEM;
+	}
+	bvq->nreqs = vq->num;
+	for (ret = 0; ret < vq->num; ret++)
+		bvq->reqs[ret].bvq = bvq;
+
+	ret = vhb_vq_init_access(vq);
+	if (ret) {
+		vhb_blk_free_vq_reqs(bvq);
+		return ret;
+	}
+	vq->private_data = blk;
+	return 0;
+}
+
+/* VHOST_BLK_SET_BACKEND.  Caller holds dev.mutex. */
+static long vhb_blk_set_backend(struct vhb_blk *blk,
+				struct vhost_vring_file __user *argp)
+{
+	struct vhb_blk_backend *backend = &blk->backend;
+	struct vhost_vring_file f;
+	struct inode *inode;
+	struct file *file;
+	unsigned int i;
+	long ret;
+
+	ret = vhb_dev_check_owner(&blk->dev);
+	if (ret)
+		return ret;
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+
+	if (f.fd == VHOST_FILE_UNBIND) {
+		vhb_blk_detach(blk);
+		return 0;
+	}
+	if (backend->file)
+		return -EBUSY;
+
+	file = fget(f.fd);
+	if (!file)
+		return -EBADF;
+	inode = file_inode(file);
+	if (!S_ISBLK(inode->i_mode) && !S_ISREG(inode->i_mode)) {
+		fput(file);
+		return -EINVAL;
+	}
+
+	backend->file = file;
+	backend->bdev = S_ISBLK(inode->i_mode);
+	backend->writable = file->f_mode & FMODE_WRITE;
+	backend->direct = file->f_mode & FMODE_CAN_ODIRECT;
+	if (backend->bdev)
+		backend->block_size =
+			bdev_logical_block_size(I_BDEV(file->f_mapping->host));
+	else
+		backend->block_size = file->f_mapping->host->i_sb->s_blocksize;
+	if (!blk->serial_set)
+		vhb_blk_default_serial(blk);
+
+	for (i = 0; i < blk->nvqs; i++) {
+		struct vhb_blk_vq *bvq = &blk->vqs[i];
+
+		mutex_lock(&bvq->vq.mutex);
+		ret = vhb_blk_start_vq(blk, bvq);
+		mutex_unlock(&bvq->vq.mutex);
+		if (ret) {
+			vhb_blk_detach(blk);
+			return ret;
+		}
+	}
+
+	/* Serve what the driver queued before the backend came. */
+	for (i = 0; i < blk->nvqs; i++) {
+		struct vhb_virtqueue *vq = &blk->vqs[i].vq;
+
+		if (vq->private_data)
+			vhb_vq_work_queue(vq, &vq->poll.work);
+	}
+	return 0;
+}
+
+static long vhb_blk_set_serial(struct vhb_blk *blk,
+			       struct vhost_blk_serial __user *argp)
+{
+	long ret = vhb_dev_check_owner(&blk->dev);
+
+	if (ret)
+		return ret;
+	if (copy_from_user(blk->serial, argp->serial, sizeof(blk->serial)))
+		return -EFAULT;
+	blk->serial_set = true;
+	return 0;
+}
+
+static long vhb_blk_set_nworkers(struct vhb_blk *blk, int __user *argp)
+{
+	long ret;
+	int n;
+
+	if (!vhb_dev_has_owner(&blk->dev))
+		return -EINVAL;
+	ret = vhb_dev_check_owner(&blk->dev);
+	if (ret)
+		return ret;
+	if (get_user(n, argp))
+		return -EFAULT;
+	return vhb_set_nworkers(&blk->dev, n);
+}
+
 /* Stop the device and release what it holds.  Caller holds dev.mutex. */
 static void vhb_blk_teardown(struct vhb_blk *blk)
 {
 	vhb_dev_stop(&blk->dev);
+	vhb_blk_detach(blk);
 	vhb_dev_cleanup(&blk->dev);
+	blk->serial_set = false;
+	memset(blk->serial, 0, sizeof(blk->serial));
 }
 
 static int vhb_blk_release(struct inode *inode, struct file *f)
@@ -136,6 +334,19 @@ static long vhb_blk_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 	switch (ioctl) {
 	case VHOST_RESET_OWNER:
 		ret = vhb_blk_reset_owner(blk);
+		break;
+	case VHOST_BLK_SET_BACKEND:
+		ret = vhb_blk_set_backend(blk, argp);
+		break;
+	case VHOST_BLK_SET_SERIAL:
+		ret = vhb_blk_set_serial(blk, argp);
+		break;
+	case VHOST_BLK_GET_SERIAL:
+		ret = copy_to_user(argp, blk->serial, sizeof(blk->serial)) ?
+			-EFAULT : 0;
+		break;
+	case VHOST_SET_NWORKERS:
+		ret = vhb_blk_set_nworkers(blk, argp);
 		break;
 	default:
 		ret = vhb_dev_ioctl(&blk->dev, ioctl, argp);

@@ -21,6 +21,7 @@
 
 #include <linux/err.h>
 #include <linux/eventfd.h>
+#include <linux/fs.h>
 
 /*
  * vhost_task (Linux 6.4) makes a worker a thread of the owner.  We use it from
@@ -49,6 +50,17 @@ static inline void vhb_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx);
 #else
 	eventfd_signal(ctx, 1);
+#endif
+}
+
+/*
+ * Since 6.6 vfs_iocb_iter_write() takes freeze protection for the write, to
+ * be dropped when an async write completes.
+ */
+static inline void vhb_kiocb_end_write(struct kiocb *iocb)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	kiocb_end_write(iocb);
 #endif
 }
 

@@ -23,6 +23,8 @@
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/uio.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <linux/xarray.h>
 
@@ -190,6 +192,7 @@ void vhb_workers_free(struct vhb_dev *dev);
 long vhb_worker_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 		      void __user *argp);
 bool vhb_fork_owner_supported(void);
+int vhb_set_nworkers(struct vhb_dev *dev, int n);
 
 /* vq.c: split ring access */
 int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
@@ -229,6 +232,41 @@ bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes);
 static inline bool vhb_has_feature(struct vhb_virtqueue *vq, int bit)
 {
 	return vq->acked_features & BIT_ULL(bit);
+}
+
+/*
+ * Ring and request fields are little endian with VIRTIO_F_VERSION_1, and
+ * native endian for legacy drivers.
+ */
+static inline bool vhb_is_le(struct vhb_virtqueue *vq)
+{
+	return vhb_has_feature(vq, VIRTIO_F_VERSION_1) ||
+	       !IS_ENABLED(CONFIG_CPU_BIG_ENDIAN);
+}
+
+static inline u16 vhb16_to_cpu(struct vhb_virtqueue *vq, __virtio16 v)
+{
+	return __virtio16_to_cpu(vhb_is_le(vq), v);
+}
+
+static inline __virtio16 cpu_to_vhb16(struct vhb_virtqueue *vq, u16 v)
+{
+	return __cpu_to_virtio16(vhb_is_le(vq), v);
+}
+
+static inline u32 vhb32_to_cpu(struct vhb_virtqueue *vq, __virtio32 v)
+{
+	return __virtio32_to_cpu(vhb_is_le(vq), v);
+}
+
+static inline __virtio32 cpu_to_vhb32(struct vhb_virtqueue *vq, u32 v)
+{
+	return __cpu_to_virtio32(vhb_is_le(vq), v);
+}
+
+static inline u64 vhb64_to_cpu(struct vhb_virtqueue *vq, __virtio64 v)
+{
+	return __virtio64_to_cpu(vhb_is_le(vq), v);
 }
 
 #endif /* VHB_VHOST_H */

@@ -13,44 +13,12 @@
  */
 #include <linux/uaccess.h>
 #include <linux/uio.h>
-#include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 
 #include "vhost.h"
 
 /* The most descriptors an indirect table may hold. */
 #define VHB_MAX_INDIRECT 1024
-
-static bool vhb_is_le(struct vhb_virtqueue *vq)
-{
-	return vhb_has_feature(vq, VIRTIO_F_VERSION_1) ||
-	       !IS_ENABLED(CONFIG_CPU_BIG_ENDIAN);
-}
-
-static u16 vhb16_to_cpu(struct vhb_virtqueue *vq, __virtio16 v)
-{
-	return __virtio16_to_cpu(vhb_is_le(vq), v);
-}
-
-static __virtio16 cpu_to_vhb16(struct vhb_virtqueue *vq, u16 v)
-{
-	return __cpu_to_virtio16(vhb_is_le(vq), v);
-}
-
-static u32 vhb32_to_cpu(struct vhb_virtqueue *vq, __virtio32 v)
-{
-	return __virtio32_to_cpu(vhb_is_le(vq), v);
-}
-
-static __virtio32 cpu_to_vhb32(struct vhb_virtqueue *vq, u32 v)
-{
-	return __cpu_to_virtio32(vhb_is_le(vq), v);
-}
-
-static u64 vhb64_to_cpu(struct vhb_virtqueue *vq, __virtio64 v)
-{
-	return __virtio64_to_cpu(vhb_is_le(vq), v);
-}
 
 /* used_event lives after the avail ring, avail_event after the used ring. */
 static __virtio16 __user *vhb_used_event(struct vhb_virtqueue *vq)

@@ -640,3 +640,47 @@ long vhb_worker_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 		return -EFAULT;
 	return 0;
 }
+
+/**
+ * vhb_set_nworkers - the vhost-blk RFC's VHOST_SET_NWORKERS
+ *
+ * Create workers until the device has @n (at most one per virtqueue), then
+ * spread the virtqueues over them round robin.  Only adds workers: asking
+ * for fewer than the device has is EINVAL.  Caller holds dev->mutex and is
+ * the owner.
+ */
+int vhb_set_nworkers(struct vhb_dev *dev, int n)
+{
+	struct vhb_worker **workers;
+	struct vhb_worker *worker;
+	unsigned long id;
+	unsigned int have = 0, i;
+	int ret = 0;
+
+	xa_for_each(&dev->worker_ids, id, worker)
+		have++;
+	if (n < 1 || n < have)
+		return -EINVAL;
+	n = min_t(unsigned int, n, dev->nvqs);
+
+	for (i = have; i < n; i++) {
+		struct vhost_worker_state state;
+
+		ret = vhb_new_worker(dev, &state);
+		if (ret)
+			return ret;
+	}
+
+	workers = kcalloc(n, sizeof(*workers), GFP_KERNEL);
+	if (!workers)
+		return -ENOMEM;
+	i = 0;
+	xa_for_each(&dev->worker_ids, id, worker) {
+		if (i < n)
+			workers[i++] = worker;
+	}
+	for (i = 0; i < dev->nvqs; i++)
+		vhb_vq_attach(dev->vqs[i], workers[i % n]);
+	kfree(workers);
+	return 0;
+}

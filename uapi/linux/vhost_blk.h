@@ -68,11 +68,40 @@ struct vhost_vring_worker {
 #endif
 
 /*
- * VHOST_BLK_SET_BACKEND: attach the backing file (block device or regular
- * file) by fd; fd -1 detaches.  The number is the one the vhost-blk RFC v2
- * QEMU patch uses, so that QEMU works unchanged.
+ * VHOST_BLK_SET_BACKEND: attach the backing file, a block device or a
+ * regular file, by @fd (@index is ignored; set it to 0).  Owner only.  The
+ * owner opened it, so its open mode governs access: writes to a read-only
+ * fd complete with VIRTIO_BLK_S_IOERR.  Configure the rings first: the
+ * virtqueues whose rings are set (num, addresses) start serving requests.
+ * EBUSY if a backend is attached; fd -1 detaches it, after every request in
+ * flight has completed.  The number is the vhost-blk RFC v2's, so that its
+ * QEMU patch works unchanged.
  */
 #define VHOST_BLK_SET_BACKEND _IOW(VHOST_VIRTIO, 0xFF, struct vhost_vring_file)
+
+/*
+ * VHOST_SET_NWORKERS: the vhost-blk RFC v2's way to ask for @n workers
+ * (QEMU's num-threads), kept for that QEMU patch: creates workers up to @n
+ * (at most one per virtqueue) and spreads the virtqueues over them round
+ * robin.  It can only add workers: a smaller @n is EINVAL.  New code uses
+ * VHOST_NEW_WORKER and VHOST_ATTACH_VRING_WORKER.
+ */
+#define VHOST_SET_NWORKERS _IOW(VHOST_VIRTIO, 0x1F, int)
+
+/*
+ * The serial number VIRTIO_BLK_T_GET_ID returns: up to 20 bytes, NUL-padded
+ * (not necessarily NUL-terminated), as in the virtio spec.  The default is
+ * derived from the backend (the block device's name, or the file's device
+ * and inode numbers), so it is stable across restarts.
+ */
+#define VHOST_BLK_SERIAL_BYTES 20
+
+struct vhost_blk_serial {
+	char serial[VHOST_BLK_SERIAL_BYTES];
+};
+
+#define VHOST_BLK_SET_SERIAL _IOW(VHOST_VIRTIO, 0xF0, struct vhost_blk_serial)
+#define VHOST_BLK_GET_SERIAL _IOR(VHOST_VIRTIO, 0xF1, struct vhost_blk_serial)
 
 /* Generic netlink family. */
 #define VHOST_BLK_GENL_NAME "vhost_blk"
