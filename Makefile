@@ -92,7 +92,7 @@ check-run: FORCE
 vm-check: all rig-modules
 	@$(TOP)/scripts/check --vm-only $(KVERS)
 
-style: $(CHECKPATCH) checkpatch sparse clang-format docs-check
+style: $(CHECKPATCH) checkpatch sparse clang-format docs-check nl-spec-check
 
 CODESPELL_DICT := /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 CHECKPATCH_ARGS := --no-tree --strict --terse --show-types \
@@ -111,6 +111,10 @@ sparse-%: FORCE
 
 clang-format: FORCE
 	clang-format --dry-run --Werror $(USER_SOURCES)
+
+# The uapi header must say what the netlink spec says.
+nl-spec-check: FORCE
+	$(TOP)/scripts/check-nl-spec
 
 # Broken reStructuredText fails the check (Debian's python3-docutils).
 docs-check: FORCE
@@ -133,4 +137,4 @@ clean: FORCE
 FORCE:
 
 .PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style \
-	checkpatch sparse clang-format docs-check demo deps clean FORCE
+	checkpatch sparse clang-format docs-check nl-spec-check demo deps clean FORCE

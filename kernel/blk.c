@@ -53,6 +53,57 @@ MODULE_PARM_DESC(max_queues,
 			  BIT_ULL(VIRTIO_BLK_F_DISCARD) |		\
 			  BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
 
+/* Every open device, by id: netlink finds them here. */
+static DEFINE_XARRAY_ALLOC1(vhb_blk_devices);
+
+static void vhb_blk_free_rcu(struct rcu_head *rcu)
+{
+	struct vhb_blk *blk = container_of(rcu, struct vhb_blk, rcu);
+
+	kvfree(blk->vq_ptrs);
+	kvfree(blk->vqs);
+	kfree(blk);
+}
+
+void vhb_blk_put(struct vhb_blk *blk)
+{
+	/* RCU: a registry lookup may still be looking at it. */
+	if (refcount_dec_and_test(&blk->ref))
+		call_rcu(&blk->rcu, vhb_blk_free_rcu);
+}
+
+/**
+ * vhb_blk_get_next - the open device with the lowest id >= *@id, referenced
+ *
+ * Sets *@id to its id.  Returns NULL when there is none.  The caller puts it
+ * with vhb_blk_put(); the device may have been released meanwhile (it then
+ * has no owner).
+ */
+struct vhb_blk *vhb_blk_get_next(unsigned long *id)
+{
+	struct vhb_blk *blk;
+
+	rcu_read_lock();
+	xa_for_each_start(&vhb_blk_devices, *id, blk, *id) {
+		if (refcount_inc_not_zero(&blk->ref))
+			break;
+	}
+	rcu_read_unlock();
+	return blk;
+}
+
+struct vhb_blk *vhb_blk_get(u32 id)
+{
+	struct vhb_blk *blk;
+
+	rcu_read_lock();
+	blk = xa_load(&vhb_blk_devices, id);
+	if (blk && !refcount_inc_not_zero(&blk->ref))
+		blk = NULL;
+	rcu_read_unlock();
+	return blk;
+}
+
 /* Wait until every request of the virtqueue is on its done list. */
 static void vhb_blk_drain_vq(struct vhb_virtqueue *vq)
 {
@@ -91,6 +142,11 @@ static int vhb_blk_open(struct inode *inode, struct file *f)
 	}
 	vhb_dev_init(&blk->dev, blk->vq_ptrs, nvqs, &vhb_blk_dev_ops,
 		     VHB_BLK_FEATURES, VHB_BLK_WEIGHT, 0);
+
+	refcount_set(&blk->ref, 1);
+	if (xa_alloc(&vhb_blk_devices, &blk->id, blk, xa_limit_31b,
+		     GFP_KERNEL_ACCOUNT))
+		goto err_free;
 
 	f->private_data = blk;
 	return 0;
@@ -299,13 +355,11 @@ static int vhb_blk_release(struct inode *inode, struct file *f)
 {
 	struct vhb_blk *blk = f->private_data;
 
+	xa_erase(&vhb_blk_devices, blk->id);
 	mutex_lock(&blk->dev.mutex);
 	vhb_blk_teardown(blk);
 	mutex_unlock(&blk->dev.mutex);
-
-	kvfree(blk->vq_ptrs);
-	kvfree(blk->vqs);
-	kfree(blk);
+	vhb_blk_put(blk);
 	return 0;
 }
 
@@ -379,6 +433,8 @@ int vhb_blk_init(void)
 void vhb_blk_exit(void)
 {
 	misc_deregister(&vhb_blk_misc);
+	/* Devices freed by a last netlink reference go after an RCU grace. */
+	rcu_barrier();
 }
 
 MODULE_ALIAS_MISCDEV(VHOST_BLK_MINOR);

@@ -9,6 +9,8 @@
 #include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
 
 #include "vhost/vhost.h"
 
@@ -54,6 +56,9 @@ struct vhb_blk_backend {
 
 struct vhb_blk {
 	struct vhb_dev dev;
+	u32 id;				/* in the device registry */
+	refcount_t ref;			/* the open file's, and netlink's */
+	struct rcu_head rcu;
 	unsigned int nvqs;
 	struct vhb_blk_vq *vqs;
 	struct vhb_virtqueue **vq_ptrs;
@@ -61,6 +66,11 @@ struct vhb_blk {
 	char serial[VHOST_BLK_SERIAL_BYTES];
 	bool serial_set;		/* by VHOST_BLK_SET_SERIAL */
 };
+
+/* blk.c: the registry of open devices, for netlink */
+struct vhb_blk *vhb_blk_get_next(unsigned long *id);
+struct vhb_blk *vhb_blk_get(u32 id);
+void vhb_blk_put(struct vhb_blk *blk);
 
 /* blk_req.c */
 void vhb_blk_handle_kick(struct vhb_work *work);

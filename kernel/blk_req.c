@@ -327,7 +327,7 @@ void vhb_blk_handle_kick(struct vhb_work *work)
 	int head, reqs = 0;
 
 	mutex_lock(&vq->mutex);
-	vq->stats.kicks++;
+	vhb_stat_add(&vq->stats.kicks, 1);
 	if (!vq->private_data || vq->stopped)
 		goto out;
 
@@ -400,7 +400,7 @@ void vhb_blk_done_work(struct vhb_work *work)
 			vhb_vq_err(vq, "cannot write the status of request %td\n",
 				   req - bvq->reqs);
 		if (status == VIRTIO_BLK_S_OK)
-			vq->stats.bytes += req->len;
+			vhb_stat_add(&vq->stats.bytes, req->len);
 		used[n].id = req - bvq->reqs;
 		used[n].len = req->written + 1;
 		req->busy = false;

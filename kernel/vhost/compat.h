@@ -64,5 +64,12 @@ static inline void vhb_kiocb_end_write(struct kiocb *iocb)
 #endif
 }
 
+/* A dump's request attributes moved into a struct genl_info in 6.5. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define vhb_genl_dump_attrs(cb) (genl_dumpit_info(cb)->info.attrs)
+#else
+#define vhb_genl_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
+#endif
+
 #endif /* __ASSEMBLY__ */
 #endif /* VHB_COMPAT_H */

@@ -3,6 +3,7 @@
  * The vhost device: owner, features, memory table, ioctl dispatch, reset and
  * release.
  */
+#include <linux/cred.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
@@ -78,6 +79,9 @@ static long vhb_dev_set_owner(struct vhb_dev *dev)
 		dev->mm = NULL;
 		return ret;
 	}
+	dev->owner_tgid = get_task_pid(current, PIDTYPE_TGID);
+	dev->owner_tid = get_task_pid(current, PIDTYPE_PID);
+	dev->owner_uid = current_euid();
 	return 0;
 }
 
@@ -266,6 +270,10 @@ void vhb_dev_cleanup(struct vhb_dev *dev)
 	if (dev->mm)
 		mmput(dev->mm);
 	dev->mm = NULL;
+	put_pid(dev->owner_tgid);
+	put_pid(dev->owner_tid);
+	dev->owner_tgid = NULL;
+	dev->owner_tid = NULL;
 }
 
 bool vhb_vq_is_active(struct vhb_virtqueue *vq)

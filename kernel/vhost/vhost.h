@@ -21,7 +21,9 @@
 #include <linux/fs.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
+#include <linux/pid.h>
 #include <linux/poll.h>
+#include <linux/uidgid.h>
 #include <linux/uio.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
@@ -45,7 +47,7 @@ struct vhb_work {
 	unsigned long flags;
 };
 
-/* Counters of a worker, written by the worker only. */
+/* Counters of a worker, written by the worker only (WRITE_ONCE). */
 struct vhb_worker_stats {
 	u64 works;	/* work items run */
 	u64 busy_ns;	/* time spent running them */
@@ -64,7 +66,7 @@ struct vhb_worker {
 	unsigned int id;
 	int attachment_cnt;		/* virtqueues served; under mutex */
 	bool killed;			/* under mutex */
-	pid_t tid;			/* the thread's id in the owner's pid ns */
+	struct pid *pid;		/* the worker thread's */
 	struct vhb_worker_stats stats;
 };
 
@@ -150,6 +152,9 @@ struct vhb_dev_ops {
 struct vhb_dev {
 	struct mutex mutex;		/* device configuration, see above */
 	struct mm_struct *mm;		/* the owner's, from SET_OWNER */
+	struct pid *owner_tgid;		/* the owner process */
+	struct pid *owner_tid;		/* the thread that did SET_OWNER */
+	kuid_t owner_uid;		/* its effective uid */
 	struct vhb_virtqueue **vqs;
 	unsigned int nvqs;
 	const struct vhb_dev_ops *ops;
@@ -193,6 +198,7 @@ long vhb_worker_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 		      void __user *argp);
 bool vhb_fork_owner_supported(void);
 int vhb_set_nworkers(struct vhb_dev *dev, int n);
+int vhb_vq_attach_worker(struct vhb_virtqueue *vq, u32 id);
 
 /* vq.c: split ring access */
 int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
@@ -215,6 +221,15 @@ bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes);
 #define VHB_MAX_CHAIN_BYTES (64U << 20)
 
 /*
+ * Bump a counter that netlink reads without the writer's lock: single
+ * writer (the lock holder or the worker), so WRITE_ONCE is enough.
+ */
+static inline void vhb_stat_add(u64 *counter, u64 n)
+{
+	WRITE_ONCE(*counter, *counter + n);
+}
+
+/*
  * A guest-controlled error on a virtqueue: a rate-limited debug message and
  * a signal on the virtqueue's error eventfd, never an error-level message a
  * guest could flood the log with.
@@ -224,7 +239,7 @@ bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes);
 									\
 		pr_debug_ratelimited("vq %u: " fmt, __vq->index,	\
 				     ##__VA_ARGS__);			\
-		__vq->stats.errors++;					\
+		vhb_stat_add(&__vq->stats.errors, 1);			\
 		if (__vq->error_ctx)					\
 			vhb_eventfd_signal(__vq->error_ctx);		\
 	} while (0)

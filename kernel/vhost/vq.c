@@ -415,7 +415,7 @@ int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
 	 */
 	if (unlikely((u16)(new_idx - vq->signalled_used) < count))
 		vq->signalled_used_valid = false;
-	vq->stats.requests += count;
+	vhb_stat_add(&vq->stats.requests, count);
 	return 0;
 }
 

@@ -104,11 +104,12 @@ static bool vhb_worker_run(void *data)
 		 */
 		clear_bit(VHB_WORK_QUEUED, &work->flags);
 		work->fn(work);
-		worker->stats.works++;
+		/* Netlink reads the counters locklessly. */
+		vhb_stat_add(&worker->stats.works, 1);
 		cond_resched();
 	}
-	worker->stats.wakeups++;
-	worker->stats.busy_ns += ktime_get_ns() - start;
+	vhb_stat_add(&worker->stats.wakeups, 1);
+	vhb_stat_add(&worker->stats.busy_ns, ktime_get_ns() - start);
 	return true;
 }
 
@@ -296,7 +297,7 @@ static int vhb_kthread_create(struct vhb_worker *worker, const char *name)
 		return ret;
 	}
 	worker->thread = task;
-	worker->tid = task_pid_vnr(task);
+	worker->pid = get_task_pid(task, PIDTYPE_PID);
 	return 0;
 }
 
@@ -336,14 +337,14 @@ struct vhb_worker_hello {
 	struct vhb_worker *worker;
 };
 
-/* Runs first on a new worker: learn a task's thread id. */
+/* Runs first on a new worker: learn a vhost_task's pid. */
 static void vhb_worker_hello_fn(struct vhb_work *work)
 {
 	struct vhb_worker_hello *hello =
 		container_of(work, struct vhb_worker_hello, work);
 
-	if (!hello->worker->tid)
-		hello->worker->tid = task_pid_vnr(current);
+	if (!hello->worker->pid)
+		hello->worker->pid = get_task_pid(current, PIDTYPE_PID);
 }
 
 /* Run a first work on a started worker and wait for it. */
@@ -370,6 +371,7 @@ static void vhb_worker_destroy(struct vhb_dev *dev, struct vhb_worker *worker)
 	WARN_ON_ONCE(!llist_empty(&worker->work_list));
 	xa_erase(&dev->worker_ids, worker->id);
 	worker->ops->stop(worker);
+	put_pid(worker->pid);
 	kfree(worker);
 }
 
@@ -416,6 +418,7 @@ err_erase:
 err_stop:
 	worker->ops->stop(worker);
 err_free:
+	put_pid(worker->pid);
 	kfree(worker);
 	return ERR_PTR(ret);
 }
@@ -555,6 +558,22 @@ static int vhb_free_worker(struct vhb_dev *dev, struct vhost_worker_state *state
 	return 0;
 }
 
+/**
+ * vhb_vq_attach_worker - make worker @id serve @vq
+ *
+ * The ioctl's and netlink's common path.  Caller holds dev->mutex; the device
+ * has an owner.  Returns -ENODEV if there is no such worker.
+ */
+int vhb_vq_attach_worker(struct vhb_virtqueue *vq, u32 id)
+{
+	struct vhb_worker *worker = vhb_worker_find(vq->dev, id);
+
+	if (!worker)
+		return -ENODEV;
+	vhb_vq_attach(vq, worker);
+	return 0;
+}
+
 static int vhb_get_vq(struct vhb_dev *dev, void __user *argp,
 		      struct vhb_virtqueue **vq)
 {
@@ -621,11 +640,7 @@ long vhb_worker_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 	if (ioctl == VHOST_ATTACH_VRING_WORKER) {
 		if (copy_from_user(&ring_worker, argp, sizeof(ring_worker)))
 			return -EFAULT;
-		worker = vhb_worker_find(dev, ring_worker.worker_id);
-		if (!worker)
-			return -ENODEV;
-		vhb_vq_attach(vq, worker);
-		return 0;
+		return vhb_vq_attach_worker(vq, ring_worker.worker_id);
 	}
 
 	/* VHOST_GET_VRING_WORKER */

@@ -103,8 +103,93 @@ struct vhost_blk_serial {
 #define VHOST_BLK_SET_SERIAL _IOW(VHOST_VIRTIO, 0xF0, struct vhost_blk_serial)
 #define VHOST_BLK_GET_SERIAL _IOR(VHOST_VIRTIO, 0xF1, struct vhost_blk_serial)
 
-/* Generic netlink family. */
+/*
+ * Generic netlink family "vhost_blk", version 1; its specification is
+ * Documentation/netlink/specs/vhost-blk.yaml.
+ *
+ * VHOST_BLK_CMD_DEV_GET     dump: one message per device, attributes of
+ *                           VHOST_BLK_A_DEV_*
+ * VHOST_BLK_CMD_WORKER_GET  dump: one message per worker, VHOST_BLK_A_WORKER_*;
+ *                           filter with VHOST_BLK_A_WORKER_DEV_ID
+ * VHOST_BLK_CMD_VQ_GET      dump: one message per virtqueue, VHOST_BLK_A_VQ_*;
+ *                           filter with VHOST_BLK_A_VQ_DEV_ID
+ * VHOST_BLK_CMD_VQ_ATTACH   do: move virtqueue VHOST_BLK_A_VQ_INDEX of device
+ *                           VHOST_BLK_A_VQ_DEV_ID to its worker
+ *                           VHOST_BLK_A_VQ_WORKER_ID (CAP_SYS_ADMIN)
+ *
+ * Dumps show a caller without CAP_NET_ADMIN only the devices its uid owns.
+ * Attributes are only ever added; counters are u64 and count from open.
+ */
 #define VHOST_BLK_GENL_NAME "vhost_blk"
 #define VHOST_BLK_GENL_VERSION 1
+
+enum {
+	VHOST_BLK_CMD_UNSPEC,
+	VHOST_BLK_CMD_DEV_GET,
+	VHOST_BLK_CMD_WORKER_GET,
+	VHOST_BLK_CMD_VQ_GET,
+	VHOST_BLK_CMD_VQ_ATTACH,
+
+	__VHOST_BLK_CMD_MAX,
+	VHOST_BLK_CMD_MAX = (__VHOST_BLK_CMD_MAX - 1)
+};
+
+/* Worker modes, as VHOST_SET_FORK_FROM_OWNER takes them. */
+enum {
+	VHOST_BLK_WORKER_MODE_KTHREAD = VHOST_FORK_OWNER_KTHREAD,
+	VHOST_BLK_WORKER_MODE_TASK = VHOST_FORK_OWNER_TASK,
+};
+
+enum {
+	VHOST_BLK_A_DEV_UNSPEC,
+	VHOST_BLK_A_DEV_PAD,
+	VHOST_BLK_A_DEV_ID,		/* u32 */
+	VHOST_BLK_A_DEV_OWNER_PID,	/* u32: process (tgid) of the owner */
+	VHOST_BLK_A_DEV_OWNER_TID,	/* u32: thread that did SET_OWNER */
+	VHOST_BLK_A_DEV_OWNER_UID,	/* u32 */
+	VHOST_BLK_A_DEV_BACKEND,	/* string: path of the backend */
+	VHOST_BLK_A_DEV_BACKEND_SIZE,	/* u64: bytes */
+	VHOST_BLK_A_DEV_FEATURES,	/* u64: acked virtio features */
+	VHOST_BLK_A_DEV_NUM_VQS,	/* u32 */
+	VHOST_BLK_A_DEV_NUM_WORKERS,	/* u32 */
+	VHOST_BLK_A_DEV_WORKER_MODE,	/* u32: VHOST_BLK_WORKER_MODE_* */
+
+	__VHOST_BLK_A_DEV_MAX,
+	VHOST_BLK_A_DEV_MAX = (__VHOST_BLK_A_DEV_MAX - 1)
+};
+
+enum {
+	VHOST_BLK_A_WORKER_UNSPEC,
+	VHOST_BLK_A_WORKER_PAD,
+	VHOST_BLK_A_WORKER_DEV_ID,	/* u32 */
+	VHOST_BLK_A_WORKER_ID,		/* u32 */
+	VHOST_BLK_A_WORKER_TID,		/* u32: in the owner's pid namespace */
+	VHOST_BLK_A_WORKER_VQS,		/* nest of u32 VHOST_BLK_A_WORKER_VQ */
+	VHOST_BLK_A_WORKER_VQ,		/* u32: an attached virtqueue */
+	VHOST_BLK_A_WORKER_WORKS,	/* u64: work items run */
+	VHOST_BLK_A_WORKER_BUSY_NS,	/* u64: time spent running them */
+	VHOST_BLK_A_WORKER_WAKEUPS,	/* u64: batches taken */
+
+	__VHOST_BLK_A_WORKER_MAX,
+	VHOST_BLK_A_WORKER_MAX = (__VHOST_BLK_A_WORKER_MAX - 1)
+};
+
+enum {
+	VHOST_BLK_A_VQ_UNSPEC,
+	VHOST_BLK_A_VQ_PAD,
+	VHOST_BLK_A_VQ_DEV_ID,		/* u32 */
+	VHOST_BLK_A_VQ_INDEX,		/* u32 */
+	VHOST_BLK_A_VQ_WORKER_ID,	/* u32; absent when it has none */
+	VHOST_BLK_A_VQ_NUM,		/* u32: ring size */
+	VHOST_BLK_A_VQ_ACTIVE,		/* u8: serving requests */
+	VHOST_BLK_A_VQ_KICKS,		/* u64: handler runs */
+	VHOST_BLK_A_VQ_REQUESTS,	/* u64: requests returned */
+	VHOST_BLK_A_VQ_BYTES,		/* u64: data bytes transferred */
+	VHOST_BLK_A_VQ_IN_FLIGHT,	/* u32 */
+	VHOST_BLK_A_VQ_ERRORS,		/* u64: malformed-ring errors */
+
+	__VHOST_BLK_A_VQ_MAX,
+	VHOST_BLK_A_VQ_MAX = (__VHOST_BLK_A_VQ_MAX - 1)
+};
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */
