@@ -17,6 +17,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
+#include <linux/pagemap.h>
 #include <linux/uio.h>
 #include <linux/virtio_blk.h>
 #include <linux/wait_bit.h>
@@ -134,10 +135,35 @@ static u8 vhb_blk_flush(struct vhb_blk *blk)
 }
 
 /*
- * Make [@pos, @pos + @len) read back as zeros, deallocating if @unmap; or
- * just deallocate it for a discard.  Falls back to the other mode where a
- * backend lacks one: tmpfs cannot zero a range, a block device without
- * write-zeroes-with-unmap cannot punch.
+ * Discard a block device range: drop its page cache (buffered fallbacks may
+ * have filled it), then discard.  vfs_fallocate() offers no plain discard
+ * of a block device, only zeroing.
+ */
+static int vhb_blk_discard_bdev(struct file *file, u64 pos, u64 len)
+{
+	struct address_space *mapping = file->f_mapping;
+	struct block_device *bdev = I_BDEV(mapping->host);
+	int ret;
+
+	if (!bdev_max_discard_sectors(bdev))
+		return -EOPNOTSUPP;
+	if ((pos | len) & (bdev_logical_block_size(bdev) - 1))
+		return -EINVAL;
+
+	filemap_invalidate_lock(mapping);
+	truncate_inode_pages_range(mapping, pos, pos + len - 1);
+	ret = blkdev_issue_discard(bdev, pos >> VHB_SECTOR_SHIFT,
+				   len >> VHB_SECTOR_SHIFT, GFP_KERNEL);
+	filemap_invalidate_unlock(mapping);
+	return ret;
+}
+
+/*
+ * DISCARD deallocates [@pos, @pos + @len); WRITE_ZEROES makes it read back
+ * as zeros, deallocating it if @unmap.  A mode the backend lacks falls back
+ * to another that gives the guest what it asked: tmpfs cannot zero a range
+ * (punch instead), a block device without write-zeroes-with-unmap cannot
+ * punch (zero instead).
  */
 static int vhb_blk_zero(struct vhb_blk *blk, u32 type, bool unmap, u64 pos,
 			u64 len)
@@ -147,13 +173,13 @@ static int vhb_blk_zero(struct vhb_blk *blk, u32 type, bool unmap, u64 pos,
 	int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 	int ret;
 
-	if (type == VIRTIO_BLK_T_DISCARD || unmap) {
+	if (type == VIRTIO_BLK_T_DISCARD)
+		return blk->backend.bdev ? vhb_blk_discard_bdev(file, pos, len) :
+					   vfs_fallocate(file, punch, pos, len);
+	if (unmap) {
 		ret = vfs_fallocate(file, punch, pos, len);
 		if (ret != -EOPNOTSUPP)
 			return ret;
-		if (type == VIRTIO_BLK_T_DISCARD && blk->backend.bdev)
-			return vfs_fallocate(file, punch | FALLOC_FL_NO_HIDE_STALE,
-					     pos, len);
 		return vfs_fallocate(file, zero, pos, len);
 	}
 	ret = vfs_fallocate(file, zero, pos, len);

@@ -197,7 +197,8 @@ static long vhb_set_eventfd(struct eventfd_ctx **slot, int fd)
  * VHOST_GET_VRING_BASE stops the ring: no more kicks are taken, queued work
  * runs, the device type finishes the requests it has in flight, and only then
  * is the next avail index read, so it never skips an unfinished request.  The
- * ring restarts at the next VHOST_SET_VRING_BASE or VHOST_SET_VRING_KICK.
+ * ring restarts at the next VHOST_SET_VRING_KICK, or VHOST_SET_VRING_BASE
+ * (which needs the backend detached).
  * Caller holds dev->mutex; no worker is waited for under vq->mutex.
  */
 static long vhb_get_vring_base(struct vhb_dev *dev, struct vhb_virtqueue *vq,
