@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vblk: a small virtio-blk driver in userspace, the "guest" of the data-path
+ * suites.  One anonymous mapping is the guest's memory: guest physical
+ * address 0 is its start, and it is described to the device as two regions,
+ * so that some buffers cross a region boundary.  It holds the split rings and,
+ * per virtqueue, a fixed number of request slots.  A request's header, data
+ * and status byte are contiguous in its slot; layout flags choose how the
+ * descriptor chain cuts them.
+ *
+ * Functions return 0 (or a count) on success and -errno on failure, never
+ * exit, and leave a message for vblk_error().  x86 only: little endian, no
+ * byte swapping.
+ */
+#ifndef VBLK_H
+#define VBLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/vhost_blk.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#define VBLK_DEV_PATH "/dev/" VHOST_BLK_DEVICE_NAME
+#define VBLK_SECTOR 512U
+#define VBLK_SERIAL_LEN VHOST_BLK_SERIAL_BYTES
+/* How long a request may take under QEMU TCG before it counts as lost. */
+#define VBLK_TIMEOUT_MS 15000
+#define VBLK_MAX_VQS 64
+
+#define VBLK_BIT(b) (1ULL << (b))
+/* What the device must offer, and what vblk_open() negotiates by default. */
+#define VBLK_FEATURES_ALL                                                                          \
+	(VBLK_BIT(VIRTIO_F_VERSION_1) | VBLK_BIT(VIRTIO_F_ANY_LAYOUT) |                            \
+	 VBLK_BIT(VIRTIO_F_NOTIFY_ON_EMPTY) | VBLK_BIT(VIRTIO_RING_F_INDIRECT_DESC) |              \
+	 VBLK_BIT(VIRTIO_RING_F_EVENT_IDX) | VBLK_BIT(VIRTIO_BLK_F_MQ) |                           \
+	 VBLK_BIT(VIRTIO_BLK_F_FLUSH) | VBLK_BIT(VIRTIO_BLK_F_DISCARD) |                           \
+	 VBLK_BIT(VIRTIO_BLK_F_WRITE_ZEROES))
+
+/* Layout of a request's descriptor chain (flags, combinable). */
+enum {
+	VBLK_SPLIT_HDR = 1 << 0, /* the header in three descriptors: 5, 7, 4 bytes */
+	VBLK_MERGE = 1 << 1,     /* data shares a descriptor with the header or the status */
+	VBLK_FRAG = 1 << 2,      /* data in descriptors of frag_size bytes */
+	VBLK_INDIRECT = 1 << 3,  /* the chain in an indirect table */
+	VBLK_DATA_W = 1 << 4,    /* data device-writable, whatever the type */
+	VBLK_DATA_R = 1 << 5,    /* data device-readable, whatever the type */
+};
+
+struct vblk_config {
+	unsigned int nvqs;       /* virtqueues configured, from 0 */
+	unsigned int queue_size; /* ring entries, a power of two */
+	unsigned int depth;      /* request slots per virtqueue */
+	uint32_t max_data;       /* data bytes per request */
+	uint32_t frag_size;      /* VBLK_FRAG piece size; 0: 1000 */
+	uint64_t features;       /* 0: VBLK_FEATURES_ALL */
+};
+
+struct vblk_req {
+	unsigned int vq;
+	uint32_t type;
+	uint64_t sector;
+	uint32_t len;
+	unsigned int layout;
+	bool data_w;                   /* data is device-writable */
+	void *data;                    /* len bytes of guest memory */
+	struct virtio_blk_outhdr *hdr; /* in guest memory */
+	volatile uint8_t *status;      /* 0xff until the device writes it */
+	uint16_t head;                 /* the chain's first ring descriptor */
+	unsigned int ndesc;            /* ring descriptors, ids[] */
+	uint16_t *ids;
+	struct vring_desc *table; /* the indirect table, or NULL */
+	unsigned int ntable;
+	bool inflight;     /* published, not yet used */
+	bool done;         /* used by the device */
+	uint32_t used_len; /* the used entry's len */
+};
+
+struct vblk_vq {
+	struct vring vr;
+	int kick, call, err; /* eventfds */
+	uint16_t avail_idx;  /* next avail entry to publish */
+	uint16_t kicked_idx; /* avail idx at the last kick decision */
+	uint16_t used_idx;   /* next used entry to reap */
+	uint16_t *free_ids;
+	unsigned int nfree_ids;
+	struct vblk_req *reqs; /* depth slots */
+	struct vblk_req **free_reqs;
+	unsigned int nfree_reqs;
+	struct vblk_req **by_head;
+	unsigned int inflight;
+	uint8_t *slots;
+};
+
+struct vblk {
+	int fd;
+	uint8_t *mem;
+	uint64_t mem_size;
+	uint64_t split; /* guest physical start of the second region */
+	uint64_t features;
+	unsigned int nvqs, num, depth, max_desc;
+	uint32_t max_data, frag_size;
+	uint64_t slot_size;
+	struct vblk_vq *vqs;
+};
+
+const char *vblk_error(void);
+/* Record @fmt and strerror(@err) for vblk_error(); returns -@err. */
+int vblk_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 0 if /dev/vhost-blk takes VHOST_BLK_SET_BACKEND, -ENOTTY if not, or why not. */
+int vblk_probe(void);
+
+int vblk_open(const struct vblk_config *cfg, struct vblk **vp);
+void vblk_close(struct vblk *v);
+/* VHOST_BLK_SET_BACKEND; fd -1 detaches. */
+int vblk_set_backend(struct vblk *v, int fd);
+uint64_t vblk_gpa(const struct vblk *v, const void *p);
+
+int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector, uint32_t len,
+		 unsigned int layout, struct vblk_req **reqp);
+/* Return a completed (or never published) request's slot. */
+int vblk_req_free(struct vblk *v, struct vblk_req *req);
+/* Put a chain head on the avail ring, without kicking. */
+int vblk_publish_head(struct vblk *v, unsigned int vq, uint16_t head);
+int vblk_publish(struct vblk *v, struct vblk_req *req);
+/* Kick if the device asks for it (used flags or avail_event); force: always. */
+int vblk_kick(struct vblk *v, unsigned int vq, bool force);
+int vblk_submit(struct vblk *v, struct vblk_req *req);
+uint16_t vblk_used_idx(struct vblk *v, unsigned int vq);
+/* EVENT_IDX: the driver's used_event and the device's avail_event of @vq. */
+volatile uint16_t *vblk_used_event(struct vblk *v, unsigned int vq);
+volatile uint16_t *vblk_avail_event(struct vblk *v, unsigned int vq);
+
+/*
+ * Collect used entries of @vq into @done (at most @max); with @timeout_ms,
+ * wait on the call eventfd for at least one.  Returns how many, -ETIMEDOUT,
+ * or -EPROTO when the device used something it did not get.
+ */
+int vblk_reap(struct vblk *v, unsigned int vq, struct vblk_req **done, unsigned int max,
+	      int timeout_ms);
+/* Wait until some virtqueue has used entries: 0, or -ETIMEDOUT. */
+int vblk_wait_any(struct vblk *v, int timeout_ms);
+/* Reap @req's virtqueue until @req is used (others are only marked done). */
+int vblk_wait(struct vblk *v, struct vblk_req *req, int timeout_ms);
+/* Wait on @vq's error eventfd: 0 when signalled, or -ETIMEDOUT. */
+int vblk_wait_error(struct vblk *v, unsigned int vq, int timeout_ms);
+
+/*
+ * One synchronous request: @buf is copied in (device-readable data) or out
+ * (device-writable data).  Returns 0 with *status and *used_len, or -errno.
+ */
+int vblk_run(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector, void *buf,
+	     uint32_t len, unsigned int layout, uint8_t *status, uint32_t *used_len);
+
+/* Backing devices for the suites. */
+enum vblk_backend_kind {
+	VBLK_BE_FILE,     /* a regular file in $TMPDIR */
+	VBLK_BE_BRD,      /* /dev/ram0 */
+	VBLK_BE_NULLB,    /* a memory-backed null_blk, through configfs */
+	VBLK_BE_NULLB_BB, /* the same, sectors 0-7 bad */
+	VBLK_BE_DM_ERROR, /* dm: sectors 0-7 "error", the rest "zero" */
+};
+
+struct vblk_backend {
+	enum vblk_backend_kind kind;
+	int fd; /* O_RDWR */
+	uint64_t size;
+	char path[96];
+	char name[32]; /* null_blk or dm name */
+};
+
+/* -ENODEV when this kind cannot be set up here (a reason to skip). */
+int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint64_t size);
+void vblk_backend_close(struct vblk_backend *b);
+/* Open it again with @flags (O_RDONLY): a new fd, or -errno. */
+int vblk_backend_reopen(struct vblk_backend *b, int flags);
+
+/* Deterministic pseudo-random bytes. */
+uint64_t vblk_rand(uint64_t *state);
+void vblk_fill_random(void *buf, uint64_t len, uint64_t *state);
+
+#endif /* VBLK_H */

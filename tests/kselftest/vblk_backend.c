@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vblk backends: the block devices and files the data-path suites run
+ * against (brd, a memory-backed null_blk configured through configfs, a
+ * device-mapper error target, a regular file); see vblk.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+
+#include "vblk.h"
+
+#define NULLB_CONFIGFS "/sys/kernel/config/nullb"
+
+static int run_cmd(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd) - 20, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd) - 20)
+		return -E2BIG;
+	strcat(cmd, " >/dev/null 2>&1");
+	return system(cmd) == 0 ? 0 : -EIO;
+}
+
+static int write_str(const char *dir, const char *attr, const char *val)
+{
+	char path[160];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vblk_fail(errno, "open %s", path);
+	if (write(fd, val, strlen(val)) < 0)
+		ret = vblk_fail(errno, "write '%s' to %s", val, path);
+	close(fd);
+	return ret;
+}
+
+static int read_str(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n;
+
+	n = fd < 0 ? -1 : read(fd, buf, size - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return vblk_fail(n < 0 ? errno : ENODATA, "read %s", path);
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int open_bdev(struct vblk_backend *b)
+{
+	b->fd = open(b->path, O_RDWR | O_CLOEXEC);
+	if (b->fd < 0)
+		return vblk_fail(errno, "open %s", b->path);
+	if (ioctl(b->fd, BLKGETSIZE64, &b->size))
+		return vblk_fail(errno, "BLKGETSIZE64 %s", b->path);
+	return 0;
+}
+
+static int open_file(struct vblk_backend *b, uint64_t size)
+{
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	b->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (b->fd < 0)
+		return vblk_fail(errno, "O_TMPFILE in %s", dir);
+	snprintf(b->path, sizeof(b->path), "/proc/self/fd/%d", b->fd);
+	if (ftruncate(b->fd, size))
+		return vblk_fail(errno, "ftruncate");
+	b->size = size;
+	return 0;
+}
+
+static int open_brd(struct vblk_backend *b, uint64_t size)
+{
+	snprintf(b->path, sizeof(b->path), "/dev/ram0");
+	if (access(b->path, F_OK)) {
+		/* Loaded without devices by someone else: load it our way. */
+		if (!access("/sys/module/brd", F_OK))
+			run_cmd("rmmod brd");
+		run_cmd("modprobe brd rd_nr=1 rd_size=%llu", (unsigned long long)size >> 10);
+		if (access(b->path, F_OK))
+			return vblk_fail(ENODEV, "brd: no %s", b->path);
+	}
+	return open_bdev(b);
+}
+
+static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks)
+{
+	char dir[128], path[160], val[32];
+	int ret;
+
+	if (access("/sys/module/null_blk", F_OK))
+		run_cmd("modprobe null_blk nr_devices=0");
+	if (access(NULLB_CONFIGFS, F_OK))
+		mount("configfs", "/sys/kernel/config", "configfs", 0, NULL);
+	if (access(NULLB_CONFIGFS, F_OK))
+		return vblk_fail(ENODEV, "null_blk: no %s", NULLB_CONFIGFS);
+	snprintf(dir, sizeof(dir), NULLB_CONFIGFS "/vblk%d", getpid());
+	if (mkdir(dir, 0755))
+		return vblk_fail(errno, "mkdir %s", dir);
+	snprintf(b->name, sizeof(b->name), "vblk%d", getpid());
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)size >> 20);
+	ret = write_str(dir, "size", val);
+	if (!ret)
+		ret = write_str(dir, "memory_backed", "1");
+	if (!ret)
+		ret = write_str(dir, "blocksize", "512");
+	if (!ret)
+		write_str(dir, "discard", "1"); /* optional */
+	if (!ret && badblocks)
+		ret = write_str(dir, "badblocks", "+0-7");
+	if (!ret)
+		ret = write_str(dir, "power", "1");
+	if (ret)
+		return ret;
+	/* 6.12 names the disk after the directory, 6.1 nullb<index>. */
+	snprintf(b->path, sizeof(b->path), "/dev/%s", b->name);
+	if (access(b->path, F_OK)) {
+		snprintf(path, sizeof(path), "%s/index", dir);
+		ret = read_str(path, val, sizeof(val));
+		if (ret)
+			return ret;
+		snprintf(b->path, sizeof(b->path), "/dev/nullb%d", atoi(val));
+	}
+	return open_bdev(b);
+}
+
+static int open_dm_error(struct vblk_backend *b, uint64_t size)
+{
+	char name[64], node[16];
+	glob_t g;
+	size_t i;
+
+	if (access("/usr/sbin/dmsetup", X_OK) && access("/sbin/dmsetup", X_OK))
+		return vblk_fail(ENODEV, "no dmsetup");
+	if (access("/sys/module/dm_mod", F_OK))
+		run_cmd("modprobe dm-mod");
+	snprintf(b->name, sizeof(b->name), "vblk-err-%d", getpid());
+	if (run_cmd("printf '0 8 error\\n8 %llu zero\\n' | dmsetup create --noudevsync %s",
+		    (unsigned long long)(size / VBLK_SECTOR - 8), b->name)) {
+		b->name[0] = 0;
+		return vblk_fail(ENODEV, "dmsetup create");
+	}
+	/* Without udev there is no /dev/mapper link, but devtmpfs has dm-N. */
+	if (glob("/sys/block/dm-*/dm/name", 0, NULL, &g))
+		return vblk_fail(ENODEV, "dm: no /sys/block/dm-*");
+	for (i = 0; i < g.gl_pathc; i++)
+		if (!read_str(g.gl_pathv[i], name, sizeof(name)) && !strcmp(name, b->name) &&
+		    sscanf(g.gl_pathv[i], "/sys/block/%15[^/]", node) == 1)
+			snprintf(b->path, sizeof(b->path), "/dev/%s", node);
+	globfree(&g);
+	if (!b->path[0])
+		return vblk_fail(ENODEV, "dm: %s not in /sys/block", b->name);
+	return open_bdev(b);
+}
+
+int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint64_t size)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->kind = kind;
+	b->fd = -1;
+	switch (kind) {
+	case VBLK_BE_FILE:
+		ret = open_file(b, size);
+		break;
+	case VBLK_BE_BRD:
+		ret = open_brd(b, size);
+		break;
+	case VBLK_BE_NULLB:
+	case VBLK_BE_NULLB_BB:
+		ret = open_nullb(b, size, kind == VBLK_BE_NULLB_BB);
+		break;
+	case VBLK_BE_DM_ERROR:
+		ret = open_dm_error(b, size);
+		break;
+	default:
+		ret = vblk_fail(EINVAL, "backend kind %d", kind);
+	}
+	if (ret)
+		vblk_backend_close(b);
+	return ret;
+}
+
+void vblk_backend_close(struct vblk_backend *b)
+{
+	char dir[128];
+
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	if ((b->kind == VBLK_BE_NULLB || b->kind == VBLK_BE_NULLB_BB) && b->name[0]) {
+		snprintf(dir, sizeof(dir), NULLB_CONFIGFS "/%s", b->name);
+		write_str(dir, "power", "0");
+		rmdir(dir);
+	}
+	if (b->kind == VBLK_BE_DM_ERROR && b->name[0])
+		run_cmd("dmsetup remove --noudevsync %s", b->name);
+	b->name[0] = 0;
+}
+
+int vblk_backend_reopen(struct vblk_backend *b, int flags)
+{
+	int fd = open(b->path, flags | O_CLOEXEC);
+
+	return fd < 0 ? vblk_fail(errno, "open %s", b->path) : fd;
+}
+
+uint64_t vblk_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
