@@ -8,6 +8,8 @@
  * Runs in a VM with the module loaded:
  * scripts/vm-run --load -- tests/kselftest/run_tests.sh blk_lifecycle_test
  */
+#include <sys/wait.h>
+
 #include "blk_io.h"
 
 /* ---- workers ---- */
@@ -134,6 +136,126 @@ TEST_F_TIMEOUT(io, workers_moved_under_io, 60)
 	}
 	EXPECT_GE(m.moves, 16U);
 	TH_LOG("%u moves", m.moves);
+	random_io(_metadata, self, v, 8, 0);
+}
+
+/* ---- the backend and the memory table ---- */
+
+TEST_F(io, backend_rules)
+{
+	struct vblk *v = dev_new(_metadata, self, 1, 4, 0, -1);
+	struct vhost_vring_file f = {.index = 0};
+	int null_fd, dir_fd, status;
+	pid_t pid;
+
+	/* Detaching when nothing is attached is fine. */
+	f.fd = -1;
+	EXPECT_EQ(0, ioctl(v->fd, VHOST_BLK_SET_BACKEND, &f));
+	/* Neither a block device nor a regular file. */
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	dir_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, null_fd);
+	ASSERT_LE(0, dir_fd);
+	f.fd = null_fd;
+	EXPECT_EQ(-1, ioctl(v->fd, VHOST_BLK_SET_BACKEND, &f));
+	EXPECT_EQ(EINVAL, errno);
+	f.fd = dir_fd;
+	EXPECT_EQ(-1, ioctl(v->fd, VHOST_BLK_SET_BACKEND, &f));
+	EXPECT_EQ(EINVAL, errno);
+	close(null_fd);
+	close(dir_fd);
+	f.fd = 1000;
+	EXPECT_EQ(-1, ioctl(v->fd, VHOST_BLK_SET_BACKEND, &f));
+	EXPECT_EQ(EBADF, errno);
+
+	/* Only the owner; a forked child is not. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		f.fd = self->be.fd;
+		_exit(ioctl(v->fd, VHOST_BLK_SET_BACKEND, &f) ? errno : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(EPERM, WEXITSTATUS(status));
+
+	/* Attached: a second backend is refused until the first is detached. */
+	ASSERT_EQ(0, vblk_set_backend(v, self->be.fd));
+	f.fd = self->be.fd;
+	EXPECT_EQ(-1, ioctl(v->fd, VHOST_BLK_SET_BACKEND, &f));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, vblk_set_backend(v, -1));
+	ASSERT_EQ(0, vblk_set_backend(v, self->be.fd));
+	shadow_init(_metadata, self, SPAN);
+	random_io(_metadata, self, v, 4, RIO_MS);
+}
+
+struct remapper {
+	struct vblk *v;
+	volatile bool stop;
+	unsigned int tables;
+	int err;
+};
+
+/*
+ * Replace the memory table over and over with equivalent ones cut into one,
+ * two or three regions, so that every translation must use the table in
+ * force when it happens.
+ */
+static void *remap_thread(void *arg)
+{
+	struct remapper *r = arg;
+	struct vblk *v = r->v;
+	struct timespec ts = {.tv_nsec = 1000 * 1000};
+	struct {
+		struct vhost_memory hdr;
+		struct vhost_memory_region regions[3];
+	} mt;
+
+	while (!r->stop && !r->err) {
+		unsigned int n = 1 + r->tables % 3, i;
+		uint64_t cut = v->mem_size / n / 4096 * 4096;
+
+		memset(&mt, 0, sizeof(mt));
+		mt.hdr.nregions = n;
+		for (i = 0; i < n; i++) {
+			uint64_t start = i * cut;
+			uint64_t end = i == n - 1 ? v->mem_size : start + cut;
+
+			mt.regions[i].guest_phys_addr = start;
+			mt.regions[i].memory_size = end - start;
+			mt.regions[i].userspace_addr = (uintptr_t)v->mem + start;
+		}
+		if (ioctl(v->fd, VHOST_SET_MEM_TABLE, &mt))
+			r->err = errno;
+		r->tables++;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(io, mem_table_replaced_under_io, 60)
+{
+	struct vblk *v = dev_new(_metadata, self, 2, 8, 0, self->be.fd);
+	struct remapper r = {.v = v};
+	pthread_t t;
+	int ret;
+
+	shadow_init(_metadata, self, SPAN);
+	rio_init(_metadata, self, v, 8);
+	ASSERT_EQ(0, pthread_create(&t, NULL, remap_thread, &r));
+	ret = rio_run(&self->io, RIO_MS * 2);
+	r.stop = true;
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, ret)
+	{
+		TH_LOG("%s (after %u tables)", self->io.err, r.tables);
+	}
+	ASSERT_EQ(0, r.err)
+	{
+		TH_LOG("VHOST_SET_MEM_TABLE: %s", strerror(r.err));
+	}
+	EXPECT_GE(r.tables, 16U);
+	TH_LOG("%u tables", r.tables);
 	random_io(_metadata, self, v, 8, 0);
 }
 
