@@ -9,6 +9,9 @@
 #   make vm-check    only the kselftests and rig self-tests, in VMs
 #   make style       checkpatch --strict, sparse, clang-format
 #   make demo        boot a VM, load the module, show the device
+#   make install     the module (for KVER, default the running kernel), the
+#                    udev rule, the uapi header and ctl/; DESTDIR, PREFIX
+#   make dkms-install  register the source with DKMS and build it
 #
 # KVER=6.12 (or a full release) limits the kernel matrix to one kernel.
 
@@ -116,9 +119,10 @@ clang-format: FORCE
 nl-spec-check: FORCE
 	$(TOP)/scripts/check-nl-spec
 
-# Broken reStructuredText fails the check (Debian's python3-docutils).
+# Broken reStructuredText fails the check (Debian's python3-docutils).  The
+# index is Sphinx's (toctree), which plain docutils does not know.
 docs-check: FORCE
-	@set -e; for f in $(call ls_files,'Documentation/*.rst'); do \
+	@set -e; for f in $(filter-out Documentation/index.rst,$(call ls_files,'Documentation/*.rst')); do \
 		echo "  RST     $$f"; \
 		/usr/bin/rst2html --halt=warning --report=warning $$f >/dev/null; \
 	done
@@ -127,6 +131,63 @@ demo: FORCE
 	@$(TOP)/scripts/setup-host
 	@$(MAKE) --no-print-directory modules KVER=6.12
 	@$(TOP)/scripts/demo
+
+# Installation.  The module goes to /lib/modules/KVER/updates, where it
+# overrides nothing in-tree; KVER defaults to the running kernel.
+PREFIX ?= /usr/local
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+INSTALL_KVER = $(if $(KVER),$(firstword $(KVERS)),$(shell uname -r))
+MODDIR = $(DESTDIR)/lib/modules/$(INSTALL_KVER)/updates
+
+install: install-module install-udev install-headers install-ctl
+
+install-module: FORCE
+	@test -d /lib/modules/$(INSTALL_KVER)/build || \
+		{ echo "no headers for kernel $(INSTALL_KVER): install them or set KVER" >&2; exit 1; }
+	$(MAKE) --no-print-directory module-$(INSTALL_KVER)
+	install -D -m 0644 $(BUILD)/$(INSTALL_KVER)/kernel/vhost_blk.ko $(MODDIR)/vhost_blk.ko
+	depmod -b $(or $(DESTDIR),/) $(INSTALL_KVER)
+
+install-udev: FORCE
+	install -D -m 0644 packaging/60-vhost-blk.rules $(DESTDIR)$(UDEVRULESDIR)/60-vhost-blk.rules
+
+install-headers: FORCE
+	install -D -m 0644 uapi/linux/vhost_blk.h $(DESTDIR)$(PREFIX)/include/linux/vhost_blk.h
+
+install-ctl: ctl
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)/ctl --prefix $(PREFIX)
+
+uninstall: FORCE
+	rm -f $(MODDIR)/vhost_blk.ko $(DESTDIR)$(UDEVRULESDIR)/60-vhost-blk.rules \
+		$(DESTDIR)$(PREFIX)/include/linux/vhost_blk.h
+	-test ! -f $(BUILD)/ctl/install_manifest.txt || \
+		sed 's|^|$(DESTDIR)|' $(BUILD)/ctl/install_manifest.txt | xargs rm -f
+	-depmod -b $(or $(DESTDIR),/) $(INSTALL_KVER)
+
+# DKMS: the module's source (dkms.conf, kernel/, uapi/, the version script)
+# in /usr/src/vhost-blk-VERSION; with DESTDIR only the copy is made.
+DKMS_SRC = $(DESTDIR)/usr/src/vhost-blk-$(VERSION)
+dkms-source: FORCE
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	git ls-files -z -- kernel uapi scripts/lib/version | \
+		xargs -0 -I{} install -D -m 0644 {} $(DKMS_SRC)/{}
+	chmod 0755 $(DKMS_SRC)/scripts/lib/version
+	sed 's/@VERSION@/$(VERSION)/g' dkms.conf >$(DKMS_SRC)/dkms.conf
+
+dkms-install: dkms-source
+	test -n "$(DESTDIR)" || dkms install -m vhost-blk -v $(VERSION)
+
+dkms-uninstall: FORCE
+	-dkms remove -m vhost-blk -v $(VERSION) --all
+	rm -rf $(DESTDIR)/usr/src/vhost-blk-$(VERSION)
+
+# HTML documentation, with Debian's python3-sphinx when it is installed.
+docs: FORCE
+	@command -v sphinx-build >/dev/null || \
+		{ echo "sphinx-build is missing: apt-get install python3-sphinx" >&2; exit 1; }
+	sphinx-build -q -b html -C -D project=vhost-blk -D master_doc=index \
+		-D html_theme=alabaster Documentation $(BUILD)/docs
 
 deps: FORCE
 	$(TOP)/scripts/setup-host
@@ -137,4 +198,6 @@ clean: FORCE
 FORCE:
 
 .PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style \
-	checkpatch sparse clang-format docs-check nl-spec-check demo deps clean FORCE
+	checkpatch sparse clang-format docs-check nl-spec-check demo deps clean FORCE \
+	install install-module install-udev install-headers install-ctl uninstall \
+	dkms-source dkms-install dkms-uninstall docs
