@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost::Device: the owner of a vhost character device's file descriptor
+ * (/dev/vhost-blk, /dev/vhost-net, /dev/vhost-scsi) and its ioctls: owner,
+ * features, memory table, vrings, workers.  vhost::BlkDevice adds what only
+ * /dev/vhost-blk has.
+ *
+ * Every failed ioctl throws vhost::Error carrying the errno and what was
+ * asked, e.g. "VHOST_ATTACH_VRING_WORKER vq 3 worker 7: No such device".
+ */
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "vhostctl/unique_fd.hpp"
+
+namespace vhost {
+
+/* One region of VHOST_SET_MEM_TABLE: guest physical range -> user address. */
+struct MemRegion {
+	uint64_t guestPhysAddr;
+	uint64_t size;
+	uint64_t userAddr;
+};
+
+/* VHOST_SET_VRING_ADDR: user addresses of a split ring's three parts. */
+struct VringAddr {
+	uint64_t desc;
+	uint64_t avail;
+	uint64_t used;
+	unsigned int flags = 0;
+};
+
+/* VHOST_SET_FORK_FROM_OWNER modes. */
+enum class WorkerMode : uint8_t {
+	Kthread = 0,
+	Task = 1,
+};
+
+class Device
+{
+public:
+	/* Open @path read-write, close-on-exec; throws Error. */
+	static Device open(const std::string &path);
+	/* Adopt an open descriptor; @path only names it in messages. */
+	Device(UniqueFd fd, std::string path) noexcept;
+	Device(Device &&) noexcept = default;
+	Device &operator=(Device &&) noexcept = default;
+	virtual ~Device() = default;
+
+	int fd() const noexcept { return fd_.get(); }
+	const std::string &path() const noexcept { return path_; }
+	/* Close the descriptor now, as the destructor would. */
+	void close() noexcept { fd_.reset(); }
+
+	/* Owner */
+	void setOwner();
+	void resetOwner();
+	WorkerMode forkFromOwner();
+	void setForkFromOwner(WorkerMode mode);
+
+	/* Features */
+	uint64_t features();
+	void setFeatures(uint64_t features);
+	uint64_t backendFeatures();
+	void setBackendFeatures(uint64_t features);
+
+	/* Memory table */
+	void setMemTable(std::span<const MemRegion> regions);
+
+	/* Virtqueues */
+	void setVringNum(unsigned int index, unsigned int num);
+	void setVringAddr(unsigned int index, const VringAddr &addr);
+	void setVringBase(unsigned int index, unsigned int base);
+	unsigned int getVringBase(unsigned int index);
+	void setVringKick(unsigned int index, int fd);
+	void setVringCall(unsigned int index, int fd);
+	void setVringErr(unsigned int index, int fd);
+
+	/* Workers (Linux 6.5 numbering) */
+	unsigned int newWorker();
+	void freeWorker(unsigned int id);
+	void attachVringWorker(unsigned int index, unsigned int worker);
+	unsigned int getVringWorker(unsigned int index);
+
+protected:
+	/*
+	 * Issue @request with @arg; on failure throw Error with the errno
+	 * and "@name @detail".
+	 */
+	void ioctl(unsigned long request, void *arg, std::string_view name,
+		   std::string_view detail = {});
+
+private:
+	UniqueFd fd_;
+	std::string path_;
+};
+
+/* /dev/vhost-blk: a vhost device with a backing file. */
+class BlkDevice : public Device
+{
+public:
+	static constexpr const char *defaultPath = "/dev/vhost-blk";
+	/* The longest serial number VIRTIO_BLK_T_GET_ID returns. */
+	static constexpr std::size_t serialBytes = 20;
+
+	static BlkDevice open(const std::string &path = defaultPath);
+	BlkDevice(UniqueFd fd, std::string path) noexcept : Device(std::move(fd), std::move(path))
+	{}
+
+	/* VHOST_BLK_SET_BACKEND with an open block device or regular file. */
+	void setBackend(int fd);
+	/* VHOST_BLK_SET_BACKEND -1: wait for requests in flight, drop it. */
+	void detachBackend();
+
+	/* The serial number, without its NUL padding. */
+	std::string serial();
+	/* At most serialBytes bytes; longer is EINVAL without an ioctl. */
+	void setSerial(std::string_view serial);
+
+	/* VHOST_SET_NWORKERS: the RFC's round-robin spread over @n workers. */
+	void setNworkers(int n);
+};
+
+} // namespace vhost

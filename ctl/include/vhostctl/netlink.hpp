@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "vhost_blk" generic netlink family's replies as plain structs, and
+ * their parsing, apart from any socket: a parser takes one message (or a
+ * buffer of them, as recv() returns it) and validates each attribute against
+ * the family's policy.  Attributes this build does not know are skipped; a
+ * missing required attribute, a wrong size or an unterminated string is
+ * vhost::Error(EPROTO).
+ */
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+struct nlmsghdr;
+
+namespace nl {
+
+/* VHOST_BLK_CMD_DEV_GET: one device. */
+struct DevInfo {
+	uint32_t id = 0;
+	/* The owner's, absent while the device has none. */
+	std::optional<uint32_t> ownerPid;
+	std::optional<uint32_t> ownerTid;
+	std::optional<uint32_t> ownerUid;
+	/* Absent while no backend is attached. */
+	std::optional<std::string> backend;
+	std::optional<uint64_t> backendSize;
+	uint64_t features = 0;
+	uint32_t numVqs = 0;
+	uint32_t numWorkers = 0;
+	uint32_t workerMode = 0;
+};
+
+/* VHOST_BLK_CMD_WORKER_GET: one worker. */
+struct WorkerInfo {
+	uint32_t devId = 0;
+	uint32_t id = 0;
+	uint32_t tid = 0;
+	std::vector<uint32_t> vqs;
+	uint64_t works = 0;
+	uint64_t busyNs = 0;
+	uint64_t wakeups = 0;
+};
+
+/* VHOST_BLK_CMD_VQ_GET: one virtqueue. */
+struct VqInfo {
+	uint32_t devId = 0;
+	uint32_t index = 0;
+	/* Absent when the virtqueue has no worker (its worker was killed). */
+	std::optional<uint32_t> workerId;
+	uint32_t num = 0;
+	bool active = false;
+	uint64_t kicks = 0;
+	uint64_t requests = 0;
+	uint64_t bytes = 0;
+	uint32_t inFlight = 0;
+	uint64_t errors = 0;
+};
+
+/* The name of worker mode @mode (VHOST_BLK_WORKER_MODE_*): "task", "kthread". */
+std::string workerModeName(uint32_t mode);
+
+/*
+ * Parse one reply message (netlink header, genetlink header, attributes).
+ * Throws vhost::Error(EPROTO) naming the message and the attribute.
+ */
+DevInfo parseDev(const nlmsghdr *nlh);
+WorkerInfo parseWorker(const nlmsghdr *nlh);
+VqInfo parseVq(const nlmsghdr *nlh);
+
+/* The text of an error message's extended ack (NLMSGERR_ATTR_MSG), if any. */
+std::string extackMessage(const nlmsghdr *nlh);
+
+/*
+ * Feed the messages of a dump, buffer by buffer as they are received.  Each
+ * data message goes to the callback; NLMSG_DONE ends the dump;
+ * NLMSG_ERROR throws vhost::Error with the errno, "@what" and the kernel's
+ * extended ack message, if any.  Messages with another sequence number are
+ * ignored.
+ */
+class DumpParser
+{
+public:
+	DumpParser(std::string what, uint32_t seq, std::function<void(const nlmsghdr *)> onMessage);
+
+	/* Consume one received buffer; returns true once the dump is done. */
+	bool feed(std::span<const std::byte> buffer);
+	bool done() const noexcept { return done_; }
+
+private:
+	std::string what_;
+	uint32_t seq_;
+	std::function<void(const nlmsghdr *)> onMessage_;
+	bool done_ = false;
+};
+
+/* Parse a whole recorded dump (e.g. a test's buffers) into structs. */
+std::vector<DevInfo> parseDevDump(std::span<const std::byte> buffer, uint32_t seq);
+std::vector<WorkerInfo> parseWorkerDump(std::span<const std::byte> buffer, uint32_t seq);
+std::vector<VqInfo> parseVqDump(std::span<const std::byte> buffer, uint32_t seq);
+
+} // namespace nl

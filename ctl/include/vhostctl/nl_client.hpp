@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nl::Client: a generic netlink socket (libnl-genl-3) bound to the
+ * "vhost_blk" family, resolved once.  Dumps devices, workers and virtqueues
+ * into the structs of netlink.hpp and sends the admin command VQ_ATTACH.
+ * Every failure throws vhost::Error with the errno and, when the kernel
+ * gave one, its extended ack message.
+ */
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vhostctl/netlink.hpp"
+
+struct nl_msg;
+struct nl_sock;
+
+namespace nl {
+
+class Client final
+{
+public:
+	/*
+	 * Connect and resolve the family.  Error(ENOENT) when it is not
+	 * registered: the module is not loaded.
+	 */
+	Client();
+	Client(Client &&) noexcept;
+	Client &operator=(Client &&) noexcept;
+	~Client();
+
+	int family() const noexcept { return family_; }
+
+	std::vector<DevInfo> devices();
+	/* Every visible device's workers, or only device @devId's. */
+	std::vector<WorkerInfo> workers(std::optional<uint32_t> devId = std::nullopt);
+	std::vector<VqInfo> vqs(std::optional<uint32_t> devId = std::nullopt);
+
+	/* VHOST_BLK_CMD_VQ_ATTACH: serve virtqueue @index from worker @worker. */
+	void attachVq(uint32_t devId, uint32_t index, uint32_t worker);
+
+private:
+	struct SockDeleter {
+		void operator()(nl_sock *sock) const noexcept;
+	};
+
+	/* Send @msg, then feed the replies to @onMessage until done or acked. */
+	void exchange(nl_msg *msg, const std::string &what,
+		      const std::function<void(const nlmsghdr *)> &onMessage);
+
+	std::unique_ptr<nl_sock, SockDeleter> sock_;
+	int family_ = -1;
+};
+
+} // namespace nl

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "vhostctl/blk_driver.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+
+#include "vhostctl/error.hpp"
+#include "vhostctl/kernel_transport.hpp"
+
+namespace virtio {
+
+namespace {
+
+constexpr std::size_t pageBytes = 4096;
+/* A slot's header block: the 16-byte header, then the status byte. */
+constexpr std::size_t slotHeaderBytes = 32;
+constexpr std::size_t statusOffset = blk::headerSize;
+/* Descriptors a request takes: header, data, status. */
+constexpr unsigned int descsPerRequest = 3;
+
+constexpr uint64_t bit(unsigned int b)
+{
+	return 1ULL << b;
+}
+
+void validate(const BlkDriverConfig &cfg)
+{
+	auto bad = [](std::string what) { throw vhost::Error(EINVAL, std::move(what)); };
+
+	if (!cfg.queues)
+		bad("a driver needs at least one queue");
+	if (!cfg.queueSize || cfg.queueSize > maxQueueSize || (cfg.queueSize & (cfg.queueSize - 1)))
+		bad(fmt::format("queue size {}: not a power of two from 1 to {}", cfg.queueSize,
+				maxQueueSize));
+	if (!cfg.depth || cfg.depth * descsPerRequest > cfg.queueSize)
+		bad(fmt::format("depth {}: a queue of {} entries holds 1 to {} requests", cfg.depth,
+				cfg.queueSize, cfg.queueSize / descsPerRequest));
+	if (!cfg.maxData || cfg.maxData % blk::sectorSize)
+		bad(fmt::format("request size {}: not a multiple of {}", cfg.maxData,
+				blk::sectorSize));
+}
+
+} // namespace
+
+const uint64_t BlkDriverConfig::defaultFeatures =
+	bit(VIRTIO_F_VERSION_1) | bit(featureEventIdx) | bit(VIRTIO_BLK_F_MQ) |
+	bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES);
+
+BlkQueue::BlkQueue(unsigned int index, Memory &mem, const BlkDriverConfig &cfg, bool eventIdx)
+	: index_(index),
+	  ringArea_(mem.alloc(RingLayout::compute(cfg.queueSize).totalSize, pageBytes)),
+	  ring_(ringArea_.host, cfg.queueSize, eventIdx), headSlot_(cfg.queueSize, -1)
+{
+	slots_.resize(cfg.depth);
+	for (auto &slot : slots_)
+		slot.header = mem.alloc(slotHeaderBytes, slotHeaderBytes);
+	for (auto &slot : slots_)
+		slot.data = mem.alloc(cfg.maxData, pageBytes);
+	for (unsigned int i = cfg.depth; i-- > 0;)
+		freeSlots_.push_back(i);
+}
+
+std::span<std::byte> BlkQueue::data(unsigned int slot) const
+{
+	return slots_.at(slot).data.host;
+}
+
+std::optional<unsigned int> BlkQueue::submit(const BlkRequest &req)
+{
+	if (freeSlots_.empty())
+		return std::nullopt;
+
+	unsigned int s = freeSlots_.back();
+	Slot &slot = slots_[s];
+	if (req.len > slot.data.host.size())
+		throw std::invalid_argument(fmt::format("request of {} bytes, slots hold {}",
+							req.len, slot.data.host.size()));
+
+	auto header = blk::encodeHeader(req.type, req.sector);
+	std::memcpy(slot.header.host.data(), header.data(), header.size());
+	/* Not a status the device can write: a completion without one shows. */
+	slot.header.host[statusOffset] = std::byte{0xff};
+
+	auto chain = blk::requestChain(req.type, slot.header.gpa, slot.data.gpa, req.len,
+				       slot.header.gpa + statusOffset);
+	auto head = ring_.add(chain);
+	if (!head)
+		return std::nullopt;
+
+	freeSlots_.pop_back();
+	headSlot_[*head] = static_cast<int>(s);
+	slot.busy = true;
+	slot.req = req;
+	inFlight_++;
+	return s;
+}
+
+void BlkQueue::notify()
+{
+	if (ring_.publish())
+		kick_.signal();
+}
+
+std::size_t BlkQueue::reap(const std::function<void(const BlkCompletion &)> &fn)
+{
+	std::size_t n = 0;
+
+	while (auto used = ring_.popUsed()) {
+		int s = headSlot_[used->head];
+
+		if (s < 0)
+			throw vhost::Error(EPROTO, fmt::format("vq {}: used head {} has no request",
+							       index_, used->head));
+		headSlot_[used->head] = -1;
+
+		Slot &slot = slots_[static_cast<unsigned int>(s)];
+		BlkCompletion c;
+		c.slot = static_cast<unsigned int>(s);
+		c.status = std::to_integer<uint8_t>(slot.header.host[statusOffset]);
+		c.len = used->len;
+		c.cookie = slot.req.cookie;
+		c.type = slot.req.type;
+		c.sector = slot.req.sector;
+		slot.busy = false;
+		freeSlots_.push_back(c.slot);
+		inFlight_--;
+		n++;
+		fn(c);
+	}
+	return n;
+}
+
+bool BlkQueue::wait(std::chrono::milliseconds timeout)
+{
+	if (ring_.enableCalls())
+		return true;
+	bool called = call_.wait(static_cast<int>(timeout.count()));
+	call_.consume();
+	return called || ring_.hasUsed();
+}
+
+uint64_t BlkQueue::takeRingErrors()
+{
+	return err_.consume();
+}
+
+std::size_t BlkDriver::memorySize(const BlkDriverConfig &cfg)
+{
+	validate(cfg);
+	std::size_t ring = Memory::alignUp(RingLayout::compute(cfg.queueSize).totalSize, pageBytes);
+	std::size_t headers = Memory::alignUp(cfg.depth * slotHeaderBytes, pageBytes);
+	std::size_t data = cfg.depth * Memory::alignUp(cfg.maxData, pageBytes);
+
+	return cfg.queues * (ring + headers + data + pageBytes);
+}
+
+BlkDriver::BlkDriver(vhost::BlkDevice dev, const BlkDriverConfig &cfg)
+	: BlkDriver(std::make_unique<vhost::KernelTransport>(std::move(dev)), cfg)
+{}
+
+BlkDriver::BlkDriver(std::unique_ptr<Transport> transport, const BlkDriverConfig &cfg)
+	: cfg_(cfg), mem_(memorySize(cfg), cfg.gpaBase, cfg.memRegions),
+	  transport_(std::move(transport))
+{
+	Transport &t = *transport_;
+
+	if (cfg_.workerMode)
+		device().setForkFromOwner(*cfg_.workerMode);
+	t.setOwner();
+
+	uint64_t want = cfg_.features ? cfg_.features : BlkDriverConfig::defaultFeatures;
+	features_ = want & t.features();
+	t.setFeatures(features_);
+	t.setMemTable(mem_);
+
+	bool eventIdx = features_ & bit(featureEventIdx);
+	for (unsigned int q = 0; q < cfg_.queues; q++) {
+		/* The constructor is private: no make_unique. */
+		queues_.emplace_back(new BlkQueue(q, mem_, cfg_, eventIdx));
+		BlkQueue &bq = *queues_.back();
+
+		t.setVringNum(q, cfg_.queueSize);
+		t.setVringAddr(q, bq.ring_.addresses());
+		t.setVringBase(q, 0);
+		t.setVringCall(q, bq.call_.fd());
+		t.setVringErr(q, bq.err_.fd());
+		t.setVringKick(q, bq.kick_.fd());
+		t.enableVring(q, true);
+	}
+}
+
+BlkDriver::~BlkDriver()
+{
+	/* The device finishes requests in flight, writing into mem_, on close. */
+	transport_->close();
+}
+
+vhost::BlkDevice &BlkDriver::device()
+{
+	auto *kernel = dynamic_cast<vhost::KernelTransport *>(transport_.get());
+
+	if (!kernel)
+		throw vhost::Error(ENOTTY, fmt::format("{} is not a /dev/vhost-blk device",
+						       transport_->name()));
+	return kernel->device();
+}
+
+} // namespace virtio

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "vhostctl/eventfd.hpp"
+
+#include <cerrno>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vhostctl/error.hpp"
+
+namespace vhost {
+
+EventFd::EventFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
+{
+	if (!fd_)
+		throwErrno("eventfd");
+}
+
+void EventFd::signal()
+{
+	uint64_t one = 1;
+
+	if (::write(fd_.get(), &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		throwErrno("eventfd write");
+}
+
+uint64_t EventFd::consume()
+{
+	uint64_t count = 0;
+
+	if (::read(fd_.get(), &count, sizeof(count)) != sizeof(count)) {
+		if (errno == EAGAIN)
+			return 0;
+		throwErrno("eventfd read");
+	}
+	return count;
+}
+
+bool EventFd::wait(int timeoutMs) const
+{
+	struct pollfd pfd = {.fd = fd_.get(), .events = POLLIN, .revents = 0};
+	int ret = ::poll(&pfd, 1, timeoutMs);
+
+	if (ret < 0 && errno != EINTR)
+		throwErrno("poll eventfd");
+	return ret > 0;
+}
+
+} // namespace vhost
