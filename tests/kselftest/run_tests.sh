@@ -7,7 +7,8 @@
 #
 #   run_tests.sh [-d BUILD_DIR] [SUITE...]
 set -u
-dir=$(cd "$(dirname "$0")/../.." && pwd)/build/tests/kselftest
+src=$(cd "$(dirname "$0")" && pwd)
+dir=$(cd "$src/../.." && pwd)/build/tests/kselftest
 if [ "${1:-}" = -d ]; then
 	dir=$2
 	shift 2
@@ -26,7 +27,10 @@ for s in "${suites[@]}"; do
 	n=$((n + 1))
 	echo "# selftests: vhost_blk: $s"
 	timeout="${KSFT_TIMEOUT:-120}"
-	timeout --kill-after=5 "$timeout" "$dir/$s" 2>&1 | sed -u 's/^/# /'
+	# A built program (TEST_GEN_PROGS), or a script of this directory (TEST_PROGS).
+	prog=$dir/$s
+	[ -x "$prog" ] || [ ! -x "$src/$s" ] || prog=$src/$s
+	timeout --kill-after=5 "$timeout" "$prog" 2>&1 | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
 	case $rc in
 	0) echo "ok $n selftests: vhost_blk: $s" ;;

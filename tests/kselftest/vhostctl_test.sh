@@ -1,0 +1,293 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhostctl against the loaded module.  "vhostctl run" owns a device with two
+# queues, one worker each, on a file in /tmp; the read commands must report
+# what the kernel set up (worker ids and thread ids, vq bindings), the admin
+# command must move a virtqueue as root and be refused to uid 65534, an
+# unprivileged reader must not see root's device, and bad input must fail
+# with one line.  Prints TAP; exit 0 if every test passed, 4 to skip.
+
+# jq filters name their variables ($pid, $dev) in single quotes.
+# shellcheck disable=SC2016
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
+NOBODY=65534
+KSFT_SKIP=4
+PLAN=17
+
+n=0
+pass=0
+fail=0
+tmp=
+run_pid=
+
+cleanup() {
+	if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
+		kill -KILL "$run_pid" 2>/dev/null
+		wait "$run_pid" 2>/dev/null
+	fi
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+# A timeout's SIGTERM must not leave the device's owner running.
+trap 'exit 130' INT TERM
+
+totals() {
+	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$1 error:0"
+}
+
+skip_all() {
+	echo "TAP version 13"
+	echo "1..0 # SKIP $1"
+	totals 1
+	exit $KSFT_SKIP
+}
+
+# diag TEXT...: each line as a TAP comment.
+diag() {
+	local line
+	while IFS= read -r line; do
+		echo "# $line"
+	done < <(printf '%s\n' "$@")
+}
+
+# result DESC: the last command's status decides.
+result() {
+	local rc=$?
+	n=$((n + 1))
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1))
+		echo "ok $n $1"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n $1"
+	fi
+}
+
+# vc ARGS...: vhostctl with stdout in $out, stderr in $err, status in $rc.
+vc() {
+	out=$("$VHOSTCTL" "$@" 2>"$tmp/err")
+	rc=$?
+	err=$(<"$tmp/err")
+}
+
+# lines TEXT: how many lines TEXT has (bash only: every program started
+# from the VM's 9p root costs time under TCG).
+lines() {
+	local -a a
+	mapfile -t a <<<"$1"
+	echo ${#a[@]}
+}
+
+# vc_nobody ARGS...: the same as uid and gid 65534, without capabilities.
+vc_nobody() {
+	out=$(setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups --inh-caps=-all \
+		"$VHOSTCTL" "$@" 2>"$tmp/err")
+	rc=$?
+	err=$(<"$tmp/err")
+}
+
+# one_line_failure STATUS: the last vc failed with STATUS and one line on stderr.
+one_line_failure() {
+	local want=$1
+	if [ "$rc" -ne "$want" ] || [ -n "$out" ] || [ "$(lines "$err")" -ne 1 ] ||
+		[[ $err != "vhostctl: "* ]]; then
+		diag "status $rc (want $want), stdout '$out', stderr:" "$err"
+		return 1
+	fi
+	diag "$err"
+}
+
+# jq_check FILTER: the JSON in $out satisfies FILTER (jq -e).
+jq_check() {
+	if ! printf '%s' "$out" | jq -e "$@" >/dev/null; then
+		diag "jq $* failed on:" "$out"
+		return 1
+	fi
+}
+
+[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
+[ -c /dev/vhost-blk ] || skip_all "/dev/vhost-blk is missing: load vhost_blk.ko"
+[ -x "$VHOSTCTL" ] || skip_all "$VHOSTCTL is not built: make ctl"
+command -v jq >/dev/null || skip_all "jq is not installed"
+command -v setpriv >/dev/null || skip_all "setpriv is not installed"
+
+tmp=$(mktemp -d /tmp/vhostctl_test.XXXXXX)
+chmod 755 "$tmp"
+img=$tmp/disk.img
+truncate -s 64M "$img"
+
+echo "TAP version 13"
+echo "1..$PLAN"
+
+# 1. A device with two queues, one worker each, until SIGINT; niced, so that
+# its I/O leaves the (emulated) CPUs to the commands under test.
+nice -n 19 "$VHOSTCTL" --json run --backend "$img" --queues 2 --workers per-vq --iodepth 2 \
+	--duration 300 >"$tmp/run.out" 2>"$tmp/run.err" &
+run_pid=$!
+dev=
+for _ in {1..60}; do
+	vc --json dev show
+	dev=$(printf '%s' "$out" |
+		jq -r --argjson pid "$run_pid" '.[] | select(.owner_pid == $pid and .backend != null) | .id' 2>/dev/null)
+	[ -n "$dev" ] && break
+	kill -0 "$run_pid" 2>/dev/null || break
+	sleep 0.5
+done
+[ -n "$dev" ]
+result "vhostctl run brings up a device (id ${dev:-none}, owner $run_pid)"
+if [ -z "$dev" ]; then
+	diag "vhostctl run:" "$(<"$tmp/run.err")"
+	dev=4294967295
+fi
+
+# 2. dev show: the owner, the backend, three workers (0 and one per queue).
+vc --json dev show "$dev"
+mode=$(printf '%s' "$out" | jq -r '.[0].worker_mode' 2>/dev/null)
+jq_check --argjson pid "$run_pid" --arg img "$img" \
+	'length == 1 and .[0].owner_pid == $pid and .[0].owner_uid == 0 and
+	 .[0].backend == $img and .[0].backend_size == 67108864 and .[0].num_workers == 3 and
+	 (.[0].features | . != null and . > 0)'
+result "dev show reports the owner, the backend and 3 workers ($mode mode)"
+
+# 3. worker show: ids 0, 1, 2 and their thread ids.
+vc --json worker show dev "$dev"
+workers=$out
+jq_check '[.[].id] | sort == [0, 1, 2]' &&
+	jq_check 'map(select(.id > 0) | .vqs | length) == [1, 1]'
+result "worker show reports workers 0, 1 and 2, one vq each for 1 and 2"
+
+# 4. Every TID is the worker's thread: a thread of the owner in task mode,
+# a kthread otherwise; either way named vhost-OWNER.
+tids_ok() {
+	local tid comm
+	for tid in $(printf '%s' "$workers" | jq -r '.[].tid'); do
+		if [ "$tid" -eq 0 ] || [ ! -d "/proc/$tid" ]; then
+			diag "worker thread $tid does not exist"
+			return 1
+		fi
+		if [ "$mode" = task ] && [ ! -d "/proc/$run_pid/task/$tid" ]; then
+			diag "worker thread $tid is not in /proc/$run_pid/task:" "$(ls "/proc/$run_pid/task")"
+			return 1
+		fi
+		if [ "$mode" = kthread ] && [ -d "/proc/$run_pid/task/$tid" ]; then
+			diag "kthread worker $tid is a thread of the owner"
+			return 1
+		fi
+		comm=$(<"/proc/$tid/comm")
+		if [ "$comm" != "vhost-$run_pid" ]; then
+			diag "worker thread $tid is named '$comm', not vhost-$run_pid"
+			return 1
+		fi
+	done
+	diag "worker threads: $(printf '%s' "$workers" | jq -c '[.[].tid]')"
+}
+tids_ok
+result "worker TIDs are live $mode threads named vhost-$run_pid"
+
+# 5. vq show agrees with worker show, both ways.
+bindings_match() {
+	vc --json vq show dev "$dev"
+	local vqs=$out
+	vc --json worker show dev "$dev"
+	jq -n -e --argjson vqs "$vqs" --argjson workers "$out" '
+		($vqs | map({key: (.index | tostring), value: .worker_id}) | from_entries) as $by_vq |
+		($workers | all(.id as $id | .vqs | all($by_vq[tostring] == $id))) and
+		($vqs | all(.index as $i | .worker_id as $w |
+			$workers | any(.id == $w and (.vqs | index($i) != null))))' >/dev/null ||
+		{ diag "vqs:" "$vqs" "workers:" "$out"; return 1; }
+}
+bindings_match
+result "vq show bindings match worker show"
+
+# 6. The two queues are served and have moved requests.
+sleep 2
+vc --json vq show dev "$dev" active
+jq_check 'map(.index) == [0, 1] and all(.num > 0 and .requests > 0 and .errors == 0) and
+	  (map(.worker_id) | sort) == [1, 2]'
+result "vq show active lists vqs 0 and 1 on workers 1 and 2, moving requests"
+
+# 7. The admin moves vq 0 to worker 2 while I/O runs.
+vc vq attach "$dev" 0 2
+[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+vc --json vq show dev "$dev"
+jq_check '.[] | select(.index == 0) | .worker_id == 2' && bindings_match
+result "vq attach $dev 0 2 as root moves vq 0 to worker 2"
+
+# 8. And back.
+vc vq attach "$dev" 0 1
+vc --json vq show dev "$dev"
+jq_check '.[] | select(.index == 0) | .worker_id == 1' && bindings_match
+result "vq attach $dev 0 1 moves it back"
+
+# 9. uid 65534 may not.
+vc_nobody vq attach "$dev" 0 2
+one_line_failure 1 && [[ $err == *"Operation not permitted"* ]] &&
+	vc --json vq show dev "$dev" && jq_check '.[] | select(.index == 0) | .worker_id == 1'
+result "vq attach as uid $NOBODY is refused in one line, the binding unchanged"
+
+# 10. Nor does it see root's device.
+vc_nobody --json dev show
+[ "$rc" -eq 0 ] && jq_check --argjson dev "$dev" 'all(.id != $dev)' &&
+	vc_nobody --json worker show && jq_check --argjson dev "$dev" 'all(.dev_id != $dev)'
+result "uid $NOBODY's dev show and worker show do not list root's device"
+
+# 11. A bad worker id.
+vc vq attach "$dev" 0 77
+one_line_failure 1 && vc --json vq show dev "$dev" &&
+	jq_check '.[] | select(.index == 0) | .worker_id == 1'
+result "vq attach to a worker that does not exist fails in one line"
+
+# 12. A device that does not exist.
+vc worker show dev 2147483647
+if one_line_failure 1; then
+	vc vq attach 2147483647 0 0
+	one_line_failure 1
+fi
+result "a device id that does not exist fails in one line"
+
+# 13. Usage errors: status 2, one line.
+usage_ok=0
+for args in "bogus" "worker bogus" "vq attach 1 2" "worker show dev x" "run --queues 2"; do
+	# shellcheck disable=SC2086
+	vc $args
+	one_line_failure 2 || usage_ok=1
+done
+[ $usage_ok -eq 0 ]
+result "unknown objects, commands and bad arguments exit 2 with one line"
+
+# 14. run without the device node.
+vc run --backend "$img" --device "$tmp/no-such-node" --duration 1
+one_line_failure 1 && [[ $err == *"no-such-node: No such file or directory"* ]]
+result "vhostctl run without its device node fails in one line"
+
+# 15. top shows the device's workers with rates.
+vc --json top --interval 0.5 --iterations 2 dev "$dev"
+[ "$rc" -eq 0 ] && [ "$(lines "$out")" -eq 2 ] &&
+	jq_check -s 'all(.workers | length == 3) and
+		     (last | .vqs | map(.requests_per_s) | add > 0)'
+result "top --iterations 2 prints two frames with 3 workers and I/O rates"
+
+# 16. SIGINT ends the run with a summary and no failed request.
+kill -INT "$run_pid"
+wait "$run_pid"
+run_rc=$?
+run_pid=
+out=$(<"$tmp/run.out")
+[ $run_rc -eq 0 ] && jq_check '.ios > 0 and .errors == 0 and .queues == 2 and
+			       .workers == "per-vq" and .worker_ids == [1, 2]'
+result "vhostctl run stops on SIGINT with a summary, no request failed (exit $run_rc)"
+diag "$out"
+[ -s "$tmp/run.err" ] && diag "$(<"$tmp/run.err")"
+
+# 17. The device is gone with its owner.
+vc --json dev show
+[ "$rc" -eq 0 ] && jq_check --argjson dev "$dev" 'all(.id != $dev)'
+result "the device is gone once vhostctl run exits"
+
+[ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }
+totals 0
+[ "$fail" -eq 0 ]
