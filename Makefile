@@ -129,7 +129,7 @@ docs-check: FORCE
 
 demo: FORCE
 	@$(TOP)/scripts/setup-host
-	@$(MAKE) --no-print-directory modules KVER=6.12
+	@$(MAKE) --no-print-directory modules ctl KVER=6.12
 	@$(TOP)/scripts/demo
 
 # Installation.  The module goes to /lib/modules/KVER/updates, where it
@@ -154,12 +154,15 @@ install-udev: FORCE
 install-headers: FORCE
 	install -D -m 0644 uapi/linux/vhost_blk.h $(DESTDIR)$(PREFIX)/include/linux/vhost_blk.h
 
+MAN8DIR = $(DESTDIR)$(PREFIX)/share/man/man8
 install-ctl: ctl
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)/ctl --prefix $(PREFIX)
+	install -d $(MAN8DIR)
+	/usr/bin/rst2man --halt=warning Documentation/vhostctl.rst >$(MAN8DIR)/vhostctl.8
 
 uninstall: FORCE
 	rm -f $(MODDIR)/vhost_blk.ko $(DESTDIR)$(UDEVRULESDIR)/60-vhost-blk.rules \
-		$(DESTDIR)$(PREFIX)/include/linux/vhost_blk.h
+		$(DESTDIR)$(PREFIX)/include/linux/vhost_blk.h $(MAN8DIR)/vhostctl.8
 	-test ! -f $(BUILD)/ctl/install_manifest.txt || \
 		sed 's|^|$(DESTDIR)|' $(BUILD)/ctl/install_manifest.txt | xargs rm -f
 	-depmod -b $(or $(DESTDIR),/) $(INSTALL_KVER)

@@ -29,7 +29,7 @@ ok() {
 }
 
 echo "TAP version 13"
-echo "1..$((6 * $#))"
+echo "1..$((6 * $# + 1))"
 
 # The source tree DKMS gets, as 'make dkms-install' lays it out.
 make -s -C "$top" dkms-source DESTDIR="$scratch/src-root" >/dev/null 2>"$scratch/src.err"
@@ -90,6 +90,21 @@ for k in "$@"; do
 	done
 	ok $? "$k: modinfo shows the version, the parameters and the aliases" "$info"
 done
+
+# Last: the userspace half, once: vhostctl, its man page, the library with
+# its headers and pkg-config file.
+root=$scratch/root-ctl
+out=$(make -s -C "$top" install-ctl DESTDIR="$root" PREFIX=/usr 2>&1)
+rc=$?
+pc=$(find "$root/usr/lib" -name vhostctl.pc | head -n 1)
+[ $rc -eq 0 ] && [ -x "$root/usr/bin/vhostctl" ] &&
+	"$root/usr/bin/vhostctl" --version | grep -qx "vhostctl $version" &&
+	grep -q '^\.TH "*VHOSTCTL"* *"*8' "$root/usr/share/man/man8/vhostctl.8" &&
+	[ -f "$root/usr/include/vhostctl/device.hpp" ] &&
+	[ -f "$root/usr/include/linux/vhost_blk.h" ] &&
+	[ -n "$pc" ] && grep -qx "Version: ${version%%[+-]*}.*" "$pc"
+ok $? "make install-ctl installs vhostctl $version, its man page, the library and vhostctl.pc" \
+	"$out$(cd "$root" 2>/dev/null && find . -type f)"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 [ $fail -eq 0 ]
