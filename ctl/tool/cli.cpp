@@ -19,8 +19,8 @@ namespace vhostctl {
 
 namespace {
 
-constexpr std::array<const Object *, 6> objects = {
-	&devObject, &workerObject, &vqObject, &featuresObject, &topObject, &runObject,
+constexpr std::array<const Object *, 7> objects = {
+	&devObject, &workerObject, &vqObject, &featuresObject, &topObject, &runObject, &benchObject,
 };
 
 const Object *findObject(std::string_view name)

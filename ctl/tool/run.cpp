@@ -2,24 +2,13 @@
 #include "run.hpp"
 
 #include <array>
-#include <atomic>
 #include <bit>
 #include <cerrno>
-#include <chrono>
-#include <csignal>
-#include <cstring>
-#include <exception>
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <random>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "latency.hpp"
 #include "output.hpp"
 #include "vhostctl/blk_driver.hpp"
 #include "vhostctl/error.hpp"
@@ -28,199 +17,12 @@ namespace vhostctl::run {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-/* A queue whose requests make no progress for this long has failed. */
-constexpr auto stallTimeout = std::chrono::seconds(30);
-constexpr auto pollInterval = std::chrono::milliseconds(100);
 constexpr uint32_t maxBlockSize = 4U << 20;
 
-/* SIGINT and SIGTERM end the run early, with a summary. */
-std::atomic<bool> interrupted{false};
-
-extern "C" void onSignal(int)
-{
-	interrupted.store(true);
-}
-
-class SignalGuard
-{
-public:
-	SignalGuard()
-	{
-		struct sigaction sa = {};
-
-		sa.sa_handler = onSignal;
-		sigemptyset(&sa.sa_mask);
-		interrupted.store(false);
-		::sigaction(SIGINT, &sa, &oldInt_);
-		::sigaction(SIGTERM, &sa, &oldTerm_);
-	}
-	SignalGuard(const SignalGuard &) = delete;
-	SignalGuard &operator=(const SignalGuard &) = delete;
-	~SignalGuard()
-	{
-		::sigaction(SIGINT, &oldInt_, nullptr);
-		::sigaction(SIGTERM, &oldTerm_, nullptr);
-	}
-
-private:
-	struct sigaction oldInt_ = {};
-	struct sigaction oldTerm_ = {};
-};
-
-struct QueueStats {
-	uint64_t ios = 0;
-	uint64_t bytes = 0;
-	uint64_t errors = 0;
-	std::string firstError;
-	LatencyHistogram latency;
-};
-
-uint64_t backendSize(int fd, const std::string &path)
-{
-	struct stat st = {};
-
-	if (::fstat(fd, &st) < 0)
-		vhost::throwErrno(fmt::format("stat {}", path));
-	if (S_ISREG(st.st_mode))
-		return static_cast<uint64_t>(st.st_size);
-	if (S_ISBLK(st.st_mode)) {
-		uint64_t size = 0;
-
-		if (::ioctl(fd, BLKGETSIZE64, &size) < 0)
-			vhost::throwErrno(fmt::format("BLKGETSIZE64 {}", path));
-		return size;
-	}
-	throw vhost::Error(EINVAL,
-			   fmt::format("backend {}: not a block device or regular file", path));
-}
-
-/* The I/O loop of one queue, until the deadline and every request returned. */
-void queueLoop(virtio::BlkQueue &q, const RunOptions &o, uint64_t blocks,
-	       Clock::time_point deadline, const std::atomic<bool> &stop, QueueStats &st)
-{
-	using virtio::blk::Type;
-	std::mt19937_64 rng(0x9e3779b97f4a7c15ULL * (q.index() + 1));
-	std::vector<Clock::time_point> started(q.depth());
-	const uint64_t sectorsPerBlock = o.bs / virtio::blk::sectorSize;
-
-	for (unsigned int s = 0; s < q.depth(); s++)
-		std::memset(q.data(s).data(), 0xa5 ^ static_cast<int>(s & 0xff), o.bs);
-
-	auto pick = [&]() {
-		switch (o.rw) {
-		case Rw::RandRead:
-			return Type::In;
-		case Rw::RandWrite:
-			return Type::Out;
-		case Rw::Mixed:
-			break;
-		}
-		return (rng() & 1) ? Type::Out : Type::In;
-	};
-	auto complete = [&](const virtio::BlkCompletion &c) {
-		auto now = Clock::now();
-		uint32_t wantLen = c.type == Type::In ? o.bs + 1 : 1;
-
-		st.latency.record(static_cast<uint64_t>(
-			std::chrono::duration_cast<std::chrono::nanoseconds>(now - started[c.slot])
-				.count()));
-		st.ios++;
-		if (c.status == virtio::blk::StatusOk && c.len == wantLen) {
-			st.bytes += o.bs;
-			return;
-		}
-		if (!st.errors++)
-			st.firstError = fmt::format(
-				"vq {} {} sector {}: status {}, used length {} (want {})",
-				q.index(), virtio::blk::typeName(c.type), c.sector,
-				virtio::blk::statusName(c.status), c.len, wantLen);
-	};
-
-	auto lastProgress = Clock::now();
-	for (;;) {
-		auto now = Clock::now();
-		bool submitting = now < deadline && !stop.load() && !interrupted.load();
-
-		if (submitting) {
-			while (q.inFlight() < q.depth()) {
-				Type type = pick();
-				auto slot = q.submit(
-					{type, (rng() % blocks) * sectorsPerBlock, o.bs, 0});
-
-				if (!slot)
-					break;
-				started[*slot] = now;
-			}
-			q.notify();
-		}
-		if (!q.inFlight()) {
-			if (!submitting)
-				break;
-			continue;
-		}
-		std::size_t reaped = q.reap(complete);
-		if (q.takeRingErrors())
-			throw vhost::Error(
-				EIO, fmt::format("vq {}: the device reported a malformed ring",
-						 q.index()));
-		if (reaped) {
-			lastProgress = Clock::now();
-			continue;
-		}
-		if (Clock::now() - lastProgress > stallTimeout)
-			throw vhost::Error(
-				ETIMEDOUT,
-				fmt::format("vq {}: {} requests in flight, none completed for {} s",
-					    q.index(), q.inFlight(), stallTimeout.count()));
-		q.wait(pollInterval);
-	}
-}
-
-/* Run every queue's loop in a thread of its own; their stats, summed. */
-QueueStats runQueues(virtio::BlkDriver &drv, const RunOptions &o, uint64_t blocks)
-{
-	SignalGuard signals;
-	std::atomic<bool> stop{false};
-	std::vector<QueueStats> stats(o.queues);
-	std::vector<std::exception_ptr> failures(o.queues);
-	auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-					       std::chrono::duration<double>(o.duration));
-	{
-		std::vector<std::jthread> threads;
-		for (unsigned int q = 0; q < o.queues; q++) {
-			threads.emplace_back([&, q] {
-				try {
-					queueLoop(drv.queue(q), o, blocks, deadline, stop,
-						  stats[q]);
-				} catch (...) {
-					failures[q] = std::current_exception();
-					stop.store(true);
-				}
-			});
-		}
-	}
-	for (auto &f : failures) {
-		if (f)
-			std::rethrow_exception(f);
-	}
-
-	QueueStats total;
-	for (const auto &s : stats) {
-		total.ios += s.ios;
-		total.bytes += s.bytes;
-		total.errors += s.errors;
-		if (total.firstError.empty())
-			total.firstError = s.firstError;
-		total.latency.merge(s.latency);
-	}
-	return total;
-}
-
 void printSummary(Context &ctx, const RunOptions &o, const std::vector<unsigned int> &workers,
-		  const QueueStats &total, double elapsed)
+		  const Stats &total)
 {
+	double elapsed = total.elapsed;
 	auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1e3; };
 	Record r;
 
@@ -276,13 +78,11 @@ int runCommand(Context &ctx, const Args &args)
 	drv.attachBackend(backend.get());
 
 	/* 3. I/O until the deadline or a signal, then every request back. */
-	auto start = Clock::now();
-	QueueStats total = runQueues(drv, o, blocks);
-	double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+	Stats total = runWorkload(drv, {o.rw, o.bs, o.iodepth, o.duration, 0}, blocks);
 	drv.detachBackend();
 
 	/* 4. The summary; failed requests fail the run. */
-	printSummary(ctx, o, workers, total, elapsed);
+	printSummary(ctx, o, workers, total);
 	if (total.errors)
 		throw vhost::Error(EIO, fmt::format("{} of {} requests failed; the first: {}",
 						    total.errors, total.ios, total.firstError));
@@ -310,19 +110,6 @@ std::string WorkerLayout::text() const
 		break;
 	}
 	return fmt::format("{}", count);
-}
-
-std::string_view rwName(Rw rw)
-{
-	switch (rw) {
-	case Rw::RandRead:
-		return "randread";
-	case Rw::RandWrite:
-		return "randwrite";
-	case Rw::Mixed:
-		break;
-	}
-	return "rw";
 }
 
 uint32_t parseBlockSize(std::string_view text)

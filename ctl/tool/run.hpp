@@ -14,10 +14,9 @@
 
 #include "cli.hpp"
 #include "vhostctl/device.hpp"
+#include "workload.hpp"
 
 namespace vhostctl::run {
-
-enum class Rw { RandRead, RandWrite, Mixed };
 
 /* How the virtqueues are spread over workers. */
 struct WorkerLayout {
@@ -50,7 +49,6 @@ RunOptions parseOptions(const Args &args);
 uint32_t parseBlockSize(std::string_view text);
 /* "single", "per-vq" or a number of workers. */
 WorkerLayout parseLayout(std::string_view text);
-std::string_view rwName(Rw rw);
 /* Ring entries for @iodepth requests of three descriptors each. */
 unsigned int queueSizeFor(unsigned int iodepth);
 
