@@ -8,7 +8,8 @@
 #   make check       build, unit tests, kselftests in every kernel, style
 #   make vm-check    only the kselftests and rig self-tests, in VMs
 #   make style       checkpatch --strict, sparse, clang-format
-#   make demo        boot a VM, load the module, show the device
+#   make demo        boot a VM, load the module, drive it with vhostctl
+#   make bench       vhost-blk against raw io_uring and qemu-storage-daemon
 #   make install     the module (for KVER, default the running kernel), the
 #                    udev rule, the uapi header and ctl/; DESTDIR, PREFIX
 #   make dkms-install  register the source with DKMS and build it
@@ -127,6 +128,18 @@ docs-check: FORCE
 		/usr/bin/rst2html --halt=warning --report=warning $$f >/dev/null; \
 	done
 
+# Benchmarks: in one 6.12 VM, raw io_uring, qemu-storage-daemon and
+# vhost-blk's worker layouts on one null_blk (Documentation/performance.rst).
+bench: FORCE
+	@$(TOP)/scripts/setup-host
+	@$(MAKE) --no-print-directory modules ctl KVER=6.12
+	@$(TOP)/scripts/bench
+
+bench-quick: FORCE
+	@$(TOP)/scripts/setup-host
+	@$(MAKE) --no-print-directory modules ctl KVER=6.12
+	@$(TOP)/scripts/bench --quick
+
 demo: FORCE
 	@$(TOP)/scripts/setup-host
 	@$(MAKE) --no-print-directory modules ctl KVER=6.12
@@ -201,6 +214,7 @@ clean: FORCE
 FORCE:
 
 .PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style \
-	checkpatch sparse clang-format docs-check nl-spec-check demo deps clean FORCE \
+	checkpatch sparse clang-format docs-check nl-spec-check demo bench bench-quick deps \
+	clean FORCE \
 	install install-module install-udev install-headers install-ctl uninstall \
 	dkms-source dkms-install dkms-uninstall docs
