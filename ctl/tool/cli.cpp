@@ -19,9 +19,12 @@ namespace vhostctl {
 
 namespace {
 
-constexpr std::array<const Object *, 7> objects = {
-	&devObject, &workerObject, &vqObject, &featuresObject, &topObject, &runObject, &benchObject,
+// clang-format off
+constexpr std::array<const Object *, 8> objects = {
+	&devObject, &workerObject, &vqObject, &featuresObject,
+	&topObject, &runObject, &benchObject, &serveObject,
 };
+// clang-format on
 
 const Object *findObject(std::string_view name)
 {

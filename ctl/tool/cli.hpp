@@ -113,6 +113,7 @@ extern const Object featuresObject;
 extern const Object topObject;
 extern const Object runObject;
 extern const Object benchObject;
+extern const Object serveObject;
 
 /* The whole tool: parse @args (without argv[0]) and run; returns the exit status. */
 int main(Context &ctx, const Args &args);

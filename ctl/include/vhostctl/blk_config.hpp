@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The virtio-blk config space (struct virtio_blk_config) a VMM builds from
+ * its backend, as Documentation/uapi.rst asks of it: /dev/vhost-blk serves
+ * requests but has no config space of its own.
+ */
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "vhostctl/vhost_user.hpp"
+
+namespace virtio::blk {
+
+/* What the config space says about the backend. */
+struct Geometry {
+	uint64_t bytes = 0;
+	uint32_t logicalBlock = 512;
+	uint32_t physicalBlock = 512;
+	/* Bytes; 0 when the backend does not say. */
+	uint32_t minIo = 0;
+	uint32_t optIo = 0;
+};
+
+/*
+ * The geometry of open block device or regular file @fd (@path names it
+ * in messages): a file has 512-byte blocks.  Throws vhost::Error.
+ */
+Geometry probeGeometry(int fd, const std::string &path);
+
+struct ConfigParams {
+	Geometry geometry;
+	/* The device features offered: they decide which fields are valid. */
+	uint64_t features = 0;
+	unsigned int queues = 1;
+	uint32_t segMax = 126;
+	/* DISCARD and WRITE_ZEROES limits, in 512-byte sectors and segments. */
+	uint32_t maxDiscardSectors = 1U << 22;
+	uint32_t maxDiscardSeg = 1;
+	uint32_t maxWriteZeroesSectors = 1U << 22;
+	uint32_t maxWriteZeroesSeg = 1;
+};
+
+/*
+ * The config space, native (little-endian) byte order, zero past the
+ * struct: a field whose feature is not offered stays 0.
+ */
+std::array<std::byte, vhost::user::maxConfigSize> encodeConfig(const ConfigParams &params);
+
+} // namespace virtio::blk

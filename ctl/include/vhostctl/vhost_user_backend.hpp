@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost::user::Backend: the backend side of vhost-user-blk (QEMU
+ * docs/interop/vhost-user.rst) as a bridge to an in-kernel device: the
+ * frontend (QEMU's vhost-user-blk-pci, say) talks to this process, and this
+ * process drives /dev/vhost-blk, so the data path is entirely in the kernel.
+ *
+ * - Guest memory: the descriptors of SET_MEM_TABLE are mapped here, and the
+ *   kernel's memory table uses these mappings.  Ring addresses arrive in the
+ *   frontend's address space and are translated into them.
+ * - Kick, call and error eventfds go straight to the kernel; a call re-sent
+ *   (QEMU masks and unmasks) is forwarded every time.
+ * - Features: the kernel's, masked to what the bridge can honour, plus the
+ *   config-space bits the bridge itself serves (SEG_MAX, BLK_SIZE, TOPOLOGY,
+ *   RO) and VHOST_USER_F_PROTOCOL_FEATURES; only the kernel's bits reach
+ *   VHOST_SET_FEATURES.  Protocol features: MQ, REPLY_ACK, CONFIG.
+ * - Rings: the backing file is attached once the rings are set up and
+ *   enabled; GET_VRING_BASE (or SET_VRING_ENABLE 0) stops a ring in the
+ *   kernel, which drains it first; reconfiguring a ring detaches the backend
+ *   (which waits for every request in flight) and a later enable attaches
+ *   it again.
+ *
+ * The kernel side is behind KernelDevice, so that tests can record calls.
+ * Every failure is a vhost::Error; a message that fails is refused (a
+ * non-zero REPLY_ACK when asked for) and reported on the log stream, and
+ * the connection goes on, unless the frontend waits for a reply it cannot
+ * be given.
+ */
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vhostctl/blk_config.hpp"
+#include "vhostctl/device.hpp"
+#include "vhostctl/guest_memory.hpp"
+#include "vhostctl/unique_fd.hpp"
+#include "vhostctl/vhost_user.hpp"
+
+namespace vhost::user {
+
+/* The in-kernel device the bridge drives: the ioctls it needs of /dev/vhost-blk. */
+class KernelDevice
+{
+public:
+	virtual ~KernelDevice() = default;
+
+	virtual uint64_t features() = 0;
+	virtual void setOwner() = 0;
+	virtual void setFeatures(uint64_t features) = 0;
+	virtual void setMemTable(std::span<const MemRegion> regions) = 0;
+	virtual void setVringNum(unsigned int index, unsigned int num) = 0;
+	virtual void setVringAddr(unsigned int index, const VringAddr &addr) = 0;
+	virtual void setVringBase(unsigned int index, unsigned int base) = 0;
+	virtual unsigned int getVringBase(unsigned int index) = 0;
+	/* @fd -1 detaches. */
+	virtual void setVringKick(unsigned int index, int fd) = 0;
+	virtual void setVringCall(unsigned int index, int fd) = 0;
+	virtual void setVringErr(unsigned int index, int fd) = 0;
+	virtual void setBackend(int fd) = 0;
+	virtual void detachBackend() = 0;
+	virtual void setSerial(std::string_view serial) = 0;
+	/*
+	 * Called once per device, when its rings are first set up and just
+	 * before the backend is attached: lay virtqueues 0..@queues-1 out
+	 * over workers.
+	 */
+	virtual void configureWorkers(unsigned int queues) = 0;
+};
+
+/* Open a fresh device (not yet owned). */
+using KernelFactory = std::function<std::unique_ptr<KernelDevice>()>;
+
+/* KernelDevice on /dev/vhost-blk (vhost::BlkDevice). */
+class BlkKernelDevice final : public KernelDevice
+{
+public:
+	using Workers = std::function<void(BlkDevice &dev, unsigned int queues)>;
+
+	/* @workers: what configureWorkers() does (nothing when empty). */
+	BlkKernelDevice(BlkDevice dev, Workers workers = {})
+		: dev_(std::move(dev)), workers_(std::move(workers))
+	{}
+
+	BlkDevice &device() noexcept { return dev_; }
+
+	uint64_t features() override { return dev_.features(); }
+	void setOwner() override { dev_.setOwner(); }
+	void setFeatures(uint64_t features) override { dev_.setFeatures(features); }
+	void setMemTable(std::span<const MemRegion> regions) override { dev_.setMemTable(regions); }
+	void setVringNum(unsigned int index, unsigned int num) override
+	{
+		dev_.setVringNum(index, num);
+	}
+	void setVringAddr(unsigned int index, const VringAddr &addr) override
+	{
+		dev_.setVringAddr(index, addr);
+	}
+	void setVringBase(unsigned int index, unsigned int base) override
+	{
+		dev_.setVringBase(index, base);
+	}
+	unsigned int getVringBase(unsigned int index) override { return dev_.getVringBase(index); }
+	void setVringKick(unsigned int index, int fd) override { dev_.setVringKick(index, fd); }
+	void setVringCall(unsigned int index, int fd) override { dev_.setVringCall(index, fd); }
+	void setVringErr(unsigned int index, int fd) override { dev_.setVringErr(index, fd); }
+	void setBackend(int fd) override { dev_.setBackend(fd); }
+	void detachBackend() override { dev_.detachBackend(); }
+	void setSerial(std::string_view serial) override { dev_.setSerial(serial); }
+	void configureWorkers(unsigned int queues) override
+	{
+		if (workers_)
+			workers_(dev_, queues);
+	}
+
+private:
+	BlkDevice dev_;
+	Workers workers_;
+};
+
+struct BackendOptions {
+	/* The backing file, open (O_RDONLY when @readOnly); not owned. */
+	int backendFd = -1;
+	virtio::blk::Geometry geometry;
+	/* GET_QUEUE_NUM and the config's num_queues. */
+	unsigned int queues = 1;
+	bool readOnly = false;
+	/* VHOST_BLK_SET_SERIAL after SET_OWNER, when set. */
+	std::optional<std::string> serial;
+	uint32_t segMax = 126;
+	/* The longest wait for the rest of a message, or for a reply to go. */
+	std::chrono::milliseconds ioTimeout{10000};
+	/* Where refusals and connection events are reported. */
+	std::ostream *log = nullptr;
+};
+
+/* Virtio feature bits the bridge may pass on from the kernel. */
+uint64_t bridgeableFeatures() noexcept;
+/*
+ * GET_FEATURES: the kernel's bits the bridge can honour, the config-space
+ * bits the bridge serves itself, and bit 30.
+ */
+uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly) noexcept;
+
+/* One connection, from accept to hang-up. */
+class Backend final
+{
+public:
+	/* The protocol features offered. */
+	static constexpr uint64_t protocolFeatures =
+		(1ULL << protocolMq) | (1ULL << protocolReplyAck) | (1ULL << protocolConfig);
+
+	Backend(UniqueFd sock, KernelFactory kernel, BackendOptions opts);
+	Backend(const Backend &) = delete;
+	Backend &operator=(const Backend &) = delete;
+	/* Closes the kernel device (its requests finish), then unmaps. */
+	~Backend();
+
+	enum class End {
+		Disconnected, /* the frontend hung up */
+		Stopped,      /* @stopFd became readable */
+		Failed,       /* the stream is out of step or a reply could not be given */
+	};
+	/* Serve messages until the connection ends or @stopFd (-1: none) is readable. */
+	End run(int stopFd = -1);
+	/*
+	 * Receive and handle one message, waiting at most @timeout for it.
+	 * False when the connection is over.
+	 */
+	bool handleOne(std::chrono::milliseconds timeout);
+
+	/* State, for tests and messages. */
+	bool hasKernelDevice() const noexcept { return kernel_ != nullptr; }
+	bool backendAttached() const noexcept { return attached_; }
+	uint64_t ackedFeatures() const noexcept { return acked_; }
+	uint64_t ackedProtocolFeatures() const noexcept { return protocol_; }
+	const GuestMemory &memory() const noexcept { return mem_; }
+
+private:
+	struct Ring {
+		std::optional<unsigned int> num;
+		std::optional<VringAddrMsg> addr;
+		/* Translated, as the kernel has it. */
+		std::optional<VringAddr> kernelAddr;
+		UniqueFd kick;
+		bool enabled = false;
+		/* The kernel serves it: it was set up when the backend was attached. */
+		bool active = false;
+		/* Stopped in the kernel by VHOST_GET_VRING_BASE. */
+		bool stopped = false;
+	};
+
+	void log(std::string_view line);
+	void reply(const Header &req, std::span<const std::byte> payload);
+	/* Dispatch; returns the reply payload of a message that has one. */
+	std::optional<std::vector<std::byte>> dispatch(Message &m);
+	KernelDevice &kernel();
+	KernelDevice &owned(Request req);
+	Ring &ring(Request req, unsigned int index);
+	uint64_t offered();
+
+	void setOwner();
+	void setFeatures(uint64_t features);
+	void setProtocolFeatures(uint64_t features);
+	void setMemTable(Message &m);
+	void setVringNum(const VringState &s);
+	void setVringBase(const VringState &s);
+	void setVringAddr(const VringAddrMsg &a);
+	VringState getVringBase(const VringState &s);
+	void setVringFile(Message &m);
+	void setVringEnable(const VringState &s);
+	std::vector<std::byte> getConfig(std::span<const std::byte> payload);
+
+	VringAddr translate(const Ring &r) const;
+	bool enabled(const Ring &r) const noexcept;
+	bool wanted(const Ring &r) const noexcept;
+	/* Detach the backend, so that a ring may be reconfigured. */
+	void detach();
+	/* Attach the backend when enabled rings wait for it. */
+	void reconcile();
+	/* Close the kernel device, unmap, forget the rings: as if just connected. */
+	void reset() noexcept;
+
+	UniqueFd sock_;
+	KernelFactory factory_;
+	BackendOptions opts_;
+	std::unique_ptr<KernelDevice> kernel_;
+	bool owner_ = false;
+	bool workersDone_ = false;
+	bool attached_ = false;
+	uint64_t acked_ = 0;
+	bool failed_ = false;
+	uint64_t protocol_ = 0;
+	/* After the kernel device: destroyed first, unmapped after it closed. */
+	GuestMemory mem_;
+	std::vector<Ring> rings_;
+};
+
+/* A listening unix socket at @path; a stale socket file there is replaced. */
+UniqueFd listenUnix(const std::string &path);
+
+/*
+ * Accept connections on @listenFd one at a time, serving each with a
+ * Backend, until @stopFd is readable.  Returns the connections served.
+ */
+unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &kernel,
+			      const BackendOptions &opts);
+
+} // namespace vhost::user

@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vhost-user-blk backend that bridges to /dev/vhost-blk: one connection's
+ * messages, the state of its rings, and when the backing file is attached.
+ */
+#include "vhostctl/vhost_user_backend.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <poll.h>
+
+#include <fmt/format.h>
+#include <linux/vhost.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "vhostctl/error.hpp"
+
+namespace vhost::user {
+
+namespace {
+
+constexpr uint64_t bit(unsigned int n)
+{
+	return 1ULL << n;
+}
+
+/* Config-space features: the bridge owns the config space, not the kernel. */
+constexpr uint64_t configFeatures =
+	bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_TOPOLOGY);
+
+/* The requests whose reply is not a REPLY_ACK: the frontend waits for it. */
+bool hasReply(uint32_t request)
+{
+	switch (static_cast<Request>(request)) {
+	case Request::GetFeatures:
+	case Request::GetProtocolFeatures:
+	case Request::GetVringBase:
+	case Request::GetQueueNum:
+	case Request::GetConfig:
+	case Request::GetInflightFd:
+	case Request::GetMaxMemSlots:
+	case Request::GetStatus:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Bytes of a split ring's parts for @num entries. */
+uint64_t descBytes(unsigned int num)
+{
+	return 16ULL * num;
+}
+uint64_t availBytes(unsigned int num)
+{
+	return 6 + 2ULL * num;
+}
+uint64_t usedBytes(unsigned int num)
+{
+	return 6 + 8ULL * num;
+}
+
+VringAddr translateIn(const GuestMemory &mem, const VringAddrMsg &a, unsigned int num)
+{
+	if (mem.empty())
+		throw Error(EFAULT, "ring addresses before SET_MEM_TABLE");
+	return VringAddr{mem.translate(a.desc, descBytes(num)),
+			 mem.translate(a.avail, availBytes(num)),
+			 mem.translate(a.used, usedBytes(num)), 0};
+}
+
+} // namespace
+
+uint64_t bridgeableFeatures() noexcept
+{
+	return bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_ANY_LAYOUT) | bit(VIRTIO_F_NOTIFY_ON_EMPTY) |
+	       bit(VIRTIO_RING_F_INDIRECT_DESC) | bit(VIRTIO_RING_F_EVENT_IDX) |
+	       bit(VIRTIO_BLK_F_MQ) | bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_DISCARD) |
+	       bit(VIRTIO_BLK_F_WRITE_ZEROES);
+}
+
+uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly) noexcept
+{
+	uint64_t f = kernelFeatures & bridgeableFeatures();
+
+	if (readOnly)
+		f = (f & ~(bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES))) |
+		    bit(VIRTIO_BLK_F_RO);
+	return f | configFeatures | bit(featureProtocolFeatures);
+}
+
+Backend::Backend(UniqueFd sock, KernelFactory kernel, BackendOptions opts)
+	: sock_(std::move(sock)), factory_(std::move(kernel)), opts_(std::move(opts)),
+	  rings_(opts_.queues)
+{
+	if (!opts_.queues || opts_.queues > vringIndexMask + 1)
+		throw Error(EINVAL, fmt::format("vhost-user backend: {} queues", opts_.queues));
+}
+
+Backend::~Backend()
+{
+	reset();
+}
+
+void Backend::log(std::string_view line)
+{
+	std::ostream &out = opts_.log ? *opts_.log : std::cerr;
+
+	out << "vhostctl serve: " << line << std::endl;
+}
+
+void Backend::reply(const Header &req, std::span<const std::byte> payload)
+{
+	Header h = {req.request, version | flagReply, static_cast<uint32_t>(payload.size())};
+
+	sendMessage(sock_.get(), h, payload, {},
+		    fmt::format("vhost-user reply to {}", requestName(req.request)),
+		    opts_.ioTimeout);
+}
+
+KernelDevice &Backend::kernel()
+{
+	if (!kernel_)
+		kernel_ = factory_();
+	return *kernel_;
+}
+
+KernelDevice &Backend::owned(Request req)
+{
+	if (!owner_)
+		throw Error(EPERM, fmt::format("{} before SET_OWNER", requestName(req)));
+	return *kernel_;
+}
+
+Backend::Ring &Backend::ring(Request req, unsigned int index)
+{
+	if (index >= rings_.size())
+		throw Error(EINVAL, fmt::format("{} vq {}: only {} queues", requestName(req), index,
+						rings_.size()));
+	return rings_[index];
+}
+
+uint64_t Backend::offered()
+{
+	return offeredFeatures(kernel().features(), opts_.readOnly);
+}
+
+bool Backend::enabled(const Ring &r) const noexcept
+{
+	/* Without bit 30 a ring is enabled as soon as it starts. */
+	return !(acked_ & bit(featureProtocolFeatures)) || r.enabled;
+}
+
+bool Backend::wanted(const Ring &r) const noexcept
+{
+	return r.num && r.kernelAddr && r.kick && enabled(r);
+}
+
+void Backend::setOwner()
+{
+	if (owner_)
+		throw Error(EBUSY, "SET_OWNER: the device has an owner");
+	KernelDevice &k = kernel();
+	k.setOwner();
+	owner_ = true;
+	if (opts_.serial)
+		k.setSerial(*opts_.serial);
+}
+
+void Backend::setFeatures(uint64_t features)
+{
+	uint64_t offer = offered();
+
+	if (features & ~offer)
+		throw Error(EINVAL, fmt::format("SET_FEATURES {:#x}: bits {:#x} were not offered",
+						features, features & ~offer));
+	/* Bit 30 and the config-space bits are the bridge's: the kernel refuses them. */
+	uint64_t kernelBits = features & kernel().features() & ~bit(featureProtocolFeatures);
+	owned(Request::SetFeatures).setFeatures(kernelBits);
+	acked_ = features;
+}
+
+void Backend::setProtocolFeatures(uint64_t features)
+{
+	if (features & ~protocolFeatures)
+		throw Error(EINVAL,
+			    fmt::format("SET_PROTOCOL_FEATURES {:#x}: bits {:#x} were not offered",
+					features, features & ~protocolFeatures));
+	protocol_ = features;
+}
+
+void Backend::setMemTable(Message &m)
+{
+	KernelDevice &k = owned(Request::SetMemTable);
+	auto regions = decodeMemTable(m.payload);
+	GuestMemory next = GuestMemory::map(regions, m.fds, &mem_);
+
+	/* Every ring must still translate before anything changes. */
+	std::vector<std::optional<VringAddr>> addrs(rings_.size());
+	for (std::size_t i = 0; i < rings_.size(); i++) {
+		const Ring &r = rings_[i];
+		if (r.addr)
+			addrs[i] = translateIn(next, *r.addr, r.num.value_or(1));
+	}
+	k.setMemTable(next.kernelTable());
+	for (std::size_t i = 0; i < rings_.size(); i++) {
+		Ring &r = rings_[i];
+		if (!r.kernelAddr || !addrs[i])
+			continue;
+		const VringAddr &a = *addrs[i];
+		const VringAddr &old = *r.kernelAddr;
+		if (a.desc != old.desc || a.avail != old.avail || a.used != old.used) {
+			k.setVringAddr(static_cast<unsigned int>(i), a);
+			r.kernelAddr = a;
+		}
+	}
+	/* The old mappings go only now that the kernel no longer uses them. */
+	mem_ = std::move(next);
+	log(fmt::format("memory table: {} regions", regions.size()));
+}
+
+void Backend::setVringNum(const VringState &s)
+{
+	KernelDevice &k = owned(Request::SetVringNum);
+	Ring &r = ring(Request::SetVringNum, s.index);
+
+	if (r.active)
+		detach();
+	k.setVringNum(s.index, s.num);
+	r.num = s.num;
+}
+
+void Backend::setVringBase(const VringState &s)
+{
+	KernelDevice &k = owned(Request::SetVringBase);
+	Ring &r = ring(Request::SetVringBase, s.index);
+
+	if (r.active)
+		detach();
+	k.setVringBase(s.index, s.num);
+	r.stopped = false;
+}
+
+void Backend::setVringAddr(const VringAddrMsg &a)
+{
+	KernelDevice &k = owned(Request::SetVringAddr);
+	Ring &r = ring(Request::SetVringAddr, a.index);
+
+	if (a.flags & bit(VHOST_VRING_F_LOG))
+		throw Error(EOPNOTSUPP,
+			    fmt::format("SET_VRING_ADDR vq {}: dirty logging is not supported",
+					a.index));
+	VringAddr kaddr = translateIn(mem_, a, r.num.value_or(1));
+	if (r.active)
+		detach();
+	k.setVringAddr(a.index, kaddr);
+	r.addr = a;
+	r.kernelAddr = kaddr;
+}
+
+VringState Backend::getVringBase(const VringState &s)
+{
+	KernelDevice &k = owned(Request::GetVringBase);
+	Ring &r = ring(Request::GetVringBase, s.index);
+
+	/* The kernel stops the ring and drains it before it reads the index. */
+	unsigned int next = k.getVringBase(s.index);
+	r.stopped = true;
+	/* A stopped ring starts again on its next kick. */
+	r.kick.reset();
+	return VringState{s.index, next};
+}
+
+void Backend::setVringFile(Message &m)
+{
+	Request req = m.request();
+	uint64_t arg = decodeU64(m.payload);
+	auto index = static_cast<unsigned int>(arg & vringIndexMask);
+	bool noFd = arg & vringNoFd;
+	KernelDevice &k = owned(req);
+	Ring &r = ring(req, index);
+
+	if (arg & ~(vringIndexMask | vringNoFd))
+		throw Error(EINVAL, fmt::format("{} {:#x}: unknown bits", requestName(req), arg));
+	if (noFd != m.fds.empty() || m.fds.size() > 1)
+		throw Error(EINVAL, fmt::format("{} vq {}: {} descriptors {}", requestName(req),
+						index, m.fds.size(),
+						noFd ? "with the no-fd bit" : "instead of 1"));
+	int fd = noFd ? -1 : m.fds.front().get();
+
+	switch (req) {
+	case Request::SetVringKick:
+		if (noFd)
+			throw Error(EOPNOTSUPP,
+				    fmt::format("SET_VRING_KICK vq {}: polling without a kick "
+						"eventfd is not supported by the kernel device",
+						index));
+		k.setVringKick(index, fd);
+		r.kick = std::move(m.fds.front());
+		r.stopped = false;
+		/* The kernel takes kicks of a running ring at once: a disabled one must not. */
+		if (r.active && !enabled(r)) {
+			k.getVringBase(index);
+			r.stopped = true;
+		}
+		break;
+	case Request::SetVringCall:
+		/* Re-sent whenever QEMU masks or unmasks: forward every one. */
+		k.setVringCall(index, fd);
+		break;
+	default:
+		k.setVringErr(index, fd);
+		break;
+	}
+}
+
+void Backend::setVringEnable(const VringState &s)
+{
+	KernelDevice &k = owned(Request::SetVringEnable);
+	Ring &r = ring(Request::SetVringEnable, s.index);
+
+	if (s.num > 1)
+		throw Error(EINVAL, fmt::format("SET_VRING_ENABLE vq {}: {}", s.index, s.num));
+	r.enabled = s.num;
+	if (r.enabled && r.active && r.stopped && r.kick) {
+		k.setVringKick(s.index, r.kick.get());
+		r.stopped = false;
+	} else if (!r.enabled && r.active && !r.stopped) {
+		k.getVringBase(s.index);
+		r.stopped = true;
+	}
+}
+
+std::vector<std::byte> Backend::getConfig(std::span<const std::byte> payload)
+{
+	ConfigMsg c = decodeConfig(payload);
+	std::size_t size = c.data.size();
+
+	if (c.offset > maxConfigSize || size > maxConfigSize - c.offset)
+		throw Error(EINVAL,
+			    fmt::format("GET_CONFIG {} bytes at {}: the config space has {}", size,
+					c.offset, maxConfigSize));
+	virtio::blk::ConfigParams p;
+	p.geometry = opts_.geometry;
+	p.features = offered();
+	p.queues = opts_.queues;
+	p.segMax = opts_.segMax;
+	auto cfg = virtio::blk::encodeConfig(p);
+	/* Exactly the size asked: QEMU refuses any other. */
+	return encodeConfig(c.offset, static_cast<uint32_t>(size), 0,
+			    std::span<const std::byte>(cfg).subspan(c.offset, size));
+}
+
+void Backend::detach()
+{
+	if (!attached_)
+		return;
+	/* Waits for every request in flight to complete and reach the guest. */
+	kernel_->detachBackend();
+	attached_ = false;
+	for (auto &r : rings_)
+		r.active = false;
+}
+
+void Backend::reconcile()
+{
+	if (!owner_ || opts_.backendFd < 0)
+		return;
+	std::vector<bool> want(rings_.size());
+	bool any = false, missing = false;
+	for (std::size_t i = 0; i < rings_.size(); i++) {
+		want[i] = wanted(rings_[i]);
+		any = any || want[i];
+		missing = missing || (want[i] && !rings_[i].active);
+	}
+	if (!any || (attached_ && !missing))
+		return;
+	detach();
+
+	KernelDevice &k = *kernel_;
+	static constexpr VringAddr none = {0, 0, 0, 0};
+	/*
+	 * The kernel starts every ring whose addresses are set: hide those
+	 * of the rings that are set up but not enabled, for the attach.
+	 */
+	std::vector<unsigned int> hidden;
+	for (std::size_t i = 0; i < rings_.size(); i++) {
+		auto idx = static_cast<unsigned int>(i);
+		Ring &r = rings_[i];
+		if (want[i] && r.stopped) {
+			k.setVringKick(idx, r.kick.get());
+			r.stopped = false;
+		} else if (!want[i] && r.kernelAddr) {
+			k.setVringAddr(idx, none);
+			hidden.push_back(idx);
+		}
+	}
+	auto unhide = [&] {
+		for (unsigned int i : hidden)
+			k.setVringAddr(i, *rings_[i].kernelAddr);
+	};
+	try {
+		if (!workersDone_) {
+			k.configureWorkers(opts_.queues);
+			workersDone_ = true;
+		}
+		k.setBackend(opts_.backendFd);
+	} catch (...) {
+		unhide();
+		throw;
+	}
+	attached_ = true;
+	unhide();
+	std::string active;
+	for (std::size_t i = 0; i < rings_.size(); i++) {
+		rings_[i].active = want[i];
+		if (want[i])
+			active += fmt::format("{}{}", active.empty() ? "" : ",", i);
+	}
+	log(fmt::format("backend attached, serving vq {}", active));
+}
+
+void Backend::reset() noexcept
+{
+	/* Closing the device finishes its requests; only then unmap. */
+	kernel_.reset();
+	mem_ = GuestMemory();
+	rings_.clear();
+	rings_.resize(opts_.queues);
+	owner_ = false;
+	attached_ = false;
+	workersDone_ = false;
+	acked_ = 0;
+}
+
+std::optional<std::vector<std::byte>> Backend::dispatch(Message &m)
+{
+	const auto &p = m.payload;
+	auto expectEmpty = [&] {
+		if (!p.empty())
+			throw Error(EPROTO, fmt::format("payload of {} bytes", p.size()));
+	};
+
+	if (!m.fds.empty() && m.request() != Request::SetMemTable &&
+	    m.request() != Request::SetVringKick && m.request() != Request::SetVringCall &&
+	    m.request() != Request::SetVringErr)
+		throw Error(EINVAL, fmt::format("{} descriptors with a message that takes none",
+						m.fds.size()));
+
+	switch (m.request()) {
+	case Request::GetFeatures:
+		expectEmpty();
+		return encodeU64(offered());
+	case Request::SetFeatures:
+		setFeatures(decodeU64(p));
+		return std::nullopt;
+	case Request::SetOwner:
+		setOwner();
+		return std::nullopt;
+	case Request::ResetOwner:
+		log("RESET_OWNER: closing the device");
+		reset();
+		return std::nullopt;
+	case Request::SetMemTable:
+		setMemTable(m);
+		return std::nullopt;
+	case Request::SetVringNum:
+		setVringNum(decodeVringState(p));
+		return std::nullopt;
+	case Request::SetVringAddr:
+		setVringAddr(decodeVringAddr(p));
+		return std::nullopt;
+	case Request::SetVringBase:
+		setVringBase(decodeVringState(p));
+		return std::nullopt;
+	case Request::GetVringBase:
+		return encodeVringState(getVringBase(decodeVringState(p)));
+	case Request::SetVringKick:
+	case Request::SetVringCall:
+	case Request::SetVringErr:
+		setVringFile(m);
+		return std::nullopt;
+	case Request::GetProtocolFeatures:
+		expectEmpty();
+		return encodeU64(protocolFeatures);
+	case Request::SetProtocolFeatures:
+		setProtocolFeatures(decodeU64(p));
+		return std::nullopt;
+	case Request::GetQueueNum:
+		expectEmpty();
+		return encodeU64(opts_.queues);
+	case Request::SetVringEnable:
+		setVringEnable(decodeVringState(p));
+		return std::nullopt;
+	case Request::GetConfig:
+		return getConfig(p);
+	case Request::SetConfig:
+		throw Error(EPERM, "the config space is read-only");
+	case Request::SetLogBase:
+	case Request::SetLogFd:
+		throw Error(EOPNOTSUPP, "dirty logging is not supported (LOG_SHMFD not offered)");
+	default:
+		throw Error(EOPNOTSUPP, "not supported by this backend");
+	}
+}
+
+bool Backend::handleOne(std::chrono::milliseconds timeout)
+{
+	Message m;
+
+	try {
+		m = recvMessage(sock_.get(), "vhost-user backend", timeout);
+	} catch (const Error &e) {
+		if (e.errnum() != ECONNRESET) {
+			log(e.what());
+			failed_ = true;
+		}
+		return false;
+	}
+	std::string name = requestName(m.header.request);
+	if ((m.header.flags & flagVersionMask) != version || (m.header.flags & flagReply)) {
+		log(fmt::format("vhost-user {}: flags {:#x}, not a version 1 request: closing",
+				name, m.header.flags));
+		failed_ = true;
+		return false;
+	}
+	bool needReply = m.header.flags & flagNeedReply;
+	uint64_t status = 0;
+	try {
+		auto out = dispatch(m);
+		if (out) {
+			reply(m.header, *out);
+			return true;
+		}
+		reconcile();
+	} catch (const Error &e) {
+		log(fmt::format("vhost-user {} refused: {}", name, e.what()));
+		if (hasReply(m.header.request)) {
+			log(fmt::format(
+				"vhost-user {}: the frontend waits for a reply that cannot be "
+				"given: closing",
+				name));
+			failed_ = true;
+			return false;
+		}
+		status = static_cast<uint64_t>(e.errnum() ? e.errnum() : EIO);
+	}
+	/* REPLY_ACK: asked for, and negotiated (SET_PROTOCOL_FEATURES included). */
+	if (needReply && (protocol_ & bit(protocolReplyAck))) {
+		try {
+			reply(m.header, encodeU64(status));
+		} catch (const Error &e) {
+			log(e.what());
+			failed_ = true;
+			return false;
+		}
+	}
+	return true;
+}
+
+Backend::End Backend::run(int stopFd)
+{
+	for (;;) {
+		std::array<struct pollfd, 2> pfd = {
+			{{sock_.get(), POLLIN, 0}, {stopFd, POLLIN, 0}}};
+		int n = ::poll(pfd.data(), stopFd >= 0 ? 2 : 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log(fmt::format("poll: {}", std::strerror(errno)));
+			return End::Failed;
+		}
+		if (stopFd >= 0 && pfd[1].revents)
+			return End::Stopped;
+		if (!pfd[0].revents)
+			continue;
+		try {
+			if (!handleOne(opts_.ioTimeout))
+				return failed_ ? End::Failed : End::Disconnected;
+		} catch (const std::exception &e) {
+			log(fmt::format("unexpected failure: {}", e.what()));
+			return End::Failed;
+		}
+	}
+}
+
+} // namespace vhost::user

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The listening side of the vhost-user backend: a unix socket, and one
+ * connection at a time, each served by a Backend of its own.
+ */
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "vhostctl/error.hpp"
+#include "vhostctl/vhost_user_backend.hpp"
+
+namespace vhost::user {
+
+namespace {
+
+struct sockaddr_un unixAddress(const std::string &path)
+{
+	struct sockaddr_un addr = {};
+
+	addr.sun_family = AF_UNIX;
+	if (path.empty() || path.size() >= sizeof(addr.sun_path))
+		throw Error(ENAMETOOLONG, fmt::format("unix socket path \"{}\"", path));
+	std::memcpy(addr.sun_path, path.data(), path.size());
+	return addr;
+}
+
+/* Is somebody listening on @addr? */
+bool listening(const struct sockaddr_un &addr)
+{
+	UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+
+	return probe && ::connect(probe.get(), reinterpret_cast<const struct sockaddr *>(&addr),
+				  sizeof(addr)) == 0;
+}
+
+std::string peerName(int sock)
+{
+	struct ucred cred = {};
+	socklen_t len = sizeof(cred);
+
+	if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return "unknown peer";
+	return fmt::format("pid {} uid {}", cred.pid, cred.uid);
+}
+
+} // namespace
+
+UniqueFd listenUnix(const std::string &path)
+{
+	struct sockaddr_un addr = unixAddress(path);
+	struct stat st = {};
+
+	if (::lstat(path.c_str(), &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			throw Error(EEXIST, fmt::format("{} exists and is not a socket", path));
+		if (listening(addr))
+			throw Error(EADDRINUSE,
+				    fmt::format("{}: another backend listens there", path));
+		/* A stale socket of a backend that is gone. */
+		if (::unlink(path.c_str()) < 0)
+			throwErrno(fmt::format("remove stale socket {}", path));
+	}
+	UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (!sock)
+		throwErrno("socket AF_UNIX");
+	if (::bind(sock.get(), reinterpret_cast<const struct sockaddr *>(&addr), sizeof(addr)) < 0)
+		throwErrno(fmt::format("bind {}", path));
+	if (::listen(sock.get(), 1) < 0)
+		throwErrno(fmt::format("listen on {}", path));
+	return sock;
+}
+
+unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &kernel,
+			      const BackendOptions &opts)
+{
+	std::ostream &log = opts.log ? *opts.log : std::cerr;
+	unsigned int served = 0;
+
+	for (;;) {
+		std::array<struct pollfd, 2> pfd = {{{listenFd, POLLIN, 0}, {stopFd, POLLIN, 0}}};
+		int n = ::poll(pfd.data(), stopFd >= 0 ? 2 : 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			throwErrno("poll on the listening socket");
+		}
+		if (stopFd >= 0 && pfd[1].revents)
+			return served;
+		if (!pfd[0].revents)
+			continue;
+		UniqueFd sock(::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC));
+		if (!sock) {
+			if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)
+				continue;
+			throwErrno("accept a vhost-user connection");
+		}
+		served++;
+		std::string peer = peerName(sock.get());
+		log << fmt::format("vhostctl serve: connection {} from {}", served, peer)
+		    << std::endl;
+		Backend::End end;
+		{
+			Backend b(std::move(sock), kernel, opts);
+			end = b.run(stopFd);
+			/* The device closes (requests finish) and memory unmaps here. */
+		}
+		log << fmt::format("vhostctl serve: connection {} {}", served,
+				   end == Backend::End::Disconnected ? "closed by the frontend"
+				   : end == Backend::End::Stopped    ? "ended by a signal"
+								     : "dropped after an error")
+		    << std::endl;
+		if (end == Backend::End::Stopped)
+			return served;
+	}
+}
+
+} // namespace vhost::user

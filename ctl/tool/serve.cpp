@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhostctl serve: a vhost-user-blk backend on a unix socket that bridges to
+ * /dev/vhost-blk.  An unmodified QEMU (-device vhost-user-blk-pci) connects;
+ * this process maps the guest memory, owns one kernel device per connection
+ * and hands it the rings and eventfds, so that every request is served in
+ * the kernel.  One connection at a time; SIGINT or SIGTERM end it cleanly.
+ */
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "run.hpp"
+#include "vhostctl/blk_config.hpp"
+#include "vhostctl/error.hpp"
+#include "vhostctl/vhost_user.hpp"
+#include "vhostctl/vhost_user_backend.hpp"
+
+namespace vhostctl::serve {
+
+namespace {
+
+struct ServeOptions {
+	std::string socket;
+	std::string backend;
+	std::string device = vhost::BlkDevice::defaultPath;
+	unsigned int queues = 1;
+	run::WorkerLayout workers;
+	bool readOnly = false;
+	std::optional<std::string> serial;
+};
+
+ServeOptions parseOptions(const Args &args)
+{
+	ServeOptions o;
+	std::string workers = "single", serial;
+	CLI::App app("vhostctl serve");
+
+	app.set_help_flag();
+	app.add_option("--socket", o.socket, "the unix socket to listen on")->required();
+	app.add_option("--backend", o.backend, "block device or file to serve")->required();
+	app.add_option("--queues", o.queues, "virtqueues offered (GET_QUEUE_NUM)")
+		->check(CLI::Range(1u, static_cast<unsigned int>(vhost::user::vringIndexMask + 1)));
+	app.add_option("--workers", workers, "single, per-vq or a number of workers");
+	app.add_flag("--read-only", o.readOnly, "open the backend read-only, offer RO");
+	auto *serialOpt = app.add_option("--serial", serial, "the serial GET_ID returns");
+	app.add_option("--device", o.device, "the vhost-blk device node");
+
+	std::vector<std::string> reversed(args.rbegin(), args.rend());
+	try {
+		app.parse(reversed);
+	} catch (const CLI::ParseError &e) {
+		throw UsageError(fmt::format("serve: {}", e.what()));
+	}
+	o.workers = run::parseLayout(workers);
+	if (serialOpt->count()) {
+		if (serial.size() > vhost::BlkDevice::serialBytes)
+			throw UsageError(fmt::format("serve: --serial '{}' is longer than {} bytes",
+						     serial, vhost::BlkDevice::serialBytes));
+		o.serial = serial;
+	}
+	return o;
+}
+
+/* SIGINT and SIGTERM as a readable descriptor; the old mask comes back after. */
+class SignalFd
+{
+public:
+	SignalFd()
+	{
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		if (::pthread_sigmask(SIG_BLOCK, &set, &old_) != 0)
+			throw vhost::Error(EINVAL, "block SIGINT and SIGTERM");
+		fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+		if (!fd_) {
+			::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+			vhost::throwErrno("signalfd");
+		}
+	}
+	SignalFd(const SignalFd &) = delete;
+	SignalFd &operator=(const SignalFd &) = delete;
+	~SignalFd()
+	{
+		/* Take the signals that came, so that unblocking them does not kill us. */
+		struct signalfd_siginfo info;
+		while (::read(fd_.get(), &info, sizeof(info)) == sizeof(info)) {
+		}
+		fd_.reset();
+		::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+	}
+	int fd() const noexcept { return fd_.get(); }
+
+private:
+	vhost::UniqueFd fd_;
+	sigset_t old_{};
+};
+
+/* The socket file goes when serve does. */
+struct SocketFile {
+	std::string path;
+	~SocketFile() { ::unlink(path.c_str()); }
+};
+
+/* serve --socket PATH --backend PATH [ --queues N ] [ --workers L ] ... */
+int serveCommand(Context &ctx, const Args &args)
+{
+	ServeOptions o = parseOptions(args);
+
+	/* The backend is opened once; every connection's device gets it. */
+	int flags = (o.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	vhost::UniqueFd backend(::open(o.backend.c_str(), flags));
+	if (!backend)
+		vhost::throwErrno(fmt::format("open backend {}", o.backend));
+
+	vhost::user::BackendOptions bo;
+	bo.backendFd = backend.get();
+	bo.geometry = virtio::blk::probeGeometry(backend.get(), o.backend);
+	bo.queues = o.queues;
+	bo.readOnly = o.readOnly;
+	bo.serial = o.serial;
+	bo.log = &ctx.err;
+	if (bo.geometry.bytes < virtio::blk::sectorSize)
+		throw vhost::Error(EINVAL, fmt::format("backend {}: {} bytes, less than a sector",
+						       o.backend, bo.geometry.bytes));
+
+	/* Probe now, so that a missing module fails here rather than per connection. */
+	vhost::BlkDevice::open(o.device);
+
+	std::ostream &log = ctx.err;
+	auto factory = [&]() -> std::unique_ptr<vhost::user::KernelDevice> {
+		/* The layout is applied once per device, when its rings are first set up. */
+		auto workers = [&, layout = o.workers](vhost::BlkDevice &dev, unsigned int queues) {
+			auto ids = run::applyLayout(dev, queues, layout);
+			std::string list;
+			for (std::size_t q = 0; q < ids.size(); q++)
+				list += fmt::format("{}{}:{}", q ? " " : "", q, ids[q]);
+			log << fmt::format("vhostctl serve: workers {} (vq:worker {})",
+					   layout.text(), list)
+			    << std::endl;
+		};
+		return std::make_unique<vhost::user::BlkKernelDevice>(
+			vhost::BlkDevice::open(o.device), std::move(workers));
+	};
+
+	SignalFd signals;
+	vhost::UniqueFd listener = vhost::user::listenUnix(o.socket);
+	SocketFile file{o.socket};
+	log << fmt::format("vhostctl serve: {} ({} bytes{}) on {}, {} queues, workers {}",
+			   o.backend, bo.geometry.bytes, o.readOnly ? ", read-only" : "", o.socket,
+			   o.queues, o.workers.text())
+	    << std::endl;
+	unsigned int n = vhost::user::serveConnections(listener.get(), signals.fd(), factory, bo);
+	log << fmt::format("vhostctl serve: stopped after {} connections", n) << std::endl;
+	return exitOk;
+}
+
+constexpr std::array<Command, 1> commands = {{
+	{"", "", serveCommand,
+	 "--socket PATH --backend PATH [ --queues N ]\n"
+	 "          [ --workers single|per-vq|N ] [ --read-only ] [ --serial S ]\n"
+	 "          [ --device PATH ]",
+	 "serve a vhost-user-blk socket, every request in /dev/vhost-blk"},
+}};
+
+} // namespace
+
+} // namespace vhostctl::serve
+
+namespace vhostctl {
+
+constinit const Object serveObject = {
+	"serve",
+	serve::commands,
+	"a vhost-user-blk backend (for QEMU's vhost-user-blk-pci) whose data path is "
+	"/dev/vhost-blk",
+	true,
+};
+
+} // namespace vhostctl

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A vhost::user::KernelDevice that records every call instead of issuing
+ * ioctls, for driving the vhost-user backend without a kernel.  The devices
+ * a factory opens share one FakeKernel, which outlives them.
+ */
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <linux/vhost.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "vhostctl/error.hpp"
+#include "vhostctl/vhost_user_backend.hpp"
+
+namespace test {
+
+struct KernelCall {
+	/* Which device (1 for the first opened), and what. */
+	unsigned int dev = 0;
+	std::string op;
+	unsigned int index = 0;
+	uint64_t a = 0, b = 0, c = 0;
+};
+
+constexpr uint64_t fakeBit(unsigned int n)
+{
+	return 1ULL << n;
+}
+
+class FakeKernel
+{
+public:
+	/* What /dev/vhost-blk offers (Documentation/uapi.rst). */
+	static constexpr uint64_t vhostBlkFeatures =
+		fakeBit(VIRTIO_F_VERSION_1) | fakeBit(VIRTIO_F_ANY_LAYOUT) |
+		fakeBit(VIRTIO_F_NOTIFY_ON_EMPTY) | fakeBit(VIRTIO_RING_F_INDIRECT_DESC) |
+		fakeBit(VIRTIO_RING_F_EVENT_IDX) | fakeBit(VIRTIO_BLK_F_MQ) |
+		fakeBit(VIRTIO_BLK_F_FLUSH) | fakeBit(VIRTIO_BLK_F_DISCARD) |
+		fakeBit(VIRTIO_BLK_F_WRITE_ZEROES);
+
+	uint64_t features = vhostBlkFeatures;
+	/* VHOST_GET_VRING_BASE answers this. */
+	unsigned int vringBase = 0;
+	/* Fail this op with @failErrno once. */
+	std::string failOp;
+	int failErrno = EIO;
+
+	mutable std::mutex mutex;
+	std::vector<KernelCall> calls;
+	unsigned int opened = 0, closed = 0;
+	/* Duplicates of the last descriptor given per (op, vq), as the kernel keeps a reference. */
+	std::map<std::pair<std::string, unsigned int>, vhost::UniqueFd> files;
+	std::vector<vhost::MemRegion> memTable;
+
+	vhost::user::KernelFactory factory()
+	{
+		return [this] { return std::make_unique<Device>(*this); };
+	}
+
+	std::vector<KernelCall> snapshot() const
+	{
+		std::lock_guard lock(mutex);
+		return calls;
+	}
+	/* The ops in order, "setVringNum 0" for vring ones. */
+	std::vector<std::string> ops(bool withIndex = true) const
+	{
+		std::vector<std::string> out;
+		for (const auto &c : snapshot()) {
+			bool vring = c.op.find("Vring") != std::string::npos;
+			out.push_back(vring && withIndex ? c.op + " " + std::to_string(c.index)
+							 : c.op);
+		}
+		return out;
+	}
+	std::size_t count(const std::string &op) const
+	{
+		std::size_t n = 0;
+		for (const auto &c : snapshot())
+			n += c.op == op;
+		return n;
+	}
+	/* The last call of @op (on vq @index, if given). */
+	KernelCall last(const std::string &op, int index = -1) const
+	{
+		auto all = snapshot();
+		for (auto it = all.rbegin(); it != all.rend(); ++it)
+			if (it->op == op && (index < 0 || it->index == unsigned(index)))
+				return *it;
+		FAIL("no kernel call " << op);
+		return {};
+	}
+	int file(const std::string &op, unsigned int index)
+	{
+		std::lock_guard lock(mutex);
+		return files[{op, index}].get();
+	}
+	void clear()
+	{
+		std::lock_guard lock(mutex);
+		calls.clear();
+	}
+
+private:
+	class Device final : public vhost::user::KernelDevice
+	{
+	public:
+		explicit Device(FakeKernel &k) : k_(k)
+		{
+			std::lock_guard lock(k_.mutex);
+			id_ = ++k_.opened;
+		}
+		~Device() override
+		{
+			std::lock_guard lock(k_.mutex);
+			k_.closed++;
+			k_.calls.push_back({id_, "close"});
+		}
+		uint64_t features() override { return k_.features; }
+		void setOwner() override { record("setOwner"); }
+		void setFeatures(uint64_t f) override
+		{
+			if (f & ~k_.features)
+				throw vhost::Error(EOPNOTSUPP, "VHOST_SET_FEATURES");
+			record("setFeatures", 0, f);
+		}
+		void setMemTable(std::span<const vhost::MemRegion> regions) override
+		{
+			record("setMemTable", 0, regions.size());
+			std::lock_guard lock(k_.mutex);
+			k_.memTable.assign(regions.begin(), regions.end());
+		}
+		void setVringNum(unsigned int i, unsigned int num) override
+		{
+			record("setVringNum", i, num);
+		}
+		void setVringAddr(unsigned int i, const vhost::VringAddr &a) override
+		{
+			record("setVringAddr", i, a.desc, a.avail, a.used);
+		}
+		void setVringBase(unsigned int i, unsigned int base) override
+		{
+			record("setVringBase", i, base);
+		}
+		unsigned int getVringBase(unsigned int i) override
+		{
+			record("getVringBase", i);
+			return k_.vringBase;
+		}
+		void setVringKick(unsigned int i, int fd) override { file("setVringKick", i, fd); }
+		void setVringCall(unsigned int i, int fd) override { file("setVringCall", i, fd); }
+		void setVringErr(unsigned int i, int fd) override { file("setVringErr", i, fd); }
+		void setBackend(int fd) override { record("setBackend", 0, uint64_t(fd)); }
+		void detachBackend() override { record("detachBackend"); }
+		void setSerial(std::string_view s) override { record("setSerial", 0, s.size()); }
+		void configureWorkers(unsigned int queues) override
+		{
+			record("configureWorkers", 0, queues);
+		}
+
+	private:
+		void record(const std::string &op, unsigned int index = 0, uint64_t a = 0,
+			    uint64_t b = 0, uint64_t c = 0)
+		{
+			std::lock_guard lock(k_.mutex);
+			if (!k_.failOp.empty() && k_.failOp == op) {
+				k_.failOp.clear();
+				throw vhost::Error(k_.failErrno, op);
+			}
+			k_.calls.push_back({id_, op, index, a, b, c});
+		}
+		void file(const std::string &op, unsigned int i, int fd)
+		{
+			record(op, i, uint64_t(int64_t(fd)));
+			std::lock_guard lock(k_.mutex);
+			k_.files[{op, i}] = vhost::UniqueFd(fd >= 0 ? ::dup(fd) : -1);
+		}
+
+		FakeKernel &k_;
+		unsigned int id_ = 0;
+	};
+};
+
+} // namespace test

@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vhost-user-blk backend that bridges to /dev/vhost-blk, without a
+ * kernel: the library's own Frontend (or raw messages, for what a well
+ * behaved frontend never sends) on one end of a socketpair, the Backend in
+ * a thread on the other, and a FakeKernel recording the ioctls it would
+ * issue.
+ */
+#include <catch2/catch_test_macros.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <vector>
+
+#include <linux/virtio_blk.h>
+
+#include "fake_kernel_device.hpp"
+#include "test_util.hpp"
+#include "vhostctl/error.hpp"
+#include "vhostctl/eventfd.hpp"
+#include "vhostctl/memory.hpp"
+#include "vhostctl/vhost_user.hpp"
+#include "vhostctl/vhost_user_backend.hpp"
+
+using namespace std::chrono_literals;
+using namespace vhost::user;
+using test::FakeKernel;
+using vhost::Error;
+using vhost::EventFd;
+using vhost::UniqueFd;
+
+namespace {
+
+constexpr uint64_t bit(unsigned int n)
+{
+	return 1ULL << n;
+}
+
+constexpr int fakeBackendFd = 77;
+constexpr unsigned int ringSize = 8;
+
+std::array<UniqueFd, 2> socketPair()
+{
+	int sv[2];
+
+	REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	return {UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+BackendOptions defaultOptions(std::ostream &log)
+{
+	BackendOptions o;
+
+	o.backendFd = fakeBackendFd;
+	o.geometry = {64ULL << 20, 4096, 4096, 4096, 65536};
+	o.queues = 4;
+	o.log = &log;
+	o.ioTimeout = 5s;
+	return o;
+}
+
+/* A Backend serving one end of a socketpair from a thread. */
+struct Bridge {
+	FakeKernel kernel;
+	std::ostringstream log;
+	BackendOptions opts = defaultOptions(log);
+	EventFd stop;
+	UniqueFd peer;
+	std::thread thread;
+	std::optional<Backend::End> end;
+
+	void start()
+	{
+		auto [mine, theirs] = socketPair();
+		peer = std::move(theirs);
+		thread = std::thread([this, sock = std::move(mine)]() mutable {
+			Backend b(std::move(sock), kernel.factory(), opts);
+			end = b.run(stop.fd());
+		});
+	}
+	std::unique_ptr<Frontend> frontend(unsigned int queues = 4)
+	{
+		start();
+		return std::make_unique<Frontend>(std::move(peer), "bridge", queues);
+	}
+	/* Wait for the backend to end of itself. */
+	Backend::End join()
+	{
+		if (thread.joinable())
+			thread.join();
+		REQUIRE(end);
+		return *end;
+	}
+	~Bridge()
+	{
+		stop.signal();
+		if (thread.joinable())
+			thread.join();
+	}
+};
+
+/* Guest memory and one ring area per queue, as the frontend sees them. */
+struct Guest {
+	virtio::Memory mem{1 << 20, 1ULL << 30, 2};
+	std::vector<virtio::Chunk> rings;
+	std::vector<EventFd> kicks = std::vector<EventFd>(4);
+	std::vector<EventFd> calls = std::vector<EventFd>(4);
+
+	Guest()
+	{
+		for (int i = 0; i < 4; i++)
+			rings.push_back(mem.alloc(4096, 4096));
+	}
+	vhost::VringAddr addr(unsigned int q) const
+	{
+		uint64_t base = rings[q].userAddr();
+		return {base, base + 16 * ringSize, base + 2048};
+	}
+	void setUp(Frontend &fe, unsigned int q)
+	{
+		fe.setVringNum(q, ringSize);
+		fe.setVringAddr(q, addr(q));
+		fe.setVringBase(q, 0);
+		fe.setVringCall(q, calls[q].fd());
+		fe.setVringKick(q, kicks[q].fd());
+	}
+	void start(Frontend &fe, unsigned int q)
+	{
+		setUp(fe, q);
+		fe.enableVring(q, true);
+	}
+};
+
+/* The usual bring-up: owner, features, memory. */
+void bringUp(Frontend &fe, Guest &g)
+{
+	fe.setOwner();
+	fe.setFeatures(fe.features() & FakeKernel::vhostBlkFeatures);
+	fe.setMemTable(g.mem);
+}
+
+/* Does @fn throw vhost::Error with @err? */
+template <typename Fn>
+bool failsWith(Fn fn, int err)
+{
+	try {
+		fn();
+	} catch (const Error &e) {
+		UNSCOPED_INFO(e.what());
+		return e.errnum() == err;
+	}
+	UNSCOPED_INFO("no error");
+	return false;
+}
+
+/* Raw messages, for what the Frontend would never send. */
+void sendRaw(int sock, Request req, std::vector<std::byte> payload, uint32_t flags = flagNeedReply,
+	     std::vector<int> fds = {})
+{
+	Header h = {static_cast<uint32_t>(req), version | flags,
+		    static_cast<uint32_t>(payload.size())};
+	sendMessage(sock, h, payload, fds, "test", 5s);
+}
+
+Message recvReply(int sock, Request req)
+{
+	Message m = recvMessage(sock, "test", 5s);
+	CHECK(m.header.request == static_cast<uint32_t>(req));
+	CHECK(m.header.flags == (version | flagReply));
+	return m;
+}
+
+uint64_t ack(int sock, Request req)
+{
+	return decodeU64(recvReply(sock, req).payload);
+}
+
+/* Negotiate REPLY_ACK and become owner by hand. */
+void rawHandshake(int sock)
+{
+	sendRaw(sock, Request::GetFeatures, {}, 0);
+	CHECK(decodeU64(recvReply(sock, Request::GetFeatures).payload) &
+	      bit(featureProtocolFeatures));
+	sendRaw(sock, Request::SetProtocolFeatures,
+		encodeU64(bit(protocolReplyAck) | bit(protocolConfig)));
+	REQUIRE(ack(sock, Request::SetProtocolFeatures) == 0);
+	sendRaw(sock, Request::SetOwner, {});
+	REQUIRE(ack(sock, Request::SetOwner) == 0);
+}
+
+} // namespace
+
+TEST_CASE("features offered are the kernel's the bridge can honour, plus its own",
+	  "[vhost-user-backend]")
+{
+	constexpr uint64_t packed = bit(VIRTIO_F_RING_PACKED),
+			   iommu = bit(VIRTIO_F_ACCESS_PLATFORM),
+			   wce = bit(VIRTIO_BLK_F_CONFIG_WCE), logAll = bit(26);
+	uint64_t kernel = FakeKernel::vhostBlkFeatures | packed | iommu | wce | logAll;
+	uint64_t f = offeredFeatures(kernel, false);
+
+	CHECK((f & (packed | iommu | wce | logAll)) == 0);
+	CHECK(f & bit(featureProtocolFeatures));
+	CHECK((f & FakeKernel::vhostBlkFeatures) == FakeKernel::vhostBlkFeatures);
+	for (unsigned int b : {VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_TOPOLOGY})
+		CHECK(f & bit(b));
+	CHECK_FALSE(f & bit(VIRTIO_BLK_F_RO));
+	CHECK_FALSE(f & bit(VIRTIO_BLK_F_SIZE_MAX));
+
+	/* What the kernel does not implement is not offered. */
+	uint64_t bare = FakeKernel::vhostBlkFeatures &
+			~(bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES));
+	CHECK_FALSE(offeredFeatures(bare, false) &
+		    (bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES)));
+
+	/* Read-only: RO, and nothing that writes. */
+	uint64_t ro = offeredFeatures(FakeKernel::vhostBlkFeatures, true);
+	CHECK(ro & bit(VIRTIO_BLK_F_RO));
+	CHECK_FALSE(ro & (bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES)));
+}
+
+TEST_CASE("SET_FEATURES reaches the kernel without bit 30 or the bridge's bits",
+	  "[vhost-user-backend]")
+{
+	Bridge br;
+	br.kernel.features |= bit(VIRTIO_F_RING_PACKED);
+	auto fe = br.frontend();
+
+	CHECK(fe->protocolFeatures() == Backend::protocolFeatures);
+	CHECK(fe->backendQueues() == 4);
+	CHECK_FALSE(fe->features() & bit(VIRTIO_F_RING_PACKED));
+	fe->setOwner();
+	uint64_t want = fe->features();
+	/* The Frontend adds bit 30, as QEMU echoes it. */
+	fe->setFeatures(want);
+	auto call = br.kernel.last("setFeatures");
+	CHECK_FALSE(call.a & bit(featureProtocolFeatures));
+	CHECK_FALSE(call.a & bit(VIRTIO_BLK_F_BLK_SIZE));
+	CHECK(call.a == (want & FakeKernel::vhostBlkFeatures));
+
+	/* A bit never offered is refused, and the connection goes on. */
+	CHECK(failsWith([&] { fe->setFeatures(want | bit(VIRTIO_F_RING_PACKED)); }, EIO));
+	CHECK(br.kernel.count("setFeatures") == 1);
+	fe->setFeatures(want);
+	CHECK(br.kernel.count("setFeatures") == 2);
+	CHECK(br.log.str().find("not offered") != std::string::npos);
+}
+
+TEST_CASE("GET_CONFIG is built from the backend and echoes the size asked", "[vhost-user-backend]")
+{
+	Bridge br;
+	br.opts.serial = "disk-7";
+	auto fe = br.frontend();
+
+	/* 60 bytes is what QEMU asks with DISCARD and WRITE_ZEROES. */
+	auto cfg = fe->getConfig(60);
+	REQUIRE(cfg.size() == 60);
+	virtio_blk_config c = {};
+	std::memcpy(&c, cfg.data(), cfg.size());
+	CHECK(c.capacity == (64ULL << 20) / 512);
+	CHECK(c.blk_size == 4096);
+	CHECK(c.seg_max == 126);
+	CHECK(c.num_queues == 4);
+	CHECK(c.physical_block_exp == 0);
+	CHECK(c.min_io_size == 1);
+	CHECK(c.opt_io_size == 16);
+	CHECK(c.max_discard_sectors > 0);
+	CHECK(c.max_discard_seg >= 1);
+	CHECK(c.discard_sector_alignment == 8);
+	CHECK(c.max_write_zeroes_sectors > 0);
+	CHECK(c.size_max == 0);
+	CHECK(c.wce == 0);
+
+	/* Any size and offset within the config space, exactly. */
+	CHECK(fe->getConfig(8).size() == 8);
+	auto tail = fe->getConfig(4, 20);
+	REQUIRE(tail.size() == 4);
+	CHECK(load<uint32_t>(tail.data()) == 4096);
+	CHECK(fe->getConfig(256).size() == 256);
+
+	/* The serial goes to the kernel right after SET_OWNER. */
+	fe->setOwner();
+	CHECK(br.kernel.ops() == std::vector<std::string>{"setOwner", "setSerial"});
+	CHECK(br.kernel.last("setSerial").a == 6);
+}
+
+TEST_CASE("GET_CONFIG without DISCARD leaves its limits zero", "[vhost-user-backend]")
+{
+	Bridge br;
+	br.kernel.features &= ~(bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES));
+	br.opts.readOnly = true;
+	auto fe = br.frontend();
+
+	CHECK(fe->features() & bit(VIRTIO_BLK_F_RO));
+	auto cfg = fe->getConfig(60);
+	virtio_blk_config c = {};
+	std::memcpy(&c, cfg.data(), cfg.size());
+	CHECK(c.max_discard_sectors == 0);
+	CHECK(c.max_write_zeroes_sectors == 0);
+	CHECK(c.capacity == (64ULL << 20) / 512);
+}
+
+TEST_CASE("memory and ring addresses are translated into the bridge's mappings",
+	  "[vhost-user-backend]")
+{
+	Bridge br;
+	Guest g;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+
+	/* The kernel's table: the guest ranges, at addresses of this bridge's own mappings. */
+	auto frontendTable = g.mem.regions();
+	std::vector<vhost::MemRegion> table;
+	{
+		std::lock_guard lock(br.kernel.mutex);
+		table = br.kernel.memTable;
+	}
+	REQUIRE(table.size() == 2);
+	for (std::size_t i = 0; i < 2; i++) {
+		CHECK(table[i].guestPhysAddr == frontendTable[i].guestPhysAddr);
+		CHECK(table[i].size == frontendTable[i].size);
+		CHECK(table[i].userAddr != frontendTable[i].userAddr);
+	}
+
+	/* Ring 1: its bridge addresses see what the frontend wrote at its own. */
+	auto a = g.addr(1);
+	uint64_t magic = 0x1122334455667788;
+	std::memcpy(g.rings[1].host.data(), &magic, sizeof(magic));
+	std::memcpy(g.rings[1].host.data() + 2048, &magic, 4);
+	fe->setVringNum(1, ringSize);
+	fe->setVringAddr(1, a);
+	auto call = br.kernel.last("setVringAddr", 1);
+	CHECK(call.a != a.desc);
+	CHECK(call.b - call.a == a.avail - a.desc);
+	CHECK(call.c - call.a == a.used - a.desc);
+	CHECK(*reinterpret_cast<const uint64_t *>(call.a) == magic);
+	CHECK(*reinterpret_cast<const uint32_t *>(call.c) == uint32_t(magic));
+	/* The same holds in the second region. */
+	uint64_t far = frontendTable[1].userAddr + 8192;
+	std::memcpy(reinterpret_cast<void *>(far), &magic, sizeof(magic));
+	fe->setVringNum(2, ringSize);
+	fe->setVringAddr(2, {far, far + 256, far + 1024});
+	CHECK(*reinterpret_cast<const uint64_t *>(br.kernel.last("setVringAddr", 2).a) == magic);
+
+	/* An address outside every region is refused before the kernel sees it. */
+	std::size_t before = br.kernel.count("setVringAddr");
+	CHECK(failsWith([&] { fe->setVringAddr(3, {0x1000, 0x2000, 0x3000}); }, EIO));
+	CHECK(br.kernel.count("setVringAddr") == before);
+	CHECK(br.log.str().find("in no memory region") != std::string::npos);
+}
+
+TEST_CASE("a new memory table keeps unchanged mappings and moves ring addresses",
+	  "[vhost-user-backend]")
+{
+	Bridge br;
+	Guest g;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+	g.start(*fe, 0);
+	auto first = br.kernel.last("setVringAddr", 0);
+
+	/* The same table again: same mappings, the rings are not touched. */
+	br.kernel.clear();
+	fe->setMemTable(g.mem);
+	CHECK(br.kernel.ops() == std::vector<std::string>{"setMemTable"});
+
+	/* Memory at another file: hot-plug elsewhere; the ring is not in it any more. */
+	virtio::Memory other(1 << 20, 1ULL << 34);
+	CHECK(failsWith([&] { fe->setMemTable(other); }, EIO));
+	CHECK(br.kernel.count("setMemTable") == 1);
+	CHECK(br.kernel.count("setVringAddr") == 0);
+	CHECK(first.a != 0);
+}
+
+TEST_CASE("bring-up attaches the backend once the rings are enabled, workers first",
+	  "[vhost-user-backend]")
+{
+	Bridge br;
+	Guest g;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+
+	g.setUp(*fe, 0);
+	CHECK(br.kernel.count("setBackend") == 0);
+	fe->enableVring(0, true);
+	auto ops = br.kernel.ops(false);
+	auto at = std::find(ops.begin(), ops.end(), "setBackend");
+	REQUIRE(at != ops.end());
+	CHECK(*(at - 1) == "configureWorkers");
+	CHECK(br.kernel.last("setBackend").a == fakeBackendFd);
+	CHECK(br.kernel.last("configureWorkers").a == 4);
+
+	/* Kick and call are the frontend's eventfds themselves. */
+	g.kicks[0].signal();
+	uint64_t v = 0;
+	REQUIRE(::read(br.kernel.file("setVringKick", 0), &v, sizeof(v)) == sizeof(v));
+	CHECK(v == 1);
+
+	/*
+	 * Ring 1 set up but not enabled: hidden from the kernel while the
+	 * backend is attached again for ring 2.
+	 */
+	g.setUp(*fe, 1);
+	br.kernel.clear();
+	g.start(*fe, 2);
+	ops = br.kernel.ops();
+	auto pos = [&](const std::string &op) {
+		return std::find(ops.begin(), ops.end(), op) - ops.begin();
+	};
+	CHECK(pos("detachBackend") < pos("setBackend"));
+	CHECK(br.kernel.count("configureWorkers") == 0);
+	auto addrs = br.kernel.snapshot();
+	std::vector<uint64_t> ring1;
+	for (const auto &c : addrs)
+		if (c.op == "setVringAddr" && c.index == 1)
+			ring1.push_back(c.a);
+	REQUIRE(ring1.size() == 2);
+	CHECK(ring1[0] == 0);
+	CHECK(ring1[1] != 0);
+	CHECK(br.log.str().find("serving vq 0,2") != std::string::npos);
+}
+
+TEST_CASE("SET_VRING_CALL is forwarded every time it comes", "[vhost-user-backend]")
+{
+	Bridge br;
+	Guest g;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+	g.start(*fe, 0);
+
+	EventFd masked;
+	br.kernel.clear();
+	fe->setVringCall(0, masked.fd());
+	fe->setVringCall(0, g.calls[0].fd());
+	fe->setVringCall(0, masked.fd());
+	fe->setVringCall(0, -1);
+	fe->setVringCall(0, g.calls[0].fd());
+	CHECK(br.kernel.count("setVringCall") == 5);
+	CHECK(br.kernel.last("setVringCall").index == 0);
+	CHECK(br.kernel.snapshot()[3].a == uint64_t(-1));
+
+	/* The kernel holds the frontend's own eventfd. */
+	uint64_t one = 1, v = 0;
+	REQUIRE(::write(br.kernel.file("setVringCall", 0), &one, sizeof(one)) == sizeof(one));
+	CHECK(g.calls[0].wait(1000));
+	CHECK(g.calls[0].consume() == 1);
+	(void)v;
+	/* The backend stays off the data path: nothing else happened. */
+	CHECK(br.kernel.count("setBackend") == 0);
+}
+
+TEST_CASE("GET_VRING_BASE stops the ring and answers the kernel's index", "[vhost-user-backend]")
+{
+	Bridge br;
+	Guest g;
+	br.kernel.vringBase = 1234;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+	g.start(*fe, 0);
+
+	CHECK(fe->getVringBase(0) == 1234);
+	CHECK(br.kernel.last("getVringBase").index == 0);
+	br.kernel.vringBase = 7;
+	CHECK(fe->getVringBase(3) == 7);
+}
+
+TEST_CASE("a stopped ring is set up again and restarts (guest reboot)", "[vhost-user-backend]")
+{
+	Bridge br;
+	Guest g;
+	br.kernel.vringBase = 40;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+	g.start(*fe, 0);
+	g.start(*fe, 1);
+	REQUIRE(br.kernel.count("setBackend") == 2);
+
+	/* Stop: QEMU disables, then takes the bases. */
+	fe->enableVring(0, false);
+	fe->enableVring(1, false);
+	CHECK(fe->getVringBase(0) == 40);
+	CHECK(fe->getVringBase(1) == 40);
+
+	/* Start again, maybe with a new memory table: the backend is detached first. */
+	br.kernel.clear();
+	fe->setFeatures(fe->features() & FakeKernel::vhostBlkFeatures);
+	fe->setMemTable(g.mem);
+	g.setUp(*fe, 0);
+	fe->setVringBase(0, 40);
+	fe->enableVring(0, true);
+	g.setUp(*fe, 1);
+	fe->enableVring(1, true);
+	auto ops = br.kernel.ops();
+	auto first = [&](const std::string &op) {
+		return std::find(ops.begin(), ops.end(), op) - ops.begin();
+	};
+	CHECK(first("detachBackend") < first("setVringNum 0"));
+	CHECK(br.kernel.last("setVringBase", 0).a == 40);
+	CHECK(br.kernel.count("setBackend") == 2);
+	CHECK(br.kernel.count("configureWorkers") == 0);
+	CHECK(ops.back() != "detachBackend");
+
+	/* Re-enabling a disabled ring restarts it on its kick. */
+	br.kernel.clear();
+	fe->enableVring(1, false);
+	fe->enableVring(1, true);
+	CHECK(br.kernel.ops() == std::vector<std::string>{"getVringBase 1", "setVringKick 1"});
+}
+
+TEST_CASE("disconnect closes the device; RESET_OWNER does as well", "[vhost-user-backend]")
+{
+	Bridge br;
+	Guest g;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+	g.start(*fe, 0);
+	CHECK(br.kernel.opened == 1);
+
+	fe.reset(); /* GET_VRING_BASE on the started ring, then hang up */
+	CHECK(br.join() == Backend::End::Disconnected);
+	CHECK(br.kernel.closed == 1);
+	auto ops = br.kernel.ops();
+	CHECK(ops.back() == "close");
+	CHECK(ops[ops.size() - 2] == "getVringBase 0");
+}
+
+TEST_CASE("RESET_OWNER closes the device, the next SET_OWNER opens another", "[vhost-user-backend]")
+{
+	Bridge br;
+	br.start();
+	int sock = br.peer.get();
+	rawHandshake(sock);
+	CHECK(br.kernel.opened == 1);
+
+	sendRaw(sock, Request::ResetOwner, {});
+	CHECK(ack(sock, Request::ResetOwner) == 0);
+	CHECK(br.kernel.closed == 1);
+	sendRaw(sock, Request::SetOwner, {});
+	CHECK(ack(sock, Request::SetOwner) == 0);
+	CHECK(br.kernel.opened == 2);
+	CHECK(br.kernel.last("setOwner").dev == 2);
+}
+
+TEST_CASE("unsupported and malformed messages are refused, the connection goes on",
+	  "[vhost-user-backend]")
+{
+	Bridge br;
+	br.start();
+	int sock = br.peer.get();
+
+	/* Before SET_OWNER the device cannot be configured. */
+	sendRaw(sock, Request::GetFeatures, {}, 0);
+	recvReply(sock, Request::GetFeatures);
+	sendRaw(sock, Request::SetProtocolFeatures, encodeU64(bit(protocolReplyAck)));
+	CHECK(ack(sock, Request::SetProtocolFeatures) == 0);
+	sendRaw(sock, Request::SetVringNum, encodeVringState({0, 8}));
+	CHECK(ack(sock, Request::SetVringNum) == EPERM);
+	sendRaw(sock, Request::SetOwner, {});
+	CHECK(ack(sock, Request::SetOwner) == 0);
+
+	/* Each refused with a non-zero ack. */
+	sendRaw(sock, Request::SetConfig, encodeConfig(0, 4, 0));
+	CHECK(ack(sock, Request::SetConfig) != 0);
+	sendRaw(sock, Request::SetLogBase, encodeU64(0));
+	CHECK(ack(sock, Request::SetLogBase) != 0);
+	sendRaw(sock, Request::SetBackendReqFd, encodeU64(0));
+	CHECK(ack(sock, Request::SetBackendReqFd) != 0);
+	sendRaw(sock, static_cast<Request>(99), {});
+	CHECK(ack(sock, static_cast<Request>(99)) != 0);
+	sendRaw(sock, Request::SetProtocolFeatures, encodeU64(bit(protocolInflightShmfd)));
+	CHECK(ack(sock, Request::SetProtocolFeatures) != 0);
+	sendRaw(sock, Request::SetVringNum, encodeVringState({9, 8}));
+	CHECK(ack(sock, Request::SetVringNum) == EINVAL);
+	sendRaw(sock, Request::SetVringNum, {std::byte{1}});
+	CHECK(ack(sock, Request::SetVringNum) == EPROTO);
+	/* Polling without a kick eventfd cannot be mapped onto the kernel. */
+	sendRaw(sock, Request::SetVringKick, encodeU64(0 | vringNoFd));
+	CHECK(ack(sock, Request::SetVringKick) == EOPNOTSUPP);
+	/* A kick without its descriptor. */
+	sendRaw(sock, Request::SetVringKick, encodeU64(0));
+	CHECK(ack(sock, Request::SetVringKick) == EINVAL);
+	/* A kernel failure is passed on. */
+	br.kernel.failOp = "setVringNum";
+	br.kernel.failErrno = EBUSY;
+	sendRaw(sock, Request::SetVringNum, encodeVringState({0, 8}));
+	CHECK(ack(sock, Request::SetVringNum) == EBUSY);
+	/* Without NEED_REPLY a refusal is only logged. */
+	sendRaw(sock, Request::SetConfig, encodeConfig(0, 4, 0), 0);
+
+	/* Still answering. */
+	sendRaw(sock, Request::GetQueueNum, {}, 0);
+	CHECK(decodeU64(recvReply(sock, Request::GetQueueNum).payload) == 4);
+	std::string log = br.log.str();
+	CHECK(log.find("SET_CONFIG refused") != std::string::npos);
+	CHECK(log.find("request 99 refused") != std::string::npos);
+	CHECK(log.find("SET_VRING_NUM refused") != std::string::npos);
+}
+
+TEST_CASE("a request whose reply cannot be given ends the connection", "[vhost-user-backend]")
+{
+	SECTION("GET_INFLIGHT_FD, never offered")
+	{
+		Bridge br;
+		br.start();
+		sendRaw(br.peer.get(), Request::GetInflightFd, std::vector<std::byte>(24), 0);
+		CHECK(br.join() == Backend::End::Failed);
+		CHECK(failsWith([&] { recvMessage(br.peer.get(), "test", 1s); }, ECONNRESET));
+		CHECK(br.log.str().find("GET_INFLIGHT_FD refused") != std::string::npos);
+	}
+	SECTION("GET_CONFIG past the config space")
+	{
+		Bridge br;
+		br.start();
+		sendRaw(br.peer.get(), Request::GetConfig, encodeConfig(250, 16, 0), 0);
+		CHECK(br.join() == Backend::End::Failed);
+	}
+	SECTION("a reply sent as a request")
+	{
+		Bridge br;
+		br.start();
+		sendRaw(br.peer.get(), Request::GetFeatures, {}, flagReply);
+		CHECK(br.join() == Backend::End::Failed);
+	}
+}
+
+TEST_CASE("serveConnections serves one connection after another until stopped",
+	  "[vhost-user-backend]")
+{
+	TempDir dir;
+	std::string path = (dir.path / "blk.sock").string();
+	FakeKernel kernel;
+	std::ostringstream log;
+	BackendOptions opts = defaultOptions(log);
+	EventFd stop;
+	UniqueFd listener = listenUnix(path);
+	unsigned int served = 0;
+	std::thread server([&] {
+		served = serveConnections(listener.get(), stop.fd(), kernel.factory(), opts);
+	});
+
+	for (int i = 0; i < 2; i++) {
+		Guest g;
+		auto fe = Frontend::connect(path, 4, {.connectTimeout = 2000ms});
+		bringUp(*fe, g);
+		g.start(*fe, 0);
+		fe->close();
+	}
+	/*
+	 * A second server on the same path is refused; its probe is a
+	 * connection that hangs up at once.
+	 */
+	CHECK(failsWith([&] { listenUnix(path); }, EADDRINUSE));
+	/* The last connection is open when the stop comes. */
+	auto fe = Frontend::connect(path, 1, {.connectTimeout = 2000ms});
+	fe->setOwner();
+	stop.signal();
+	server.join();
+	CHECK(served == 4);
+	CHECK(kernel.opened == 3);
+	CHECK(kernel.closed == 3);
+	CHECK(kernel.count("configureWorkers") == 2);
+	CHECK(log.str().find("connection 2 closed by the frontend") != std::string::npos);
+	CHECK(log.str().find("connection 4 ended by a signal") != std::string::npos);
+
+	/* A stale socket file is replaced. */
+	listener.reset();
+	CHECK(listenUnix(path));
+}
