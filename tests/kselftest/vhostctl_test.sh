@@ -6,7 +6,7 @@
 # what the kernel set up (worker ids and thread ids, vq bindings), the admin
 # command must move a virtqueue as root and be refused to uid 65534, an
 # unprivileged reader must not see root's device, and bad input must fail
-# with one line.  Prints TAP; exit 0 if every test passed, 4 to skip.
+# with one line; bench measures the device and a qemu-storage-daemon.  Prints TAP; exit 0 if every test passed, 4 to skip.
 
 # jq filters name their variables ($pid, $dev) in single quotes.
 # shellcheck disable=SC2016
@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 NOBODY=65534
 KSFT_SKIP=4
-PLAN=17
+PLAN=19
 
 n=0
 pass=0
@@ -287,6 +287,40 @@ diag "$out"
 vc --json dev show
 [ "$rc" -eq 0 ] && jq_check --argjson dev "$dev" 'all(.id != $dev)'
 result "the device is gone once vhostctl run exits"
+
+# 18. bench on /dev/vhost-blk: the same driver, a worker per queue, measured.
+vc --json bench --backend "$img" --queues 2 --workers per-vq --rw randrw --iodepth 4 \
+	--duration 1 --warmup 0.2
+[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+jq_check '.target == "vhost-blk" and .layout == "per-vq" and .queues == 2 and .ios > 0 and
+	  .iops > 0 and .errors == 0 and .p50_us > 0 and .p99_us >= .p50_us and
+	  (.worker_busy_pct | . != null and . > 0)'
+result "bench --backend measures vhost-blk with busy workers and no failed request"
+
+# 19. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
+if command -v qemu-storage-daemon >/dev/null; then
+	sock=$tmp/qsd.sock
+	qemu-storage-daemon --blockdev driver=file,node-name=file0,filename="$img" \
+		--blockdev driver=raw,node-name=disk0,file=file0 \
+		--export type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path="$sock",writable=on,num-queues=2 \
+		>"$tmp/qsd.log" 2>&1 &
+	qsd_pid=$!
+	for _ in {1..50}; do
+		[ -S "$sock" ] && break
+		sleep 0.1
+	done
+	vc --json bench --vhost-user "$sock" --queues 2 --rw randrw --iodepth 4 --duration 1 \
+		--warmup 0.2
+	[ "$rc" -eq 0 ] || diag "status $rc:" "$err" "$(<"$tmp/qsd.log")"
+	kill "$qsd_pid" 2>/dev/null
+	wait "$qsd_pid" 2>/dev/null
+	jq_check '.target == "vhost-user" and .queues == 2 and .ios > 0 and .errors == 0 and
+		  .worker_busy_pct == null'
+	result "bench --vhost-user drives qemu-storage-daemon with the same driver"
+else
+	n=$((n + 1))
+	echo "ok $n bench --vhost-user # SKIP qemu-storage-daemon is not installed"
+fi
 
 [ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }
 totals 0
