@@ -83,8 +83,8 @@ BenchOptions parseOptions(const Args &args)
 	if (o.backend.empty() == o.vhostUser.empty())
 		throw UsageError(
 			"bench: a target is needed: --backend PATH or --vhost-user SOCKET");
-	o.workers = run::parseLayout(workers);
-	o.workload.bs = run::parseBlockSize(bs);
+	o.workers = run::parseLayout(workers, "bench");
+	o.workload.bs = run::parseBlockSize(bs, "bench");
 	o.workload.rw = rw == "randread"    ? Rw::RandRead
 			: rw == "randwrite" ? Rw::RandWrite
 					    : Rw::Mixed;

@@ -112,7 +112,7 @@ std::string WorkerLayout::text() const
 	return fmt::format("{}", count);
 }
 
-uint32_t parseBlockSize(std::string_view text)
+uint32_t parseBlockSize(std::string_view text, std::string_view command)
 {
 	uint64_t mult = 1;
 	std::string_view digits = text;
@@ -135,16 +135,18 @@ uint32_t parseBlockSize(std::string_view text)
 	try {
 		n = parseU64(digits, "block size");
 	} catch (const UsageError &) {
-		throw UsageError(fmt::format("run: '{}' is not a block size (e.g. 4k)", text));
+		throw UsageError(
+			fmt::format("{}: '{}' is not a block size (e.g. 4k)", command, text));
 	}
 	uint64_t bytes = n * mult;
 	if (!bytes || bytes % virtio::blk::sectorSize || bytes > maxBlockSize)
-		throw UsageError(fmt::format(
-			"run: block size {} is not a multiple of 512 from 512 to 4M", text));
+		throw UsageError(
+			fmt::format("{}: block size {} is not a multiple of 512 from 512 to 4M",
+				    command, text));
 	return static_cast<uint32_t>(bytes);
 }
 
-WorkerLayout parseLayout(std::string_view text)
+WorkerLayout parseLayout(std::string_view text, std::string_view command)
 {
 	if (text == "single")
 		return {WorkerLayout::Single, 0};
@@ -155,11 +157,12 @@ WorkerLayout parseLayout(std::string_view text)
 		n = parseU32(text, "worker count");
 	} catch (const UsageError &) {
 		throw UsageError(fmt::format(
-			"run: --workers takes single, per-vq or a number of workers, not '{}'",
-			text));
+			"{}: --workers takes single, per-vq or a number of workers, not '{}'",
+			command, text));
 	}
 	if (!n || n > 1024)
-		throw UsageError(fmt::format("run: --workers {}: from 1 to 1024 workers", text));
+		throw UsageError(
+			fmt::format("{}: --workers {}: from 1 to 1024 workers", command, text));
 	return {WorkerLayout::Count, n};
 }
 

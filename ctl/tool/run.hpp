@@ -46,9 +46,9 @@ struct RunOptions {
 /* UsageError on bad input. */
 RunOptions parseOptions(const Args &args);
 /* "4096", "4k", "1M": bytes, a multiple of 512 up to 4 MiB. */
-uint32_t parseBlockSize(std::string_view text);
+uint32_t parseBlockSize(std::string_view text, std::string_view command = "run");
 /* "single", "per-vq" or a number of workers. */
-WorkerLayout parseLayout(std::string_view text);
+WorkerLayout parseLayout(std::string_view text, std::string_view command = "run");
 /* Ring entries for @iodepth requests of three descriptors each. */
 unsigned int queueSizeFor(unsigned int iodepth);
 

@@ -58,7 +58,7 @@ ServeOptions parseOptions(const Args &args)
 	} catch (const CLI::ParseError &e) {
 		throw UsageError(fmt::format("serve: {}", e.what()));
 	}
-	o.workers = run::parseLayout(workers);
+	o.workers = run::parseLayout(workers, "serve");
 	if (serialOpt->count()) {
 		if (serial.size() > vhost::BlkDevice::serialBytes)
 			throw UsageError(fmt::format("serve: --serial '{}' is longer than {} bytes",

@@ -376,3 +376,20 @@ TEST_CASE("run without /dev/vhost-blk fails in one line", "[cli][run]")
 	r = tool(s, {"run", "--backend", "/nonexistent/disk"});
 	checkFailure(r, 1, "open backend /nonexistent/disk: No such file or directory");
 }
+
+TEST_CASE("bench needs exactly one target and fails in one line", "[cli][bench]")
+{
+	FakeState s;
+
+	checkFailure(tool(s, {"bench"}), 2, "a target is needed");
+	checkFailure(tool(s, {"bench", "--backend", "/f", "--vhost-user", "/s"}), 2, "excludes");
+	checkFailure(tool(s, {"bench", "--vhost-user", "/s", "--workers", "per-vq"}), 2,
+		     "excludes");
+	checkFailure(tool(s, {"bench", "--backend", "/f", "--rw", "seqread"}), 2, "bench:");
+	checkFailure(tool(s, {"bench", "--backend", "/f", "--bs", "100"}), 2,
+		     "bench: block size 100 is not a multiple of 512");
+	checkFailure(tool(s, {"bench", "--vhost-user", "/nonexistent/sock", "--duration", "0.1"}),
+		     1, "/nonexistent/sock");
+	checkFailure(tool(s, {"bench", "--backend", "/nonexistent/disk"}), 1,
+		     "open backend /nonexistent/disk: No such file or directory");
+}
