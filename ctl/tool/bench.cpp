@@ -10,7 +10,6 @@
 #include <array>
 #include <chrono>
 #include <cstring>
-#include <fcntl.h>
 #include <iostream>
 #include <unistd.h>
 
@@ -96,18 +95,6 @@ BenchOptions parseOptions(const Args &args)
 	return o;
 }
 
-virtio::BlkDriverConfig driverConfig(const BenchOptions &o)
-{
-	virtio::BlkDriverConfig cfg;
-
-	cfg.queues = o.queues;
-	cfg.queueSize = run::queueSizeFor(o.workload.iodepth);
-	cfg.depth = o.workload.iodepth;
-	cfg.maxData = o.workload.bs;
-	cfg.workerMode = o.workerMode;
-	return cfg;
-}
-
 /* The capacity in bytes from a vhost-user-blk backend's config space. */
 uint64_t userCapacity(vhost::user::Frontend &fe)
 {
@@ -165,34 +152,25 @@ void printResult(Context &ctx, const BenchOptions &o, const run::Stats &st,
 	else
 		r.field("worker_busy_pct", nullptr, "-", true);
 	r.u64("errors", st.errors);
-	if (ctx.opts.json) {
-		printJson(ctx.out, r.json(), ctx.opts);
-	} else {
-		Table t;
-		t.add() = r;
-		t.printText(ctx.out);
-	}
+	printRecord(ctx.out, r, ctx.opts);
 }
 
 /* bench { --backend PATH [ --workers L ] | --vhost-user SOCKET } [ workload ] */
 int benchCommand(Context &ctx, const Args &args)
 {
 	BenchOptions o = parseOptions(args);
-	virtio::BlkDriverConfig cfg = driverConfig(o);
+	virtio::BlkDriverConfig cfg = run::driverConfig(o.workload, o.queues);
 	std::unique_ptr<virtio::BlkDriver> drv;
-	vhost::UniqueFd backend;
+	run::Backend backend;
 	uint64_t size = 0;
 
+	cfg.workerMode = o.workerMode;
 	if (o.vhostUser.empty()) {
-		int flags = (o.workload.rw == Rw::RandRead ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-
-		backend = vhost::UniqueFd(::open(o.backend.c_str(), flags));
-		if (!backend)
-			vhost::throwErrno(fmt::format("open backend {}", o.backend));
-		size = run::backendSize(backend.get(), o.backend);
+		backend = run::openBackend(o.backend, o.workload.rw);
+		size = backend.size;
 		drv = std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(o.device), cfg);
 		run::applyLayout(drv->device(), o.queues, o.workers);
-		drv->attachBackend(backend.get());
+		drv->attachBackend(backend.fd.get());
 	} else {
 		auto fe = vhost::user::Frontend::connect(o.vhostUser, o.queues);
 		size = userCapacity(*fe);

@@ -151,6 +151,17 @@ void Table::print(std::ostream &out, const Options &opts) const
 		printText(out);
 }
 
+void printRecord(std::ostream &out, const Record &record, const Options &opts)
+{
+	if (opts.json) {
+		printJson(out, record.json(), opts);
+		return;
+	}
+	Table t;
+	t.add() = record;
+	t.printText(out);
+}
+
 void printJson(std::ostream &out, const Json &value, const Options &opts)
 {
 	out << value.dump(opts.pretty ? 2 : -1) << '\n';

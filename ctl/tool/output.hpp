@@ -73,6 +73,9 @@ private:
 	std::vector<Record> records_;
 };
 
+/* One record: a JSON object with -j (pretty with -p), else a one-row table. */
+void printRecord(std::ostream &out, const Record &record, const Options &opts);
+
 /* Print @value as -j/-p ask: one line, or indented. */
 void printJson(std::ostream &out, const Json &value, const Options &opts);
 

@@ -2,9 +2,7 @@
 #include "run.hpp"
 
 #include <array>
-#include <bit>
 #include <cerrno>
-#include <fcntl.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -40,13 +38,7 @@ void printSummary(Context &ctx, const RunOptions &o, const std::vector<unsigned 
 		.real("lat_p99_us", us(total.latency.percentile(99)), 1)
 		.real("lat_max_us", us(total.latency.max()), 1)
 		.u64("errors", total.errors);
-	if (ctx.opts.json) {
-		printJson(ctx.out, r.json(), ctx.opts);
-	} else {
-		Table t;
-		t.add() = r;
-		t.printText(ctx.out);
-	}
+	printRecord(ctx.out, r, ctx.opts);
 }
 
 /* run --backend PATH [ --queues N ] [ --workers single|per-vq|N ] ... */
@@ -55,30 +47,23 @@ int runCommand(Context &ctx, const Args &args)
 	RunOptions o = parseOptions(args);
 
 	/* 1. The backend, read-only unless the run writes. */
-	int flags = (o.rw == Rw::RandRead ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	vhost::UniqueFd backend(::open(o.backend.c_str(), flags));
-	if (!backend)
-		vhost::throwErrno(fmt::format("open backend {}", o.backend));
-	uint64_t size = backendSize(backend.get(), o.backend);
-	uint64_t blocks = size / o.bs;
+	Workload w{o.rw, o.bs, o.iodepth, o.duration, 0};
+	Backend backend = openBackend(o.backend, o.rw);
+	uint64_t blocks = backend.size / o.bs;
 	if (!blocks)
 		throw vhost::Error(EINVAL,
 				   fmt::format("backend {}: {} bytes, less than one block of {}",
-					       o.backend, size, o.bs));
+					       o.backend, backend.size, o.bs));
 
 	/* 2. The device: owner, features, memory, rings, workers, backend. */
-	virtio::BlkDriverConfig cfg;
-	cfg.queues = o.queues;
-	cfg.queueSize = queueSizeFor(o.iodepth);
-	cfg.depth = o.iodepth;
-	cfg.maxData = o.bs;
+	virtio::BlkDriverConfig cfg = driverConfig(w, o.queues);
 	cfg.workerMode = o.workerMode;
 	virtio::BlkDriver drv(vhost::BlkDevice::open(o.device), cfg);
 	std::vector<unsigned int> workers = applyLayout(drv.device(), o.queues, o.workers);
-	drv.attachBackend(backend.get());
+	drv.attachBackend(backend.fd.get());
 
 	/* 3. I/O until the deadline or a signal, then every request back. */
-	Stats total = runWorkload(drv, {o.rw, o.bs, o.iodepth, o.duration, 0}, blocks);
+	Stats total = runWorkload(drv, w, blocks);
 	drv.detachBackend();
 
 	/* 4. The summary; failed requests fail the run. */
@@ -168,7 +153,7 @@ WorkerLayout parseLayout(std::string_view text, std::string_view command)
 
 unsigned int queueSizeFor(unsigned int iodepth)
 {
-	return std::max(8U, std::bit_ceil(iodepth * 3));
+	return driverConfig({Rw::RandRead, 4096, iodepth, 1, 0}, 1).queueSize;
 }
 
 RunOptions parseOptions(const Args &args)

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "workload.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <fcntl.h>
 #include <linux/fs.h>
 #include <random>
 #include <sys/ioctl.h>
@@ -259,6 +262,30 @@ uint64_t backendSize(int fd, const std::string &path)
 	}
 	throw vhost::Error(EINVAL,
 			   fmt::format("backend {}: not a block device or regular file", path));
+}
+
+Backend openBackend(const std::string &path, Rw rw)
+{
+	Backend b;
+	int flags = (rw == Rw::RandRead ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+
+	b.fd = vhost::UniqueFd(::open(path.c_str(), flags));
+	if (!b.fd)
+		vhost::throwErrno(fmt::format("open backend {}", path));
+	b.size = backendSize(b.fd.get(), path);
+	return b;
+}
+
+virtio::BlkDriverConfig driverConfig(const Workload &w, unsigned int queues)
+{
+	virtio::BlkDriverConfig cfg;
+
+	cfg.queues = queues;
+	/* Three descriptors a request. */
+	cfg.queueSize = std::max(8U, std::bit_ceil(w.iodepth * 3));
+	cfg.depth = w.iodepth;
+	cfg.maxData = w.bs;
+	return cfg;
 }
 
 } // namespace vhostctl::run

@@ -14,6 +14,7 @@
 
 #include "latency.hpp"
 #include "vhostctl/blk_driver.hpp"
+#include "vhostctl/unique_fd.hpp"
 
 namespace vhostctl::run {
 
@@ -54,5 +55,15 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 
 /* The size in bytes of an open block device or regular file. */
 uint64_t backendSize(int fd, const std::string &path);
+
+/* A backend opened for @rw: read-only unless the workload writes. */
+struct Backend {
+	vhost::UniqueFd fd;
+	uint64_t size = 0;
+};
+Backend openBackend(const std::string &path, Rw rw);
+
+/* The driver a workload needs: ring size, slots and buffers for @w. */
+virtio::BlkDriverConfig driverConfig(const Workload &w, unsigned int queues);
 
 } // namespace vhostctl::run
