@@ -14,14 +14,11 @@ set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
+# shellcheck source=tests/lib/tap.sh
+. "$top/tests/lib/tap.sh"
 NOBODY=65534
-KSFT_SKIP=4
 PLAN=19
 
-n=0
-pass=0
-fail=0
-tmp=
 run_pid=
 
 cleanup() {
@@ -34,45 +31,6 @@ cleanup() {
 trap cleanup EXIT
 # A timeout's SIGTERM must not leave the device's owner running.
 trap 'exit 130' INT TERM
-
-totals() {
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$1 error:0"
-}
-
-skip_all() {
-	echo "TAP version 13"
-	echo "1..0 # SKIP $1"
-	totals 1
-	exit $KSFT_SKIP
-}
-
-# diag TEXT...: each line as a TAP comment.
-diag() {
-	local line
-	while IFS= read -r line; do
-		echo "# $line"
-	done < <(printf '%s\n' "$@")
-}
-
-# result DESC: the last command's status decides.
-result() {
-	local rc=$?
-	n=$((n + 1))
-	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $1"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $1"
-	fi
-}
-
-# vc ARGS...: vhostctl with stdout in $out, stderr in $err, status in $rc.
-vc() {
-	out=$("$VHOSTCTL" "$@" 2>"$tmp/err")
-	rc=$?
-	err=$(<"$tmp/err")
-}
 
 # lines TEXT: how many lines TEXT has (bash only: every program started
 # from the VM's 9p root costs time under TCG).
@@ -99,14 +57,6 @@ one_line_failure() {
 		return 1
 	fi
 	diag "$err"
-}
-
-# jq_check FILTER: the JSON in $out satisfies FILTER (jq -e).
-jq_check() {
-	if ! printf '%s' "$out" | jq -e "$@" >/dev/null; then
-		diag "jq $* failed on:" "$out"
-		return 1
-	fi
 }
 
 [ "$(id -u)" -eq 0 ] || skip_all "must run as root"
