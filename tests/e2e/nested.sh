@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# nested_rc and friends are for the caller.
+# shellcheck disable=SC2034
+#
+# Helpers of the end-to-end tests, sourced: boot an unmodified QEMU whose
+# only disk is a vhost-user-blk-pci device on a "vhostctl serve" socket, with
+# the nested guest of tests/e2e/mkguest, and talk to its serial console.
+# Functions and variables only; the caller sets "set -u" and cleans up with
+# nested_stop.
+#
+#   nested_start DIR SOCKET QUEUES APPEND [VCPUS]
+#       boot the running kernel in the background under TCG, with VCPUS
+#       vCPUs (default 2); the console goes to DIR/guest.log, a line for
+#       the guest goes through nested_send; sets nested_pid
+#   nested_wait REGEX SECONDS   wait until the console shows a line matching
+#                               REGEX (0) or QEMU is gone or the time is up (1)
+#   nested_send LINE            a line on the guest's console input
+#   nested_reap SECONDS         wait for QEMU to end; its status in nested_rc
+#   nested_stop                 kill QEMU if it still runs
+# E2E_APPEND adds kernel parameters of the nested guest ("loglevel=7" undoes
+# "quiet").
+
+nested_pid=
+nested_cat=
+nested_dir=
+nested_rc=
+
+# The kernel the nested guest boots: the one that runs, as the unpacked ELF
+# that vm-run made (PVH entry, no decompression) when there is one.
+nested_kernel() {
+	local krel elf
+	krel=$(uname -r)
+	elf=${VHB_BUILD:-$top/build}/vm/$krel/vmlinux
+	if [ -s "$elf" ] && [ "$elf" -nt "/boot/vmlinuz-$krel" ]; then
+		echo "$elf"
+	else
+		echo "/boot/vmlinuz-$krel"
+	fi
+}
+
+nested_start() {
+	local dir=$1 sock=$2 queues=$3 append=$4 vcpus=${5:-2} initrd cmdline bios=()
+	nested_dir=$dir
+	initrd=$("$top/tests/e2e/mkguest" "$(uname -r)") || return 1
+	# A pipe chardev: QEMU opens DIR/ser.in and DIR/ser.out read-write, so
+	# neither end blocks; cat copies the output to the log.
+	rm -f "$dir/ser.in" "$dir/ser.out"
+	mkfifo "$dir/ser.in" "$dir/ser.out" || return 1
+	: >"$dir/guest.log"
+	cat "$dir/ser.out" >>"$dir/guest.log" &
+	nested_cat=$!
+	# The guest memory must be shareable (memfd, share=on) for the backend
+	# to map it.  Everything else is for speed, TCG inside TCG costing some
+	# 50 times the host's time: two vCPUs (multi-threaded TCG: faster than
+	# one), qboot rather than SeaBIOS (which would also drive the disk), the
+	# unpacked kernel, no crypto self-tests, a quiet console.
+	[ -r /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+	cmdline="console=ttyS0 panic=-1 quiet tsc=reliable no_timer_check"
+	cmdline+=" cryptomgr.notests mitigations=off $append ${E2E_APPEND:-}"
+	timeout --kill-after=5 400 qemu-system-x86_64 \
+		-accel tcg -cpu max -smp "$vcpus" -m 128 \
+		-machine pc,memory-backend=mem -nodefaults -display none -no-reboot \
+		-monitor none "${bios[@]}" \
+		-object memory-backend-memfd,id=mem,size=128M,share=on \
+		-kernel "$(nested_kernel)" -initrd "$initrd" \
+		-append "$cmdline" \
+		-chardev "pipe,id=ser,path=$dir/ser" -serial chardev:ser \
+		-chardev "socket,id=c0,path=$sock" \
+		-device "vhost-user-blk-pci,chardev=c0,num-queues=$queues" \
+		</dev/null >"$dir/qemu.out" 2>&1 &
+	nested_pid=$!
+}
+
+nested_wait() {
+	local re=$1 deadline=$((SECONDS + $2))
+	while [ $SECONDS -lt $deadline ]; do
+		grep -qaE "$re" "$nested_dir/guest.log" && return 0
+		kill -0 "$nested_pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	grep -qaE "$re" "$nested_dir/guest.log"
+}
+
+nested_send() {
+	# Read-write: opening a FIFO so never blocks, even once QEMU is gone.
+	printf '%s\n' "$1" 1<>"$nested_dir/ser.in"
+}
+
+nested_reap() {
+	local deadline=$((SECONDS + $1))
+	nested_rc=
+	while kill -0 "$nested_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+		sleep 0.5
+	done
+	kill -0 "$nested_pid" 2>/dev/null && return 1
+	wait "$nested_pid"
+	nested_rc=$?
+	nested_pid=
+	wait "$nested_cat" 2>/dev/null
+	nested_cat=
+	return 0
+}
+
+nested_stop() {
+	# nested_pid is timeout(1): it passes SIGTERM on to QEMU, and kills it
+	# 5 s later if need be.
+	if [ -n "$nested_pid" ] && kill -0 "$nested_pid" 2>/dev/null; then
+		kill -TERM "$nested_pid" 2>/dev/null
+		wait "$nested_pid" 2>/dev/null
+	fi
+	nested_pid=
+	if [ -n "$nested_cat" ]; then
+		kill "$nested_cat" 2>/dev/null
+		wait "$nested_cat" 2>/dev/null
+	fi
+	nested_cat=
+}
+
+# nested_pattern_sum MIB LEN: the SHA-256 of what the guest writes at MIB.
+nested_pattern_sum() {
+	local sum
+	sum=$(yes "vhost-blk e2e pattern at MiB $1" | head -c $(($2 * 1048576)) | sha256sum)
+	echo "${sum%% *}"
+}
