@@ -9,6 +9,7 @@
 #   make vm-check    only the kselftests and rig self-tests, in VMs
 #   make style       checkpatch --strict, sparse, clang-format
 #   make demo        boot a VM, load the module, drive it with vhostctl
+#   make demo-qemu   the same VM runs vhostctl serve behind a nested QEMU
 #   make bench       vhost-blk against raw io_uring and qemu-storage-daemon
 #   make install     the module (for KVER, default the running kernel), the
 #                    udev rule, the uapi header and ctl/; DESTDIR, PREFIX
@@ -145,6 +146,11 @@ demo: FORCE
 	@$(MAKE) --no-print-directory modules ctl KVER=6.12
 	@$(TOP)/scripts/demo
 
+demo-qemu: FORCE
+	@$(TOP)/scripts/setup-host
+	@$(MAKE) --no-print-directory modules ctl KVER=6.12
+	@$(TOP)/scripts/demo-qemu
+
 # Installation.  The module goes to /lib/modules/KVER/updates, where it
 # overrides nothing in-tree; KVER defaults to the running kernel.
 PREFIX ?= /usr/local
@@ -214,7 +220,7 @@ clean: FORCE
 FORCE:
 
 .PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style \
-	checkpatch sparse clang-format docs-check nl-spec-check demo bench bench-quick deps \
+	checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps \
 	clean FORCE \
 	install install-module install-udev install-headers install-ctl uninstall \
 	dkms-source dkms-install dkms-uninstall docs
