@@ -203,9 +203,7 @@ int benchCommand(Context &ctx, const Args &args)
 	if (busyBefore && busyAfter)
 		busyPct = static_cast<double>(*busyAfter - *busyBefore) / 1e9 / wall * 100;
 	printResult(ctx, o, st, busyPct);
-	if (st.errors)
-		throw vhost::Error(EIO, fmt::format("{} of {} requests failed; the first: {}",
-						    st.errors, st.ios, st.firstError));
+	run::requireNoErrors(st);
 	return exitOk;
 }
 

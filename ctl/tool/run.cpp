@@ -68,9 +68,7 @@ int runCommand(Context &ctx, const Args &args)
 
 	/* 4. The summary; failed requests fail the run. */
 	printSummary(ctx, o, workers, total);
-	if (total.errors)
-		throw vhost::Error(EIO, fmt::format("{} of {} requests failed; the first: {}",
-						    total.errors, total.ios, total.firstError));
+	requireNoErrors(total);
 	return exitOk;
 }
 

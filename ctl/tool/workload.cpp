@@ -264,6 +264,13 @@ uint64_t backendSize(int fd, const std::string &path)
 			   fmt::format("backend {}: not a block device or regular file", path));
 }
 
+void requireNoErrors(const Stats &st)
+{
+	if (st.errors)
+		throw vhost::Error(EIO, fmt::format("{} of {} requests failed; the first: {}",
+						    st.errors, st.ios, st.firstError));
+}
+
 Backend openBackend(const std::string &path, Rw rw)
 {
 	Backend b;

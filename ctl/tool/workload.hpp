@@ -53,6 +53,9 @@ using Progress = std::function<void(double elapsed, uint64_t ios)>;
 Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 		  const Progress &progress = {});
 
+/* Error(EIO) naming the first failed request, if any failed. */
+void requireNoErrors(const Stats &st);
+
 /* The size in bytes of an open block device or regular file. */
 uint64_t backendSize(int fd, const std::string &path);
 
