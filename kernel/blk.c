@@ -181,7 +181,7 @@ static void vhb_blk_detach(struct vhb_blk *blk)
 	for (i = 0; i < blk->nvqs; i++) {
 		struct vhb_virtqueue *vq = &blk->vqs[i].vq;
 
-		mutex_lock(&vq->mutex);
+		vhb_vq_lock(vq);
 		vq->private_data = NULL;
 		mutex_unlock(&vq->mutex);
 	}
@@ -294,7 +294,7 @@ static long vhb_blk_set_backend(struct vhb_blk *blk,
 	for (i = 0; i < blk->nvqs; i++) {
 		struct vhb_blk_vq *bvq = &blk->vqs[i];
 
-		mutex_lock(&bvq->vq.mutex);
+		vhb_vq_lock(&bvq->vq);
 		ret = vhb_blk_start_vq(blk, bvq);
 		mutex_unlock(&bvq->vq.mutex);
 		if (ret) {

@@ -43,6 +43,7 @@ struct vhb_blk_vq {
 	struct llist_head done;		/* completed, to return to the guest */
 	struct vhb_work done_work;
 	atomic_t in_flight;		/* fetched and not yet on done */
+	bool serving;			/* the handler runs: completions queue no work */
 };
 
 /* The backing file, fixed while attached. */

@@ -30,6 +30,11 @@
 #define VHB_BLK_MAX_ZERO_SEGS 256
 /* Chains returned per used-index update and call signal. */
 #define VHB_BLK_DONE_BATCH 64
+/*
+ * The longest busy-poll, whatever the busy-loop timeout says: the poll holds
+ * vq->mutex, and a thread that takes it with mutex_lock() is not seen.
+ */
+#define VHB_BLK_POLL_MAX_US USEC_PER_SEC
 
 u64 vhb_blk_backend_size(const struct vhb_blk_backend *backend)
 {
@@ -49,8 +54,13 @@ static void vhb_blk_req_done(struct vhb_blk_req *req)
 {
 	struct vhb_blk_vq *bvq = req->bvq;
 
+	/*
+	 * A running handler returns the request itself.  llist_add() is a full
+	 * barrier before reading serving; vhb_blk_serve_end() pairs with it.
+	 */
 	llist_add(&req->node, &bvq->done);
-	vhb_vq_work_queue(&bvq->vq, &bvq->done_work);
+	if (!READ_ONCE(bvq->serving))
+		vhb_vq_work_queue(&bvq->vq, &bvq->done_work);
 	if (atomic_dec_and_test(&bvq->in_flight))
 		wake_up_var(&bvq->in_flight);
 }
@@ -336,51 +346,6 @@ static int vhb_blk_start_req(struct vhb_blk_vq *bvq, unsigned int head,
 	return 0;
 }
 
-/**
- * vhb_blk_handle_kick - serve a virtqueue's available requests
- *
- * Runs on the virtqueue's worker.  Submissions of one run are plugged
- * together; the run ends when the ring is empty, on a malformed ring, or
- * when the fairness budget is spent (the handler is then queued again).
- */
-void vhb_blk_handle_kick(struct vhb_work *work)
-{
-	struct vhb_virtqueue *vq = container_of(work, struct vhb_virtqueue,
-						poll.work);
-	struct vhb_blk_vq *bvq = container_of(vq, struct vhb_blk_vq, vq);
-	unsigned int out, in;
-	struct blk_plug plug;
-	int head, reqs = 0;
-
-	mutex_lock(&vq->mutex);
-	vhb_stat_add(&vq->stats.kicks, 1);
-	if (!vq->private_data || vq->stopped)
-		goto out;
-
-	vhb_disable_notify(vq);
-	blk_start_plug(&plug);
-	for (;;) {
-		head = vhb_get_vq_desc(vq, bvq->iov, VHB_MAX_IOV, &out, &in);
-		if (head < 0)
-			break;
-		if (head == vq->num) {
-			/* Empty: ask for kicks, unless requests came meanwhile. */
-			if (unlikely(vhb_enable_notify(vq))) {
-				vhb_disable_notify(vq);
-				continue;
-			}
-			break;
-		}
-		if (vhb_blk_start_req(bvq, head, out, in))
-			break;
-		if (vhb_exceeds_weight(vq, ++reqs, 0))
-			break;
-	}
-	blk_finish_plug(&plug);
-out:
-	mutex_unlock(&vq->mutex);
-}
-
 /* The request's final status; ends a write's freeze protection. */
 static u8 vhb_blk_req_status(struct vhb_blk_req *req)
 {
@@ -397,28 +362,23 @@ static u8 vhb_blk_req_status(struct vhb_blk_req *req)
 	return VIRTIO_BLK_S_OK;
 }
 
-/**
- * vhb_blk_done_work - return completed requests to the guest
- *
- * Runs on the virtqueue's worker: writes each status byte, then adds the
- * chains to the used ring in batches, one call signal per batch.
+/*
+ * Return the completed requests to the guest: write each status byte, then
+ * add the chains to the used ring in batches, one call signal per batch.
+ * Caller holds vq->mutex.
  */
-void vhb_blk_done_work(struct vhb_work *work)
+static void vhb_blk_return_done(struct vhb_blk_vq *bvq)
 {
-	struct vhb_blk_vq *bvq = container_of(work, struct vhb_blk_vq,
-					      done_work);
 	struct vhb_virtqueue *vq = &bvq->vq;
 	struct vhb_used used[VHB_BLK_DONE_BATCH];
 	struct vhb_blk_req *req, *next;
 	struct llist_node *node;
 	unsigned int n = 0;
 
-	node = llist_del_all(&bvq->done);
-	if (!node)
+	/* Read before taking: a busy-poll calls this in a loop. */
+	if (llist_empty(&bvq->done))
 		return;
-	node = llist_reverse_order(node);
-
-	mutex_lock(&vq->mutex);
+	node = llist_reverse_order(llist_del_all(&bvq->done));
 	llist_for_each_entry_safe(req, next, node, node) {
 		u8 status = vhb_blk_req_status(req);
 
@@ -440,6 +400,150 @@ void vhb_blk_done_work(struct vhb_work *work)
 		vhb_add_used_n(vq, used, n);
 		vhb_signal(vq);
 	}
+}
+
+/**
+ * vhb_blk_done_work - return completed requests to the guest
+ *
+ * Runs on the virtqueue's worker, queued by the first completion of a batch
+ * while no handler of the virtqueue runs (a running one returns them).
+ */
+void vhb_blk_done_work(struct vhb_work *work)
+{
+	struct vhb_blk_vq *bvq = container_of(work, struct vhb_blk_vq,
+					      done_work);
+
+	mutex_lock(&bvq->vq.mutex);
+	vhb_blk_return_done(bvq);
+	mutex_unlock(&bvq->vq.mutex);
+}
+
+/*
+ * The ring is empty: spin for up to the virtqueue's busy-loop timeout
+ * (VHOST_SET_VRING_BUSYLOOP_TIMEOUT), returning completions as they come,
+ * until the driver adds a request.  The driver need not kick meanwhile, and
+ * the worker need not sleep and be woken.  Gives way to a reschedule, a
+ * signal, the worker's other work and anyone waiting for vq->mutex.
+ * Returns whether a request is there.  Caller holds vq->mutex, serving, with
+ * notifications disabled and nothing plugged.
+ */
+static bool vhb_blk_busy_poll(struct vhb_blk_vq *bvq)
+{
+	struct vhb_virtqueue *vq = &bvq->vq;
+	u64 end;
+
+	if (!vq->busyloop_timeout)
+		return false;
+
+	end = ktime_get_ns() +
+	      min_t(u64, vq->busyloop_timeout, VHB_BLK_POLL_MAX_US) * NSEC_PER_USEC;
+	for (;;) {
+		vhb_blk_return_done(bvq);
+		if (vhb_vq_avail_pending(vq))
+			return true;
+		if (need_resched() || signal_pending(current) ||
+		    vhb_vq_worker_has_work(vq) || vhb_vq_lock_wanted(vq) ||
+		    ktime_get_ns() >= end)
+			return false;
+		cpu_relax();
+	}
+}
+
+/*
+ * The handler returns completions itself while it runs: they queue no done
+ * work, which would only wake the worker for nothing, and end a busy-poll.
+ */
+static void vhb_blk_serve_begin(struct vhb_blk_vq *bvq)
+{
+	WRITE_ONCE(bvq->serving, true);
+}
+
+static void vhb_blk_serve_end(struct vhb_blk_vq *bvq)
+{
+	/* Completions from now on queue the done work. */
+	WRITE_ONCE(bvq->serving, false);
+	/*
+	 * Pairs with llist_add() in vhb_blk_req_done(): a completion that
+	 * still saw serving set is on the list read below.
+	 */
+	smp_mb();
+	vhb_blk_return_done(bvq);
+}
+
+/* Send the plugged requests to the device (6.1 exports no blk_flush_plug()). */
+static void vhb_blk_unplug(struct blk_plug *plug)
+{
+	blk_finish_plug(plug);
+	blk_start_plug(plug);
+}
+
+/*
+ * Completions go back to the guest every submit_batch submissions of a run,
+ * not only once the ring is empty: the guest reaps and refills while the
+ * worker goes on submitting, instead of the two taking turns.
+ */
+static unsigned int submit_batch = 16;
+module_param(submit_batch, uint, 0644);
+MODULE_PARM_DESC(submit_batch,
+		 "Requests a worker submits before it returns those completed to the guest (default 16; 0: once the ring is empty)");
+
+/**
+ * vhb_blk_handle_kick - serve a virtqueue's available requests
+ *
+ * Runs on the virtqueue's worker.  Submissions are plugged together, and
+ * every submit_batch of them the completed requests go back to the guest;
+ * the run ends when the ring is empty (after a busy-poll, if the virtqueue has a
+ * busy-loop timeout), on a malformed ring, or when the fairness budget is
+ * spent (the handler is then queued again).
+ */
+void vhb_blk_handle_kick(struct vhb_work *work)
+{
+	struct vhb_virtqueue *vq = container_of(work, struct vhb_virtqueue,
+						poll.work);
+	struct vhb_blk_vq *bvq = container_of(vq, struct vhb_blk_vq, vq);
+	unsigned int batch_max = READ_ONCE(submit_batch);
+	unsigned int out, in, batch = 0;
+	struct blk_plug plug;
+	int head, reqs = 0;
+
+	mutex_lock(&vq->mutex);
+	vhb_stat_add(&vq->stats.kicks, 1);
+	if (!vq->private_data || vq->stopped)
+		goto out;
+
+	vhb_blk_serve_begin(bvq);
+	vhb_disable_notify(vq);
+	blk_start_plug(&plug);
+	for (;;) {
+		head = vhb_get_vq_desc(vq, bvq->iov, VHB_MAX_IOV, &out, &in);
+		if (head < 0)
+			break;
+		if (head == vq->num) {
+			/* The requests go to the device before any poll. */
+			vhb_blk_unplug(&plug);
+			batch = 0;
+			if (vhb_blk_busy_poll(bvq))
+				continue;
+			/* Empty: ask for kicks, unless requests came meanwhile. */
+			if (unlikely(vhb_enable_notify(vq))) {
+				vhb_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		if (vhb_blk_start_req(bvq, head, out, in))
+			break;
+		if (vhb_exceeds_weight(vq, ++reqs, 0))
+			break;
+		if (batch_max && ++batch >= batch_max) {
+			vhb_blk_unplug(&plug);
+			vhb_blk_return_done(bvq);
+			batch = 0;
+		}
+	}
+	blk_finish_plug(&plug);
+	vhb_blk_serve_end(bvq);
+out:
 	mutex_unlock(&vq->mutex);
 }
 

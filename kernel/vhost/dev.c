@@ -170,7 +170,7 @@ static long vhb_set_mem_table(struct vhb_dev *dev,
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhb_virtqueue *vq = dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vhb_vq_lock(vq);
 		vq->mem = mem;
 		mutex_unlock(&vq->mutex);
 	}
@@ -194,7 +194,7 @@ static long vhb_set_features(struct vhb_dev *dev, u64 __user *argp)
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhb_virtqueue *vq = dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vhb_vq_lock(vq);
 		vq->acked_features = features;
 		mutex_unlock(&vq->mutex);
 	}
@@ -240,7 +240,7 @@ void vhb_dev_stop(struct vhb_dev *dev)
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhb_virtqueue *vq = dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vhb_vq_lock(vq);
 		vhb_poll_stop(&vq->poll);
 		mutex_unlock(&vq->mutex);
 	}

@@ -113,6 +113,7 @@ struct vhb_virtqueue {
 
 	/* Serializes ring access: every handler runs with it held. */
 	struct mutex mutex;
+	atomic_t lockers;	/* waiting in vhb_vq_lock(): a poll lets go */
 	unsigned int num;
 	vring_desc_t __user *desc;
 	vring_avail_t __user *avail;
@@ -130,7 +131,7 @@ struct vhb_virtqueue {
 	u16 signalled_used;	/* used idx at the last call signal */
 	bool signalled_used_valid;
 	bool stopped;		/* by VHOST_GET_VRING_BASE until reconfigured */
-	u32 busyloop_timeout;	/* stored for VMMs; the device does not poll */
+	u32 busyloop_timeout;	/* us to busy-poll an empty ring; 0: never */
 
 	u64 acked_features;
 	const struct vhb_mem *mem;	/* the device's table, under mutex */
@@ -191,6 +192,7 @@ void vhb_poll_stop(struct vhb_poll *poll);
 void vhb_work_init(struct vhb_work *work, vhb_work_fn_t fn);
 bool vhb_vq_work_queue(struct vhb_virtqueue *vq, struct vhb_work *work);
 void vhb_vq_flush(struct vhb_virtqueue *vq);
+bool vhb_vq_worker_has_work(struct vhb_virtqueue *vq);
 void vhb_dev_flush(struct vhb_dev *dev);
 int vhb_workers_setup(struct vhb_dev *dev);
 void vhb_workers_free(struct vhb_dev *dev);
@@ -205,6 +207,7 @@ int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
 		    unsigned int iov_size, unsigned int *out_num,
 		    unsigned int *in_num);
 void vhb_discard_vq_desc(struct vhb_virtqueue *vq, unsigned int n);
+int vhb_vq_avail_pending(struct vhb_virtqueue *vq);
 int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
 		   unsigned int count);
 void vhb_signal(struct vhb_virtqueue *vq);
@@ -214,6 +217,24 @@ int vhb_vq_init_access(struct vhb_virtqueue *vq);
 bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail,
 		      u64 used);
 bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes);
+
+/*
+ * Take vq->mutex from outside the virtqueue's handlers (ioctls, teardown,
+ * worker moves): a handler busy-polling the ring with the mutex held sees
+ * the waiter and stops.
+ */
+static inline void vhb_vq_lock(struct vhb_virtqueue *vq)
+{
+	atomic_inc(&vq->lockers);
+	mutex_lock(&vq->mutex);
+	atomic_dec(&vq->lockers);
+}
+
+/* Does anyone wait in vhb_vq_lock()?  For a handler that holds the mutex. */
+static inline bool vhb_vq_lock_wanted(struct vhb_virtqueue *vq)
+{
+	return atomic_read(&vq->lockers);
+}
 
 /* The largest descriptor chain a request may have, in iovecs. */
 #define VHB_MAX_IOV 1024

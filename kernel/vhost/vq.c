@@ -259,8 +259,14 @@ static int vhb_walk_indirect(struct vhb_virtqueue *vq, struct vhb_chain *c,
 	}
 }
 
-/* Is there an avail entry not yet fetched?  Reads avail->idx when needed. */
-static int vhb_avail_pending(struct vhb_virtqueue *vq)
+/**
+ * vhb_vq_avail_pending - is there an avail entry not yet fetched?
+ *
+ * Reads avail->idx when needed.  Returns 1 or 0, or a negative errno for a
+ * ring that cannot be read or whose index is out of range (reported through
+ * the error eventfd).  Caller holds vq->mutex.
+ */
+int vhb_vq_avail_pending(struct vhb_virtqueue *vq)
 {
 	__virtio16 idx;
 
@@ -307,7 +313,7 @@ int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
 	__virtio16 ring_head;
 	int ret;
 
-	ret = vhb_avail_pending(vq);
+	ret = vhb_vq_avail_pending(vq);
 	if (ret <= 0)
 		return ret ? ret : vq->num;
 

@@ -98,7 +98,7 @@ void vhb_vq_reset(struct vhb_virtqueue *vq)
 /* Drop the files a virtqueue holds and reset it.  Its poll is stopped. */
 void vhb_vq_cleanup(struct vhb_virtqueue *vq)
 {
-	mutex_lock(&vq->mutex);
+	vhb_vq_lock(vq);
 	vhb_poll_stop(&vq->poll);
 	if (vq->kick)
 		fput(vq->kick);
@@ -206,7 +206,7 @@ static long vhb_get_vring_base(struct vhb_dev *dev, struct vhb_virtqueue *vq,
 {
 	struct vhost_vring_state s = { .index = vq->index };
 
-	mutex_lock(&vq->mutex);
+	vhb_vq_lock(vq);
 	vhb_poll_stop(&vq->poll);
 	vq->stopped = true;
 	mutex_unlock(&vq->mutex);
@@ -217,7 +217,7 @@ static long vhb_get_vring_base(struct vhb_dev *dev, struct vhb_virtqueue *vq,
 		vhb_vq_flush(vq);
 	}
 
-	mutex_lock(&vq->mutex);
+	vhb_vq_lock(vq);
 	s.num = vq->last_avail_idx;
 	mutex_unlock(&vq->mutex);
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
@@ -248,7 +248,7 @@ long vhb_vring_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 	if (ioctl == VHOST_GET_VRING_BASE)
 		return vhb_get_vring_base(dev, vq, argp);
 
-	mutex_lock(&vq->mutex);
+	vhb_vq_lock(vq);
 	switch (ioctl) {
 	case VHOST_SET_VRING_NUM:
 		if (vq->private_data) {

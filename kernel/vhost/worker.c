@@ -179,6 +179,26 @@ void vhb_vq_flush(struct vhb_virtqueue *vq)
 		vhb_worker_flush(worker);
 }
 
+/**
+ * vhb_vq_worker_has_work - is work waiting on the worker that serves @vq?
+ *
+ * For a handler that busy-polls its ring: it must give way to the other
+ * work of its worker.  A worker that is moving away may be missed; the poll
+ * is bounded anyway.
+ */
+bool vhb_vq_worker_has_work(struct vhb_virtqueue *vq)
+{
+	struct vhb_worker *worker;
+	bool ret = false;
+
+	rcu_read_lock();
+	worker = rcu_dereference(vq->worker);
+	if (worker)
+		ret = !llist_empty(&worker->work_list);
+	rcu_read_unlock();
+	return ret;
+}
+
 /* Task mode: the worker is a vhost_task, a thread of the owner. */
 #ifdef VHB_HAVE_VHOST_TASK
 /*
@@ -198,7 +218,7 @@ static void vhb_task_killed(void *data)
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhb_virtqueue *vq = dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vhb_vq_lock(vq);
 		if (rcu_access_pointer(vq->worker) == worker) {
 			rcu_assign_pointer(vq->worker, NULL);
 			detached++;
@@ -439,7 +459,7 @@ static void vhb_vq_attach(struct vhb_virtqueue *vq, struct vhb_worker *worker)
 		return;
 	}
 
-	mutex_lock(&vq->mutex);
+	vhb_vq_lock(vq);
 	old = rcu_dereference_protected(vq->worker,
 					lockdep_is_held(&vq->mutex));
 	rcu_assign_pointer(vq->worker, worker);
@@ -499,7 +519,7 @@ void vhb_workers_free(struct vhb_dev *dev)
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhb_virtqueue *vq = dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vhb_vq_lock(vq);
 		rcu_assign_pointer(vq->worker, NULL);
 		mutex_unlock(&vq->mutex);
 	}
