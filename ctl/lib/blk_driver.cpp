@@ -145,6 +145,21 @@ bool BlkQueue::wait(std::chrono::milliseconds timeout)
 	return called || ring_.hasUsed();
 }
 
+bool BlkQueue::poll(std::chrono::nanoseconds budget) const
+{
+	auto end = std::chrono::steady_clock::now() + budget;
+
+	for (;;) {
+		if (ring_.hasUsed())
+			return true;
+		if (std::chrono::steady_clock::now() >= end)
+			return false;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+}
+
 uint64_t BlkQueue::takeRingErrors()
 {
 	return err_.consume();

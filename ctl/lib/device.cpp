@@ -142,6 +142,23 @@ unsigned int Device::getVringBase(unsigned int index)
 	return s.num;
 }
 
+void Device::setVringBusyloopTimeout(unsigned int index, unsigned int us)
+{
+	vhost_vring_state s = {.index = index, .num = us};
+
+	ioctl(VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s, "VHOST_SET_VRING_BUSYLOOP_TIMEOUT",
+	      fmt::format("vq {} {} us", index, us));
+}
+
+unsigned int Device::getVringBusyloopTimeout(unsigned int index)
+{
+	vhost_vring_state s = {.index = index, .num = 0};
+
+	ioctl(VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s, "VHOST_GET_VRING_BUSYLOOP_TIMEOUT",
+	      fmt::format("vq {}", index));
+	return s.num;
+}
+
 void Device::setVringKick(unsigned int index, int fd)
 {
 	vhost_vring_file f = {.index = index, .fd = fd};

@@ -36,6 +36,8 @@ struct BenchOptions {
 	run::WorkerLayout workers;
 	std::optional<vhost::WorkerMode> workerMode;
 	std::string vhostUser;
+	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every vq, if set. */
+	std::optional<unsigned int> busyPoll;
 	unsigned int queues = 1;
 	run::Workload workload;
 	bool progress = false;
@@ -58,7 +60,10 @@ BenchOptions parseOptions(const Args &args)
 	auto *wmode = app.add_option("--worker-mode", mode, "task or kthread")
 			      ->check(CLI::IsMember({"task", "kthread"}));
 	auto *dev = app.add_option("--device", o.device, "the vhost-blk device node");
-	for (auto *opt : {layout, wmode, dev})
+	auto *poll = app.add_option("--busy-poll", o.busyPoll,
+				    "microseconds a worker polls an empty ring (default 0)")
+			     ->check(CLI::Range(0u, 1000000u));
+	for (auto *opt : {layout, wmode, dev, poll})
 		opt->excludes(user);
 	app.add_option("--queues", o.queues, "virtqueues, one submitting thread each")
 		->check(CLI::Range(1u, 1024u));
@@ -71,6 +76,9 @@ BenchOptions parseOptions(const Args &args)
 		->check(CLI::Range(0.001, 1e6));
 	app.add_option("--warmup", o.workload.warmup, "seconds of I/O before measuring")
 		->check(CLI::Range(0.0, 3600.0));
+	app.add_option("--poll", o.workload.pollUs,
+		       "microseconds a queue thread polls for completions before sleeping")
+		->check(CLI::Range(0u, 1000000u));
 	app.add_flag("--progress", o.progress, "a progress line on stderr (default: if a tty)");
 
 	std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -140,7 +148,12 @@ void printResult(Context &ctx, const BenchOptions &o, const run::Stats &st,
 		.u64("bs", w.bs)
 		.u64("iodepth", w.iodepth)
 		.u64("queues", o.queues)
-		.real("duration_s", st.elapsed, 1)
+		.u64("poll_us", w.pollUs);
+	if (kernel)
+		r.u64("busy_poll_us", o.busyPoll.value_or(0));
+	else
+		r.field("busy_poll_us", nullptr, "-", true);
+	r.real("duration_s", st.elapsed, 1)
 		.u64("ios", st.ios)
 		.real("iops", static_cast<double>(st.ios) / st.elapsed, 0)
 		.real("mb_per_s", static_cast<double>(st.bytes) / st.elapsed / 1e6, 1)
@@ -170,6 +183,9 @@ int benchCommand(Context &ctx, const Args &args)
 		size = backend.size;
 		drv = std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(o.device), cfg);
 		run::applyLayout(drv->device(), o.queues, o.workers);
+		if (o.busyPoll)
+			for (unsigned int q = 0; q < o.queues; q++)
+				drv->device().setVringBusyloopTimeout(q, *o.busyPoll);
 		drv->attachBackend(backend.fd.get());
 	} else {
 		auto fe = vhost::user::Frontend::connect(o.vhostUser, o.queues);
@@ -209,9 +225,10 @@ int benchCommand(Context &ctx, const Args &args)
 
 constexpr std::array<Command, 1> commands = {{
 	{"", "", benchCommand,
-	 "{ --backend PATH [ --workers single|per-vq|N ] [ --worker-mode M ]\n"
+	 "{ --backend PATH [ --workers single|per-vq|N ] [ --worker-mode M ] [ --busy-poll US ]\n"
 	 "          | --vhost-user SOCKET } [ --queues N ] [ --rw randread|randwrite|randrw ]\n"
-	 "          [ --bs SIZE ] [ --iodepth N ] [ --duration S ] [ --warmup S ] [ --progress ]",
+	 "          [ --bs SIZE ] [ --iodepth N ] [ --duration S ] [ --warmup S ] [ --poll US ]\n"
+	 "          [ --progress ]",
 	 "measure /dev/vhost-blk or a vhost-user-blk backend: IOPS, MB/s, latency"},
 }};
 

@@ -161,6 +161,8 @@ void queueLoop(virtio::BlkQueue &q, const Workload &w, uint64_t blocks, Shared &
 				ETIMEDOUT,
 				fmt::format("vq {}: {} requests in flight, none completed for {} s",
 					    q.index(), q.inFlight(), stallTimeout.count()));
+		if (w.pollUs && q.poll(std::chrono::microseconds(w.pollUs)))
+			continue;
 		q.wait(pollInterval);
 	}
 }

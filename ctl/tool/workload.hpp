@@ -29,6 +29,8 @@ struct Workload {
 	/* Seconds measured, after @warmup seconds that are not. */
 	double duration = 10;
 	double warmup = 0;
+	/* Microseconds a queue thread polls the used ring before sleeping. */
+	unsigned int pollUs = 0;
 };
 
 struct Stats {

@@ -17,7 +17,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=19
+PLAN=20
 
 run_pid=
 
@@ -271,6 +271,14 @@ else
 	n=$((n + 1))
 	echo "ok $n bench --vhost-user # SKIP qemu-storage-daemon is not installed"
 fi
+
+# 20. Busy-polling on both sides: the worker polls its ring, the driver its used ring.
+vc --json bench --backend "$img" --workers single --rw randread --iodepth 1 --busy-poll 100 \
+	--poll 100 --duration 1 --warmup 0.2
+[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+jq_check '.target == "vhost-blk" and .busy_poll_us == 100 and .poll_us == 100 and .ios > 0 and
+	  .errors == 0'
+result "bench --busy-poll and --poll: polled on both sides, no failed request"
 
 [ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }
 totals 0

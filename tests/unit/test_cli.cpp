@@ -392,4 +392,8 @@ TEST_CASE("bench needs exactly one target and fails in one line", "[cli][bench]"
 		     1, "/nonexistent/sock");
 	checkFailure(tool(s, {"bench", "--backend", "/nonexistent/disk"}), 1,
 		     "open backend /nonexistent/disk: No such file or directory");
+	/* Busy-polling is the kernel's; the vhost-user protocol has no such message. */
+	checkFailure(tool(s, {"bench", "--vhost-user", "/s", "--busy-poll", "50"}), 2, "excludes");
+	checkFailure(tool(s, {"bench", "--backend", "/f", "--busy-poll", "-1"}), 2, "bench:");
+	checkFailure(tool(s, {"bench", "--backend", "/f", "--poll", "2000000"}), 2, "bench:");
 }

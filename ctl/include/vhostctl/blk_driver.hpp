@@ -105,6 +105,12 @@ public:
 	 * completions are already there.
 	 */
 	bool wait(std::chrono::milliseconds timeout);
+	/*
+	 * Spin on the used ring for at most @budget, with the call left
+	 * unarmed (the device need not signal); returns whether completions
+	 * are there.  A polled driver, like virtio-blk's poll queues.
+	 */
+	bool poll(std::chrono::nanoseconds budget) const;
 	/* Malformed-ring signals on the error eventfd since the last call. */
 	uint64_t takeRingErrors();
 

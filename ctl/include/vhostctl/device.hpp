@@ -80,6 +80,9 @@ public:
 	void setVringKick(unsigned int index, int fd);
 	void setVringCall(unsigned int index, int fd);
 	void setVringErr(unsigned int index, int fd);
+	/* Microseconds the device busy-polls an empty ring before sleeping. */
+	void setVringBusyloopTimeout(unsigned int index, unsigned int us);
+	unsigned int getVringBusyloopTimeout(unsigned int index);
 
 	/* Workers (Linux 6.5 numbering) */
 	unsigned int newWorker();
