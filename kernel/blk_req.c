@@ -18,6 +18,7 @@
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
 #include <linux/pagemap.h>
+#include <linux/sched/stat.h>
 #include <linux/uio.h>
 #include <linux/virtio_blk.h>
 #include <linux/wait_bit.h>
@@ -422,8 +423,9 @@ void vhb_blk_done_work(struct vhb_work *work)
  * The ring is empty: spin for up to the virtqueue's busy-loop timeout
  * (VHOST_SET_VRING_BUSYLOOP_TIMEOUT), returning completions as they come,
  * until the driver adds a request.  The driver need not kick meanwhile, and
- * the worker need not sleep and be woken.  Gives way to a reschedule, a
- * signal, the worker's other work and anyone waiting for vq->mutex.
+ * the worker need not sleep and be woken.  Gives way to another task on
+ * its CPU, a signal, the worker's other work and anyone waiting for
+ * vq->mutex.
  * Returns whether a request is there.  Caller holds vq->mutex, serving, with
  * notifications disabled and nothing plugged.
  */
@@ -441,9 +443,9 @@ static bool vhb_blk_busy_poll(struct vhb_blk_vq *bvq)
 		vhb_blk_return_done(bvq);
 		if (vhb_vq_avail_pending(vq))
 			return true;
-		if (need_resched() || signal_pending(current) ||
-		    vhb_vq_worker_has_work(vq) || vhb_vq_lock_wanted(vq) ||
-		    ktime_get_ns() >= end)
+		if (need_resched() || !single_task_running() ||
+		    signal_pending(current) || vhb_vq_worker_has_work(vq) ||
+		    vhb_vq_lock_wanted(vq) || ktime_get_ns() >= end)
 			return false;
 		cpu_relax();
 	}
@@ -479,8 +481,9 @@ static void vhb_blk_unplug(struct blk_plug *plug)
 
 /*
  * Completions go back to the guest every submit_batch submissions of a run,
- * not only once the ring is empty: the guest reaps and refills while the
- * worker goes on submitting, instead of the two taking turns.
+ * not only once the ring is empty, while the worker has its CPU to itself:
+ * the guest reaps and refills while the worker goes on submitting, instead
+ * of the two taking turns.
  */
 static unsigned int submit_batch = 16;
 module_param(submit_batch, uint, 0644);
@@ -536,9 +539,15 @@ void vhb_blk_handle_kick(struct vhb_work *work)
 		if (vhb_exceeds_weight(vq, ++reqs, 0))
 			break;
 		if (batch_max && ++batch >= batch_max) {
-			vhb_blk_unplug(&plug);
-			vhb_blk_return_done(bvq);
 			batch = 0;
+			/*
+			 * Only with a CPU to itself: where other tasks wait for
+			 * this one, a woken driver just competes with them.
+			 */
+			if (single_task_running()) {
+				vhb_blk_unplug(&plug);
+				vhb_blk_return_done(bvq);
+			}
 		}
 	}
 	blk_finish_plug(&plug);
