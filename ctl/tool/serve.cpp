@@ -32,6 +32,8 @@ struct ServeOptions {
 	std::string device = vhost::BlkDevice::defaultPath;
 	unsigned int queues = 1;
 	run::WorkerLayout workers;
+	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every vq: vhost-user cannot say it. */
+	unsigned int busyPoll = 0;
 	bool readOnly = false;
 	std::optional<std::string> serial;
 };
@@ -48,6 +50,9 @@ ServeOptions parseOptions(const Args &args)
 	app.add_option("--queues", o.queues, "virtqueues offered (GET_QUEUE_NUM)")
 		->check(CLI::Range(1u, static_cast<unsigned int>(vhost::user::vringIndexMask + 1)));
 	app.add_option("--workers", workers, "single, per-vq or a number of workers");
+	app.add_option("--busy-poll", o.busyPoll,
+		       "microseconds a worker polls an empty ring (default 0)")
+		->check(CLI::Range(0u, 1000000u));
 	app.add_flag("--read-only", o.readOnly, "open the backend read-only, offer RO");
 	auto *serialOpt = app.add_option("--serial", serial, "the serial GET_ID returns");
 	app.add_option("--device", o.device, "the vhost-blk device node");
@@ -141,6 +146,8 @@ int serveCommand(Context &ctx, const Args &args)
 		/* The layout is applied once per device, when its rings are first set up. */
 		auto workers = [&, layout = o.workers](vhost::BlkDevice &dev, unsigned int queues) {
 			auto ids = run::applyLayout(dev, queues, layout);
+			for (unsigned int q = 0; o.busyPoll && q < queues; q++)
+				dev.setVringBusyloopTimeout(q, o.busyPoll);
 			std::string list;
 			for (std::size_t q = 0; q < ids.size(); q++)
 				list += fmt::format("{}{}:{}", q ? " " : "", q, ids[q]);
@@ -167,8 +174,8 @@ int serveCommand(Context &ctx, const Args &args)
 constexpr std::array<Command, 1> commands = {{
 	{"", "", serveCommand,
 	 "--socket PATH --backend PATH [ --queues N ]\n"
-	 "          [ --workers single|per-vq|N ] [ --read-only ] [ --serial S ]\n"
-	 "          [ --device PATH ]",
+	 "          [ --workers single|per-vq|N ] [ --busy-poll US ] [ --read-only ]\n"
+	 "          [ --serial S ] [ --device PATH ]",
 	 "serve a vhost-user-blk socket, every request in /dev/vhost-blk"},
 }};
 

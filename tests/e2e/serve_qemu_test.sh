@@ -3,8 +3,8 @@
 #
 # vhostctl serve behind an unmodified QEMU, end to end, against the loaded
 # module.  "vhostctl serve" serves a 64 MiB file in /tmp on a vhost-user-blk
-# socket with two queues and a worker per queue; a nested QEMU (TCG) boots
-# the running kernel with the initramfs of tests/e2e/mkguest, whose init
+# socket with two queues and a worker per queue, busy-polling 20 us; a
+# nested QEMU (TCG) boots the running kernel with the initramfs of tests/e2e/mkguest, whose init
 # writes a pattern at a few offsets of /dev/vda with O_DIRECT, reads it
 # back and compares the sums, then reloads virtio_blk (a device reset: QEMU
 # stops and restarts the rings on the same connection) and reads it again.
@@ -93,8 +93,10 @@ echo "1..$PLAN"
 
 # 1. serve listens.  Not niced: in task mode its workers, which carry the
 # guest's I/O, are its threads and would inherit the nice value.
+# The workers busy-poll their rings briefly: QEMU's ioeventfd kicks and
+# irqfd calls must work with it.
 "$VHOSTCTL" serve --socket "$SOCK" --backend "$img" --queues $QUEUES --workers per-vq \
-	--serial "$SERIAL" 2>"$tmp/serve.err" &
+	--busy-poll 20 --serial "$SERIAL" 2>"$tmp/serve.err" &
 serve_pid=$!
 for _ in {1..100}; do
 	[ -S "$SOCK" ] && grep -q " on $SOCK" "$tmp/serve.err" && break

@@ -396,4 +396,6 @@ TEST_CASE("bench needs exactly one target and fails in one line", "[cli][bench]"
 	checkFailure(tool(s, {"bench", "--vhost-user", "/s", "--busy-poll", "50"}), 2, "excludes");
 	checkFailure(tool(s, {"bench", "--backend", "/f", "--busy-poll", "-1"}), 2, "bench:");
 	checkFailure(tool(s, {"bench", "--backend", "/f", "--poll", "2000000"}), 2, "bench:");
+	checkFailure(tool(s, {"serve", "--socket", "/s", "--backend", "/f", "--busy-poll", "x"}), 2,
+		     "serve:");
 }
