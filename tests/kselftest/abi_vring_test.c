@@ -234,7 +234,7 @@ TEST_F(vhost, vring_busyloop_timeout_roundtrip)
 	struct vhost_vring_state s = {.index = 0, .num = 50};
 	struct vhost_vring_state g = {.index = 0};
 
-	/* Core vring state: stored by every device, used by vhost-net only. */
+	/* Core vring state: stored by every device; vhost-net and vhost-blk poll by it. */
 	ASSERT_EQ(0, ioctl_errno(self->fd, VHOST_SET_OWNER, NULL));
 	ASSERT_EQ(0, ioctl_errno(self->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s));
 	ASSERT_EQ(0, ioctl_errno(self->fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &g));
