@@ -196,7 +196,9 @@ static int vhb_nl_fill_vq(struct sk_buff *skb, struct netlink_callback *cb,
 	    nla_put_u32(skb, VHOST_BLK_A_VQ_IN_FLIGHT,
 			atomic_read(&bvq->in_flight)) ||
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_ERRORS,
-			      READ_ONCE(vq->stats.errors), VHOST_BLK_A_VQ_PAD)) {
+			      READ_ONCE(vq->stats.errors), VHOST_BLK_A_VQ_PAD) ||
+	    nla_put_u32(skb, VHOST_BLK_A_VQ_BUSYLOOP_US,
+			READ_ONCE(vq->busyloop_timeout))) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}

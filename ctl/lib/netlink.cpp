@@ -75,6 +75,7 @@ constexpr Policy<VHOST_BLK_A_VQ_MAX + 1> vqPolicy = [] {
 	p[VHOST_BLK_A_VQ_BYTES] = {"bytes", Kind::U64};
 	p[VHOST_BLK_A_VQ_IN_FLIGHT] = {"in_flight", Kind::U32};
 	p[VHOST_BLK_A_VQ_ERRORS] = {"errors", Kind::U64};
+	p[VHOST_BLK_A_VQ_BUSYLOOP_US] = {"busyloop_us", Kind::U32};
 	return p;
 }();
 
@@ -297,6 +298,7 @@ VqInfo parseVq(const nlmsghdr *nlh)
 	v.bytes = a.value<uint64_t>(VHOST_BLK_A_VQ_BYTES);
 	v.inFlight = a.value<uint32_t>(VHOST_BLK_A_VQ_IN_FLIGHT);
 	v.errors = a.value<uint64_t>(VHOST_BLK_A_VQ_ERRORS);
+	v.busyloopUs = a.value<uint32_t>(VHOST_BLK_A_VQ_BUSYLOOP_US);
 	return v;
 }
 

@@ -40,7 +40,8 @@ int show(Context &ctx, const Args &args)
 			.u64("requests", v.requests)
 			.u64("bytes", v.bytes)
 			.u64("in_flight", v.inFlight)
-			.u64("errors", v.errors);
+			.u64("errors", v.errors)
+			.u64("busyloop_us", v.busyloopUs);
 	}
 	t.print(ctx.out, ctx.opts);
 	return exitOk;

@@ -88,7 +88,7 @@ void vhb_vq_reset(struct vhb_virtqueue *vq)
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->stopped = false;
-	vq->busyloop_timeout = 0;
+	WRITE_ONCE(vq->busyloop_timeout, 0);
 	vq->acked_features = 0;
 	vq->private_data = NULL;
 	memset(&vq->stats, 0, sizeof(vq->stats));
@@ -308,12 +308,13 @@ long vhb_vring_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 		ret = vhb_set_eventfd(&vq->error_ctx, f.fd);
 		break;
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-		/* Kept for VMMs that set it; the device does not busy-poll. */
+		/* How long a handler busy-polls an empty ring. */
 		if (copy_from_user(&s, argp, sizeof(s))) {
 			ret = -EFAULT;
 			break;
 		}
-		vq->busyloop_timeout = s.num;
+		/* Netlink reads it without the mutex. */
+		WRITE_ONCE(vq->busyloop_timeout, s.num);
 		break;
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
 		s.index = idx;

@@ -371,10 +371,12 @@ TEST_F(nl, vq_dump_matches_the_ioctls)
 {
 	struct vhost_vring_worker vw = {.index = 2, .worker_id = 1};
 	struct vhost_vring_state num = {.index = 2, .num = 128};
+	struct vhost_vring_state poll = {.index = 1, .num = 75};
 	int n, i;
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_ATTACH_VRING_WORKER, &vw));
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_VRING_NUM, &num));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &poll));
 	n = nl_dump(&self->nl, VHOST_BLK_CMD_VQ_GET, VHOST_BLK_A_VQ_DEV_ID, self->dev_id,
 		    self->msgs, MAX_MSGS, self->store, STORE);
 	ASSERT_LE(3, n);
@@ -389,6 +391,8 @@ TEST_F(nl, vq_dump_matches_the_ioctls)
 		EXPECT_NE(NULL, a[VHOST_BLK_A_VQ_REQUESTS]);
 		if (i == 2)
 			EXPECT_EQ(128U, get_u32(a[VHOST_BLK_A_VQ_NUM]));
+		ASSERT_NE(NULL, a[VHOST_BLK_A_VQ_BUSYLOOP_US]);
+		EXPECT_EQ(i == 1 ? 75U : 0U, get_u32(a[VHOST_BLK_A_VQ_BUSYLOOP_US]));
 	}
 }
 

@@ -193,8 +193,9 @@ TEST_CASE("JSON keys are the netlink attribute names", "[cli][json]")
 	auto vqs = nlohmann::json::parse(tool(s, {"-j", "vq"}).out);
 	REQUIRE(vqs.size() == 3);
 	for (const auto &v : vqs)
-		CHECK(keys(v) == sorted({"dev_id", "index", "worker_id", "num", "active", "kicks",
-					 "requests", "bytes", "in_flight", "errors"}));
+		CHECK(keys(v) ==
+		      sorted({"dev_id", "index", "worker_id", "num", "active", "kicks", "requests",
+			      "bytes", "in_flight", "errors", "busyloop_us"}));
 	CHECK(vqs[0]["worker_id"] == 1);
 	CHECK(vqs[0]["in_flight"] == 2);
 	CHECK(vqs[2]["worker_id"].is_null());

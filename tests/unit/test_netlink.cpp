@@ -254,6 +254,7 @@ TEST_CASE("A vq message parses, with or without a worker", "[netlink]")
 	REQUIRE(nla_put_u64(p, VHOST_BLK_A_VQ_BYTES, 7) == 0);
 	REQUIRE(nla_put_u32(p, VHOST_BLK_A_VQ_IN_FLIGHT, 8) == 0);
 	REQUIRE(nla_put_u64(p, VHOST_BLK_A_VQ_ERRORS, 9) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_VQ_BUSYLOOP_US, 50) == 0);
 
 	nl::VqInfo v = nl::parseVq(hdr(m));
 	CHECK(v.devId == 2);
@@ -266,6 +267,7 @@ TEST_CASE("A vq message parses, with or without a worker", "[netlink]")
 	CHECK(v.bytes == 7);
 	CHECK(v.inFlight == 8);
 	CHECK(v.errors == 9);
+	CHECK(v.busyloopUs == 50);
 
 	REQUIRE(nla_put_u32(p, VHOST_BLK_A_VQ_WORKER_ID, 4) == 0);
 	CHECK(nl::parseVq(hdr(m)).workerId == 4u);

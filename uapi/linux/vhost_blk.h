@@ -187,6 +187,7 @@ enum {
 	VHOST_BLK_A_VQ_BYTES,		/* u64: data bytes transferred */
 	VHOST_BLK_A_VQ_IN_FLIGHT,	/* u32 */
 	VHOST_BLK_A_VQ_ERRORS,		/* u64: malformed-ring errors */
+	VHOST_BLK_A_VQ_BUSYLOOP_US,	/* u32: busy-loop timeout, 0 if none */
 
 	__VHOST_BLK_A_VQ_MAX,
 	VHOST_BLK_A_VQ_MAX = (__VHOST_BLK_A_VQ_MAX - 1)

@@ -61,6 +61,8 @@ struct VqInfo {
 	uint64_t bytes = 0;
 	uint32_t inFlight = 0;
 	uint64_t errors = 0;
+	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT; 0 from a module without it. */
+	uint32_t busyloopUs = 0;
 };
 
 /* The name of worker mode @mode (VHOST_BLK_WORKER_MODE_*): "task", "kthread". */
