@@ -3,7 +3,8 @@
  * Busy-polling of /dev/vhost-blk (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): a worker
  * whose ring runs empty keeps polling it for the timeout, so a request the
  * driver publishes meanwhile is served without a kick; the poll ends when
- * the timeout passes, and gives way at once to other work of its worker.
+ * the timeout passes, and gives way at once to other work of its worker and
+ * to release.  On the data-path fixture's backends: brd, null_blk, a file.
  * Runs in a VM with the module loaded:
  * scripts/vm-run --load -- tests/kselftest/run_tests.sh blk_poll_test
  */
@@ -99,84 +100,40 @@ static bool unkicked_served(struct __test_metadata *_metadata, struct vblk *v, u
 	return served;
 }
 
-FIXTURE(poll)
+/*
+ * Serve a request on @vq and catch the worker polling after it: true once
+ * an unkicked request was served (the worker then polls again).
+ */
+static bool catch_poll(struct __test_metadata *_metadata, struct vblk *v, unsigned int vq)
 {
-	struct vblk_backend be;
-	struct vblk *v;
-};
+	int tries;
 
-FIXTURE_VARIANT(poll)
-{
-	enum vblk_backend_kind kind;
-	const char *what;
-};
-
-/* clang-format off */
-FIXTURE_VARIANT_ADD(poll, null_blk)
-{
-	.kind = VBLK_BE_NULLB,
-	.what = "null_blk, memory-backed, through configfs",
-};
-
-FIXTURE_VARIANT_ADD(poll, file)
-{
-	.kind = VBLK_BE_FILE,
-	.what = "a regular file in $TMPDIR",
-};
-/* clang-format on */
-
-FIXTURE_SETUP(poll)
-{
-	int ret;
-
-	self->be.fd = -1;
-	if (get_nprocs() < 2)
-		SKIP(return, "busy-polling needs a second CPU");
-	ret = vblk_probe();
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("%s", vblk_error());
-	}
-	ret = vblk_backend_open(&self->be, variant->kind, BACKEND_SIZE);
-	if (ret == -ENODEV)
-		SKIP(return, "no %s: %s", variant->what, vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("backend: %s", vblk_error());
-	}
+	for (tries = 0; tries < POLL_TRIES; tries++)
+		if (unkicked_served(_metadata, v, vq))
+			return true;
+	return false;
 }
 
-FIXTURE_TEARDOWN(poll)
-{
-	vblk_close(self->v);
-	vblk_backend_close(&self->be);
-	/* Back to every CPU for the next case. */
-	sched_setaffinity(0, sizeof(cpu_set_t), &(cpu_set_t){{~0UL}});
-}
-
-static struct vblk *poll_dev(struct __test_metadata *_metadata, FIXTURE_DATA(poll) * self,
+/* A device of @nvqs virtqueues on the backend, for a machine of two CPUs. */
+static struct vblk *poll_dev(struct __test_metadata *_metadata, FIXTURE_DATA(io) * self,
 			     unsigned int nvqs)
 {
-	struct vblk_config cfg = {
-		.nvqs = nvqs,
-		.queue_size = QSIZE,
-		.depth = 4,
-		.max_data = MAX_DATA,
-	};
-
-	if (vblk_open(&cfg, &self->v) || vblk_set_backend(self->v, self->be.fd)) {
-		TH_LOG("%s", vblk_error());
+	if (get_nprocs() < 2)
 		return NULL;
-	}
-	return self->v;
+	return dev_new(_metadata, self, nvqs, 4, 0, self->be.fd);
 }
 
-TEST_F(poll, unkicked_request_served_while_polling)
+#define NEED_TWO_CPUS(v)                                                                           \
+	do {                                                                                       \
+		if (!(v))                                                                          \
+			SKIP(return, "busy-polling needs a second CPU");                           \
+	} while (0)
+
+TEST_F(io, unkicked_request_served_while_polling)
 {
 	struct vblk *v = poll_dev(_metadata, self, 1);
-	int tries, served = 0;
 
-	ASSERT_NE(NULL, v);
+	NEED_TWO_CPUS(v);
 	split_cpus(_metadata);
 
 	/* Without a busy-loop timeout the device waits for a kick. */
@@ -184,11 +141,10 @@ TEST_F(poll, unkicked_request_served_while_polling)
 
 	/* With one, a request published within it is seen without one. */
 	ASSERT_EQ(0, set_busyloop(v, 0, 500000));
-	for (tries = 0; tries < POLL_TRIES && !served; tries++)
-		served += unkicked_served(_metadata, v, 0);
-	EXPECT_EQ(1, served)
+	EXPECT_TRUE(catch_poll(_metadata, v, 0))
 	{
-		TH_LOG("no unkicked request served in %d tries with a 500 ms busy-loop", tries);
+		TH_LOG("no unkicked request served in %d tries with a 500 ms busy-loop",
+		       POLL_TRIES);
 	}
 
 	/* Back to 0: no polling any more. */
@@ -196,14 +152,14 @@ TEST_F(poll, unkicked_request_served_while_polling)
 	EXPECT_FALSE(unkicked_served(_metadata, v, 0));
 }
 
-TEST_F(poll, poll_ends_and_notifications_come_back)
+TEST_F(io, poll_ends_and_notifications_come_back)
 {
 	struct vblk *v = poll_dev(_metadata, self, 1);
 	struct vblk_req *r[2];
 	struct vblk_vq *q;
 	int i;
 
-	ASSERT_NE(NULL, v);
+	NEED_TWO_CPUS(v);
 	q = &v->vqs[0];
 	ASSERT_EQ(0, set_busyloop(v, 0, 50000));
 	for (i = 0; i < 2; i++)
@@ -224,21 +180,17 @@ TEST_F(poll, poll_ends_and_notifications_come_back)
 		EXPECT_EQ(S_OK, *r[i]->status);
 }
 
-TEST_F(poll, poll_gives_way_to_other_virtqueues)
+TEST_F(io, poll_gives_way_to_other_virtqueues)
 {
 	struct vblk *v = poll_dev(_metadata, self, 2);
 	struct vblk_req *r = NULL;
 	int64_t start, took = 0;
-	bool polling = false;
-	int tries;
 
-	ASSERT_NE(NULL, v);
+	NEED_TWO_CPUS(v);
 	split_cpus(_metadata);
 	/* vq 0 polls for up to a second; both share the one worker. */
 	ASSERT_EQ(0, set_busyloop(v, 0, 1000000));
-	for (tries = 0; tries < POLL_TRIES && !polling; tries++)
-		polling = unkicked_served(_metadata, v, 0);
-	ASSERT_TRUE(polling);
+	ASSERT_TRUE(catch_poll(_metadata, v, 0));
 
 	/* vq 0 has just been served, so its worker polls it: vq 1's kick cuts in. */
 	ASSERT_EQ(0, vblk_req_new(v, 1, T_IN, 64, 4096, 0, &r));
@@ -253,24 +205,20 @@ TEST_F(poll, poll_gives_way_to_other_virtqueues)
 	}
 }
 
-TEST_F(poll, close_while_polling)
+TEST_F(io, close_while_polling)
 {
 	struct vblk *v = poll_dev(_metadata, self, 1);
 	int64_t start;
-	int tries;
-	bool polling = false;
 
-	ASSERT_NE(NULL, v);
+	NEED_TWO_CPUS(v);
 	split_cpus(_metadata);
 	ASSERT_EQ(0, set_busyloop(v, 0, 1000000));
-	for (tries = 0; tries < POLL_TRIES && !polling; tries++)
-		polling = unkicked_served(_metadata, v, 0);
-	ASSERT_TRUE(polling);
+	ASSERT_TRUE(catch_poll(_metadata, v, 0));
 
 	/* Release waits for vq->mutex, and the poll lets go of it: no 1 s wait. */
 	start = now_ms();
 	vblk_close(v);
-	self->v = NULL;
+	self->v[0] = NULL;
 	EXPECT_GT(500, now_ms() - start);
 }
 
