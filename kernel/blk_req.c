@@ -425,9 +425,8 @@ void vhb_blk_done_work(struct vhb_work *work)
  * until the driver adds a request.  The driver need not kick meanwhile, and
  * the worker need not sleep and be woken.  Gives way to another task on
  * its CPU, a signal, the worker's other work and anyone waiting for
- * vq->mutex.
- * Returns whether a request is there.  Caller holds vq->mutex, serving, with
- * notifications disabled and nothing plugged.
+ * vq->mutex.  Returns whether a request is there.  Caller holds vq->mutex,
+ * serving, with notifications disabled and nothing plugged.
  */
 static bool vhb_blk_busy_poll(struct vhb_blk_vq *bvq)
 {
@@ -494,10 +493,10 @@ MODULE_PARM_DESC(submit_batch,
  * vhb_blk_handle_kick - serve a virtqueue's available requests
  *
  * Runs on the virtqueue's worker.  Submissions are plugged together, and
- * every submit_batch of them the completed requests go back to the guest;
- * the run ends when the ring is empty (after a busy-poll, if the virtqueue has a
- * busy-loop timeout), on a malformed ring, or when the fairness budget is
- * spent (the handler is then queued again).
+ * every submit_batch of them the completed requests go back to the guest.
+ * The run ends when the ring is empty (after a busy-poll, if the virtqueue
+ * has a busy-loop timeout), on a malformed ring, or when the fairness budget
+ * is spent (the handler is then queued again).
  */
 void vhb_blk_handle_kick(struct vhb_work *work)
 {

@@ -184,8 +184,7 @@ int benchCommand(Context &ctx, const Args &args)
 		drv = std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(o.device), cfg);
 		run::applyLayout(drv->device(), o.queues, o.workers);
 		if (o.busyPoll)
-			for (unsigned int q = 0; q < o.queues; q++)
-				drv->device().setVringBusyloopTimeout(q, *o.busyPoll);
+			run::setBusyPoll(drv->device(), o.queues, *o.busyPoll);
 		drv->attachBackend(backend.fd.get());
 	} else {
 		auto fe = vhost::user::Frontend::connect(o.vhostUser, o.queues);

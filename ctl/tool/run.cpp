@@ -218,6 +218,12 @@ std::vector<unsigned int> applyLayout(vhost::Device &dev, unsigned int queues,
 	return serving;
 }
 
+void setBusyPoll(vhost::Device &dev, unsigned int queues, unsigned int us)
+{
+	for (unsigned int q = 0; q < queues; q++)
+		dev.setVringBusyloopTimeout(q, us);
+}
+
 } // namespace vhostctl::run
 
 namespace vhostctl {

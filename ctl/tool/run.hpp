@@ -59,4 +59,7 @@ unsigned int queueSizeFor(unsigned int iodepth);
 std::vector<unsigned int> applyLayout(vhost::Device &dev, unsigned int queues,
 				      const WorkerLayout &layout);
 
+/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of @us on virtqueues 0..@queues-1. */
+void setBusyPoll(vhost::Device &dev, unsigned int queues, unsigned int us);
+
 } // namespace vhostctl::run

@@ -146,8 +146,8 @@ int serveCommand(Context &ctx, const Args &args)
 		/* The layout is applied once per device, when its rings are first set up. */
 		auto workers = [&, layout = o.workers](vhost::BlkDevice &dev, unsigned int queues) {
 			auto ids = run::applyLayout(dev, queues, layout);
-			for (unsigned int q = 0; o.busyPoll && q < queues; q++)
-				dev.setVringBusyloopTimeout(q, o.busyPoll);
+			if (o.busyPoll)
+				run::setBusyPoll(dev, queues, o.busyPoll);
 			std::string list;
 			for (std::size_t q = 0; q < ids.size(); q++)
 				list += fmt::format("{}{}:{}", q ? " " : "", q, ids[q]);
