@@ -4,15 +4,18 @@
  * open file, on top of the vhost core in vhost/.
  */
 #include <linux/blkdev.h>
+#include <linux/cgroup.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/stat.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
-#include <linux/wait_bit.h>
 
 #include <linux/vhost_blk.h>
 
@@ -26,6 +29,9 @@
  * devices.txt and in include/linux/miscdevice.h.
  */
 #define VHOST_BLK_MINOR 243
+
+/* configfs has no uapi magic number; its files configure the kernel. */
+#define VHB_CONFIGFS_MAGIC 0x62656570
 
 static unsigned int max_queues = 64;
 module_param(max_queues, uint, 0444);
@@ -41,7 +47,7 @@ MODULE_PARM_DESC(max_queues,
  * The features the device offers: the ring's, and the virtio-blk requests it
  * serves.  Config-space features (capacity, block size, segment limits,
  * read-only) are the VMM's to offer: it knows the backend and owns the
- * config space.
+ * config space, and tells the device with VHOST_BLK_SET_LIMITS.
  */
 #define VHB_BLK_FEATURES (BIT_ULL(VIRTIO_F_VERSION_1) |			\
 			  BIT_ULL(VIRTIO_F_ANY_LAYOUT) |		\
@@ -53,8 +59,17 @@ MODULE_PARM_DESC(max_queues,
 			  BIT_ULL(VIRTIO_BLK_F_DISCARD) |		\
 			  BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
 
-/* Every open device, by id: netlink finds them here. */
+/*
+ * Requests of a device that would block a handler (flush, discard, zeroing,
+ * I/O that cannot be submitted without waiting) run on a workqueue of its
+ * own, at most this many at once: a backend that hangs stalls its device
+ * only.  Unbound: they wait for the backend, not for a CPU.
+ */
+#define VHB_BLK_OFFLOAD_ACTIVE 16
+
+/* Every open device, by id: netlink finds them here.  Ids are not reused soon. */
 static DEFINE_XARRAY_ALLOC1(vhb_blk_devices);
+static u32 vhb_blk_next_id;
 
 static void vhb_blk_free_rcu(struct rcu_head *rcu)
 {
@@ -67,7 +82,7 @@ static void vhb_blk_free_rcu(struct rcu_head *rcu)
 
 void vhb_blk_put(struct vhb_blk *blk)
 {
-	/* RCU: a registry lookup may still be looking at it. */
+	/* RCU: a registry lookup or a completion may still be looking at it. */
 	if (refcount_dec_and_test(&blk->ref))
 		call_rcu(&blk->rcu, vhb_blk_free_rcu);
 }
@@ -104,12 +119,11 @@ struct vhb_blk *vhb_blk_get(u32 id)
 	return blk;
 }
 
-/* Wait until every request of the virtqueue is on its done list. */
-static void vhb_blk_drain_vq(struct vhb_virtqueue *vq)
+/* VHOST_GET_VRING_BASE: wait, killably and for a bounded time, for requests. */
+static int vhb_blk_drain_vq(struct vhb_virtqueue *vq)
 {
-	struct vhb_blk_vq *bvq = container_of(vq, struct vhb_blk_vq, vq);
-
-	wait_var_event(&bvq->in_flight, !atomic_read(&bvq->in_flight));
+	return vhb_blk_wait_idle(container_of(vq, struct vhb_blk_vq, vq),
+				 vhb_blk_drain_deadline());
 }
 
 static const struct vhb_dev_ops vhb_blk_dev_ops = {
@@ -131,6 +145,7 @@ static int vhb_blk_open(struct inode *inode, struct file *f)
 		goto err_free;
 
 	blk->nvqs = nvqs;
+	init_waitqueue_head(&blk->drain_wq);
 	for (i = 0; i < nvqs; i++) {
 		struct vhb_blk_vq *bvq = &blk->vqs[i];
 
@@ -138,15 +153,27 @@ static int vhb_blk_open(struct inode *inode, struct file *f)
 		bvq->vq.handle_kick = vhb_blk_handle_kick;
 		init_llist_head(&bvq->done);
 		vhb_work_init(&bvq->done_work, vhb_blk_done_work);
+		timer_setup(&bvq->retry_timer, vhb_blk_retry_timer, 0);
 		blk->vq_ptrs[i] = &bvq->vq;
 	}
 	vhb_dev_init(&blk->dev, blk->vq_ptrs, nvqs, &vhb_blk_dev_ops,
-		     VHB_BLK_FEATURES, VHB_BLK_WEIGHT, 0);
+		     VHB_BLK_FEATURES, VHB_BLK_WEIGHT);
+	/* No backend: read-only, no discard; cannot fail. */
+	vhb_blk_apply_limits(blk, &blk->vmm_limits);
 
 	refcount_set(&blk->ref, 1);
-	if (xa_alloc(&vhb_blk_devices, &blk->id, blk, xa_limit_31b,
-		     GFP_KERNEL_ACCOUNT))
+	if (xa_alloc_cyclic(&vhb_blk_devices, &blk->id, NULL, xa_limit_31b,
+			    &vhb_blk_next_id, GFP_KERNEL_ACCOUNT) < 0)
 		goto err_free;
+	blk->wq = alloc_workqueue("vhost-blk-%u", WQ_UNBOUND,
+				  VHB_BLK_OFFLOAD_ACTIVE, blk->id);
+	if (!blk->wq) {
+		xa_erase(&vhb_blk_devices, blk->id);
+		goto err_free;
+	}
+	/* Published whole. */
+	xa_store(&vhb_blk_devices, blk->id, blk, GFP_KERNEL);
+	vhb_topology_changed();
 
 	f->private_data = blk;
 	return 0;
@@ -162,65 +189,132 @@ static void vhb_blk_free_vq_reqs(struct vhb_blk_vq *bvq)
 {
 	kvfree(bvq->reqs);
 	bvq->reqs = NULL;
-	bvq->nreqs = 0;
 	kvfree(bvq->iov);
 	bvq->iov = NULL;
 }
 
-/*
- * Detach the backend: stop fetching, let every request in flight complete
- * and reach the guest, then drop the file.  Caller holds dev.mutex.
- */
-static void vhb_blk_detach(struct vhb_blk *blk)
+static void vhb_blk_backend_put(struct vhb_blk_backend *backend)
+{
+	fput(backend->file);
+	put_cred(backend->cred);
+	if (backend->blkcg_css)
+		css_put(backend->blkcg_css);
+	mem_cgroup_put(backend->memcg);
+}
+
+/* Let the virtqueues with a configured ring serve again. */
+static void vhb_blk_resume(struct vhb_blk *blk)
 {
 	unsigned int i;
 
-	if (!blk->backend.file)
-		return;
+	for (i = 0; i < blk->nvqs; i++) {
+		struct vhb_blk_vq *bvq = &blk->vqs[i];
+
+		vhb_vq_lock(&bvq->vq);
+		if (bvq->reqs)
+			WRITE_ONCE(bvq->vq.private_data, blk);
+		mutex_unlock(&bvq->vq.mutex);
+		/* Serve what the driver queued meanwhile. */
+		if (bvq->reqs)
+			vhb_vq_work_queue(&bvq->vq, &bvq->vq.poll.work);
+	}
+}
+
+/*
+ * Stop fetching on every virtqueue and wait for what was fetched: killably
+ * until @deadline (jiffies), or, with @deadline 0, without bound (release).
+ * On failure the virtqueues serve again and the error comes back.
+ */
+static int vhb_blk_quiesce(struct vhb_blk *blk, unsigned long deadline)
+{
+	unsigned int i;
+	int ret = 0;
 
 	for (i = 0; i < blk->nvqs; i++) {
 		struct vhb_virtqueue *vq = &blk->vqs[i].vq;
 
 		vhb_vq_lock(vq);
-		vq->private_data = NULL;
+		WRITE_ONCE(vq->private_data, NULL);
 		mutex_unlock(&vq->mutex);
 	}
 	/* Handlers that were running have submitted all they will. */
-	vhb_dev_flush(&blk->dev);
-	for (i = 0; i < blk->nvqs; i++)
-		vhb_blk_drain_vq(&blk->vqs[i].vq);
-	/* Completions have run, unless a worker was killed: drop those. */
-	vhb_dev_flush(&blk->dev);
+	for (i = 0; i < blk->nvqs && !ret; i++) {
+		struct vhb_blk_vq *bvq = &blk->vqs[i];
+
+		if (!deadline) {
+			vhb_vq_flush(&bvq->vq);
+			vhb_blk_wait_idle_forever(bvq);
+			continue;
+		}
+		ret = vhb_vq_flush_killable(&bvq->vq);
+		if (!ret)
+			ret = vhb_blk_wait_idle(bvq, deadline);
+	}
+	if (ret)
+		vhb_blk_resume(blk);
+	return ret;
+}
+
+/* Free the virtqueues' request slots, once nothing is in flight. */
+static void vhb_blk_free_reqs(struct vhb_blk *blk)
+{
+	unsigned int i;
+
 	for (i = 0; i < blk->nvqs; i++) {
 		struct vhb_blk_vq *bvq = &blk->vqs[i];
 
+		timer_delete_sync(&bvq->retry_timer);
 		vhb_blk_drop_done(bvq);
 		vhb_blk_free_vq_reqs(bvq);
 	}
-
-	fput(blk->backend.file);
-	memset(&blk->backend, 0, sizeof(blk->backend));
 }
 
-/* A serial number for GET_ID that stays the same for the same backend. */
-static void vhb_blk_default_serial(struct vhb_blk *blk)
+/* Forget the backend, once no virtqueue uses it. */
+static void vhb_blk_drop_backend(struct vhb_blk *blk)
 {
-	struct inode *inode = file_inode(blk->backend.file);
-	char buf[VHOST_BLK_SERIAL_BYTES + 1];
+	struct vhb_blk_backend backend;
 
-	if (blk->backend.bdev)
-		snprintf(buf, sizeof(buf), "%pg",
-			 I_BDEV(blk->backend.file->f_mapping->host));
-	else
-		snprintf(buf, sizeof(buf), "vhb-%x-%lx", inode->i_sb->s_dev,
-			 inode->i_ino);
-	memcpy(blk->serial, buf, sizeof(blk->serial));
+	spin_lock(&blk->dev.snap_lock);
+	backend = blk->backend;
+	memset(&blk->backend, 0, sizeof(blk->backend));
+	spin_unlock(&blk->dev.snap_lock);
+	vhb_blk_backend_put(&backend);
+	vhb_blk_apply_limits(blk, &blk->vmm_limits);
 }
 
-/* Activate a virtqueue whose ring is configured.  Caller holds vq->mutex. */
-static int vhb_blk_start_vq(struct vhb_blk *blk, struct vhb_blk_vq *bvq)
+/**
+ * vhb_blk_detach - detach the backend
+ * @killable: give up on a fatal signal or after drain_timeout_ms, leaving the
+ *	backend attached and serving, and return why
+ *
+ * Stops fetching, lets every request in flight complete and reach the
+ * guest, then drops the file.  Caller holds dev.mutex.
+ */
+static int vhb_blk_detach(struct vhb_blk *blk, bool killable)
+{
+	int ret;
+
+	if (!blk->backend.file)
+		return 0;
+	ret = vhb_blk_quiesce(blk, killable ? vhb_blk_drain_deadline() : 0);
+	if (ret)
+		return ret;
+	/* Completions have run, unless a worker was killed: drop those. */
+	vhb_dev_flush(&blk->dev);
+	vhb_blk_free_reqs(blk);
+	vhb_blk_drop_backend(blk);
+	return 0;
+}
+
+/*
+ * Make a virtqueue whose ring is configured ready to serve: its request
+ * slots, and where the driver expects the next used entry.  It serves once
+ * vhb_blk_resume() publishes the backend.  Caller holds vq->mutex.
+ */
+static int vhb_blk_prepare_vq(struct vhb_blk_vq *bvq)
 {
 	struct vhb_virtqueue *vq = &bvq->vq;
+	unsigned int i;
 	int ret;
 
 	if (!vq->desc || !vq->avail || !vq->used)
@@ -233,16 +327,118 @@ static int vhb_blk_start_vq(struct vhb_blk *blk, struct vhb_blk_vq *bvq)
 		vhb_blk_free_vq_reqs(bvq);
 		return -ENOMEM;
 	}
-	bvq->nreqs = vq->num;
-	for (ret = 0; ret < vq->num; ret++)
-		bvq->reqs[ret].bvq = bvq;
+	for (i = 0; i < vq->num; i++) {
+		bvq->reqs[i].bvq = bvq;
+		vhb_blk_offload_init(&bvq->reqs[i]);
+	}
 
 	ret = vhb_vq_init_access(vq);
 	if (ret) {
 		vhb_blk_free_vq_reqs(bvq);
 		return ret;
 	}
-	vq->private_data = blk;
+	bvq->retry_ms = 0;
+	return 0;
+}
+
+/*
+ * A pseudo-file, whose contents the kernel makes up on each access (procfs,
+ * sysfs and the other kernfs filesystems, debugfs, tracefs, configfs): no
+ * disk, and writing it may reconfigure the host.
+ */
+static bool vhb_blk_pseudo_file(struct inode *inode)
+{
+	struct super_block *sb = inode->i_sb;
+
+	return (sb->s_iflags & SB_I_NOEXEC) || sb->s_magic == VHB_CONFIGFS_MAGIC ||
+	       inode->i_mapping->a_ops == &empty_aops;
+}
+
+/*
+ * Direct I/O alignment: what statx() reports (STATX_DIOALIGN) where the
+ * filesystem tells, else the logical block size of the device beneath, or
+ * the filesystem's block size.
+ */
+static void vhb_blk_dio_align(struct vhb_blk_backend *backend)
+{
+	struct file *file = backend->file;
+	struct inode *inode = file_inode(file);
+	struct block_device *bdev;
+	struct kstat st;
+
+	bdev = backend->bdev ? I_BDEV(file->f_mapping->host) : inode->i_sb->s_bdev;
+	backend->dio_offset_align = bdev ? bdev_logical_block_size(bdev) :
+					   i_blocksize(inode);
+	backend->dio_mem_align = backend->dio_offset_align;
+	if (vfs_getattr(&file->f_path, &st, STATX_DIOALIGN,
+			AT_STATX_SYNC_AS_STAT) ||
+	    !(st.result_mask & STATX_DIOALIGN))
+		return;
+	if (!st.dio_offset_align || !is_power_of_2(st.dio_offset_align) ||
+	    !is_power_of_2(st.dio_mem_align)) {
+		/* No direct I/O on this file (data journalling, encryption...). */
+		backend->direct = false;
+		return;
+	}
+	backend->dio_offset_align = st.dio_offset_align;
+	backend->dio_mem_align = st.dio_mem_align;
+}
+
+/*
+ * A writable block device someone else holds exclusively (a mounted
+ * filesystem, dm, md): the guest must not write under them.
+ */
+static bool vhb_blk_held_by_another(struct file *file)
+{
+	void *holder = READ_ONCE(I_BDEV(file->f_mapping->host)->bd_holder);
+
+	return holder && holder != file;
+}
+
+/* Take @file as a backend, set by the current task.  Fills @backend. */
+static int vhb_blk_backend_init(struct vhb_blk_backend *backend,
+				struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	bool writable = file->f_mode & FMODE_WRITE;
+
+	memset(backend, 0, sizeof(*backend));
+	if (S_ISREG(inode->i_mode)) {
+		if (vhb_blk_pseudo_file(inode))
+			return -EINVAL;
+		/* Positioned writes would bypass append-only (chattr +a). */
+		if (writable && IS_APPEND(inode))
+			return -EPERM;
+		backend->sb = inode->i_sb;
+	} else if (S_ISBLK(inode->i_mode)) {
+		if (writable && vhb_blk_held_by_another(file))
+			return -EBUSY;
+	} else {
+		return -EINVAL;
+	}
+	if (!(file->f_mode & FMODE_READ))
+		return -EBADF;
+	if (!file->f_op->read_iter || (writable && !file->f_op->write_iter))
+		return -EINVAL;
+
+	backend->file = file;
+	backend->bdev = S_ISBLK(inode->i_mode);
+	backend->writable = writable;
+	backend->direct = file->f_mode & FMODE_CAN_ODIRECT;
+	/*
+	 * A file whose direct I/O cannot be submitted without waiting (no
+	 * FMODE_NOWAIT: FUSE, NFS, tmpfs; or stacked, as overlayfs, whose
+	 * lower filesystem may be frozen) is served from the workqueue.
+	 */
+	backend->nowait = !backend->bdev && (file->f_mode & FMODE_NOWAIT);
+	backend->offload_all = !backend->bdev &&
+			       (!backend->nowait || inode->i_sb->s_stack_depth);
+	vhb_blk_dio_align(backend);
+	backend->cred = get_current_cred();
+#ifdef CONFIG_BLK_CGROUP
+	backend->blkcg_css = task_get_css(current, io_cgrp_id);
+#endif
+	backend->memcg = get_mem_cgroup_from_mm(current->mm);
 	return 0;
 }
 
@@ -250,9 +446,8 @@ static int vhb_blk_start_vq(struct vhb_blk *blk, struct vhb_blk_vq *bvq)
 static long vhb_blk_set_backend(struct vhb_blk *blk,
 				struct vhost_vring_file __user *argp)
 {
-	struct vhb_blk_backend *backend = &blk->backend;
+	struct vhb_blk_backend backend;
 	struct vhost_vring_file f;
-	struct inode *inode;
 	struct file *file;
 	unsigned int i;
 	long ret;
@@ -263,66 +458,56 @@ static long vhb_blk_set_backend(struct vhb_blk *blk,
 	if (copy_from_user(&f, argp, sizeof(f)))
 		return -EFAULT;
 
-	if (f.fd == VHOST_FILE_UNBIND) {
-		vhb_blk_detach(blk);
-		return 0;
-	}
-	if (backend->file)
+	if (f.fd == VHOST_FILE_UNBIND)
+		return vhb_blk_detach(blk, true);
+	if (blk->backend.file)
 		return -EBUSY;
 
 	file = fget(f.fd);
 	if (!file)
 		return -EBADF;
-	inode = file_inode(file);
-	if (!S_ISBLK(inode->i_mode) && !S_ISREG(inode->i_mode)) {
+	ret = vhb_blk_backend_init(&backend, file);
+	if (ret) {
 		fput(file);
-		return -EINVAL;
+		return ret;
 	}
 
-	backend->file = file;
-	backend->bdev = S_ISBLK(inode->i_mode);
-	backend->writable = file->f_mode & FMODE_WRITE;
-	backend->direct = file->f_mode & FMODE_CAN_ODIRECT;
-	if (backend->bdev)
-		backend->block_size =
-			bdev_logical_block_size(I_BDEV(file->f_mapping->host));
-	else
-		backend->block_size = file->f_mapping->host->i_sb->s_blocksize;
-	if (!blk->serial_set)
-		vhb_blk_default_serial(blk);
-
-	for (i = 0; i < blk->nvqs; i++) {
+	spin_lock(&blk->dev.snap_lock);
+	blk->backend = backend;
+	spin_unlock(&blk->dev.snap_lock);
+	/* The VMM's limits were checked against no backend: check them again. */
+	ret = vhb_blk_apply_limits(blk, &blk->vmm_limits);
+	for (i = 0; i < blk->nvqs && !ret; i++) {
 		struct vhb_blk_vq *bvq = &blk->vqs[i];
 
 		vhb_vq_lock(&bvq->vq);
-		ret = vhb_blk_start_vq(blk, bvq);
+		ret = vhb_blk_prepare_vq(bvq);
 		mutex_unlock(&bvq->vq.mutex);
-		if (ret) {
-			vhb_blk_detach(blk);
-			return ret;
-		}
 	}
-
-	/* Serve what the driver queued before the backend came. */
-	for (i = 0; i < blk->nvqs; i++) {
-		struct vhb_virtqueue *vq = &blk->vqs[i].vq;
-
-		if (vq->private_data)
-			vhb_vq_work_queue(vq, &vq->poll.work);
+	if (ret) {
+		/* No virtqueue served: nothing can be in flight. */
+		vhb_blk_free_reqs(blk);
+		vhb_blk_drop_backend(blk);
+		return ret;
 	}
+	/* Serve, and what the driver queued before the backend came. */
+	vhb_blk_resume(blk);
 	return 0;
 }
 
 static long vhb_blk_set_serial(struct vhb_blk *blk,
 			       struct vhost_blk_serial __user *argp)
 {
+	struct vhost_blk_serial s;
 	long ret = vhb_dev_check_owner(&blk->dev);
 
 	if (ret)
 		return ret;
-	if (copy_from_user(blk->serial, argp->serial, sizeof(blk->serial)))
+	if (copy_from_user(&s, argp, sizeof(s)))
 		return -EFAULT;
-	blk->serial_set = true;
+	spin_lock(&blk->dev.snap_lock);
+	memcpy(blk->serial, s.serial, sizeof(blk->serial));
+	spin_unlock(&blk->dev.snap_lock);
 	return 0;
 }
 
@@ -341,14 +526,23 @@ static long vhb_blk_set_nworkers(struct vhb_blk *blk, int __user *argp)
 	return vhb_set_nworkers(&blk->dev, n);
 }
 
-/* Stop the device and release what it holds.  Caller holds dev.mutex. */
+/*
+ * Stop the device and release what it holds, once the backend is detached.
+ * Caller holds dev.mutex.
+ */
 static void vhb_blk_teardown(struct vhb_blk *blk)
 {
+	unsigned int i;
+
 	vhb_dev_stop(&blk->dev);
-	vhb_blk_detach(blk);
+	for (i = 0; i < blk->nvqs; i++)
+		timer_delete_sync(&blk->vqs[i].retry_timer);
 	vhb_dev_cleanup(&blk->dev);
-	blk->serial_set = false;
+	memset(&blk->vmm_limits, 0, sizeof(blk->vmm_limits));
+	vhb_blk_apply_limits(blk, &blk->vmm_limits);
+	spin_lock(&blk->dev.snap_lock);
 	memset(blk->serial, 0, sizeof(blk->serial));
+	spin_unlock(&blk->dev.snap_lock);
 }
 
 static int vhb_blk_release(struct inode *inode, struct file *f)
@@ -356,22 +550,32 @@ static int vhb_blk_release(struct inode *inode, struct file *f)
 	struct vhb_blk *blk = f->private_data;
 
 	xa_erase(&vhb_blk_devices, blk->id);
+	vhb_topology_changed();
+	/* Zeroing in pieces stops at the next one. */
+	WRITE_ONCE(blk->dying, true);
 	mutex_lock(&blk->dev.mutex);
+	/* Requests in flight use the device's memory: wait for them all. */
+	vhb_blk_detach(blk, false);
 	vhb_blk_teardown(blk);
 	mutex_unlock(&blk->dev.mutex);
+	destroy_workqueue(blk->wq);
 	vhb_blk_put(blk);
 	return 0;
 }
 
 /*
  * VHOST_RESET_OWNER, as vhost-net has it: the owner gives the device up; it
- * is then as if just opened.
+ * is then as if just opened.  Waits for requests in flight like a detach,
+ * and fails like one, changing nothing.
  */
 static long vhb_blk_reset_owner(struct vhb_blk *blk)
 {
 	long ret;
 
 	ret = vhb_dev_check_owner(&blk->dev);
+	if (ret)
+		return ret;
+	ret = vhb_blk_detach(blk, true);
 	if (ret)
 		return ret;
 	vhb_blk_teardown(blk);
@@ -384,7 +588,9 @@ static long vhb_blk_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 	void __user *argp = (void __user *)arg;
 	long ret;
 
-	mutex_lock(&blk->dev.mutex);
+	/* The holder may be waiting for a backend: never wait unkillably. */
+	if (mutex_lock_killable(&blk->dev.mutex))
+		return -EINTR;
 	switch (ioctl) {
 	case VHOST_RESET_OWNER:
 		ret = vhb_blk_reset_owner(blk);
@@ -398,6 +604,12 @@ static long vhb_blk_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 	case VHOST_BLK_GET_SERIAL:
 		ret = copy_to_user(argp, blk->serial, sizeof(blk->serial)) ?
 			-EFAULT : 0;
+		break;
+	case VHOST_BLK_SET_LIMITS:
+		ret = vhb_blk_set_limits(blk, argp);
+		break;
+	case VHOST_BLK_GET_LIMITS:
+		ret = vhb_blk_get_limits(blk, argp);
 		break;
 	case VHOST_SET_NWORKERS:
 		ret = vhb_blk_set_nworkers(blk, argp);

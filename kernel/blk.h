@@ -11,6 +11,9 @@
 #include <linux/llist.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/timer.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "vhost/vhost.h"
 
@@ -21,16 +24,45 @@ struct vhb_blk_vq;
 struct vhb_blk_req {
 	struct kiocb iocb;
 	struct llist_node node;		/* on the virtqueue's done list */
+	struct delayed_work work;	/* offloaded: on the device's workqueue */
 	struct vhb_blk_vq *bvq;
 	u8 __user *status;		/* the guest's status byte */
+	/*
+	 * Offloaded: a read's or write's guest pages (bio_vec, referenced),
+	 * or DISCARD / WRITE_ZEROES segments (struct vhb_blk_zero_seg).
+	 */
+	void *buf;
+	unsigned int nr;
+	u64 pos;			/* byte offset on the backend */
 	u32 type;
 	u32 len;			/* bytes of data to transfer */
 	u32 written;			/* bytes written to the guest */
+	u16 ioprio;			/* offloaded: the submitter's */
+	int kiocb_flags;		/* offloaded: IOCB_WRITE, IOCB_DSYNC... */
+	u16 retry_ms;			/* offloaded: backoff on a frozen fs */
 	u8 result;			/* VIRTIO_BLK_S_*, when not from I/O */
 	bool busy;			/* fetched and not yet completed */
 	bool io;			/* completed by the backend */
-	bool write_started;		/* async write holds freeze protection */
+	bool freeze_held;		/* holds sb freeze protection */
+	bool direct;			/* offloaded: direct I/O */
+	bool pinned;			/* buf holds page references */
 	long ret;			/* the backend's result */
+};
+
+/*
+ * The limits in force, defaults filled in (struct vhost_blk_limits, in
+ * bytes where the uapi has sectors).  Each virtqueue has a copy, replaced
+ * under its mutex.
+ */
+struct vhb_blk_limits {
+	u64 capacity;			/* bytes; 0: the backend's size */
+	u32 size_max;			/* 0: no limit */
+	u32 seg_max;			/* 0: no limit */
+	u64 max_discard_bytes;		/* per segment; 0: cannot */
+	u32 max_discard_seg;
+	u64 max_write_zeroes_bytes;	/* per segment; 0: cannot */
+	u32 max_write_zeroes_seg;
+	bool read_only;
 };
 
 struct vhb_blk_vq {
@@ -38,21 +70,42 @@ struct vhb_blk_vq {
 	struct vhb_blk *blk;
 	/* Requests, indexed by head; allocated while a backend is attached. */
 	struct vhb_blk_req *reqs;
-	unsigned int nreqs;
 	struct iovec *iov;		/* scratch for one chain */
+	struct vhb_blk_limits limits;	/* under vq.mutex */
 	struct llist_head done;		/* completed, to return to the guest */
 	struct vhb_work done_work;
 	atomic_t in_flight;		/* fetched and not yet on done */
+	u64 offloaded;			/* requests run on vhb_blk_wq; vq.mutex */
 	bool serving;			/* the handler runs: completions queue no work */
+	/*
+	 * A request that cannot start yet (its filesystem is frozen) stays
+	 * in the ring; the timer kicks the handler to try again.
+	 */
+	struct timer_list retry_timer;
+	unsigned int retry_ms;
 };
 
 /* The backing file, fixed while attached. */
 struct vhb_blk_backend {
 	struct file *file;
+	/*
+	 * Whoever set the backend: the I/O runs with their credentials, and
+	 * offloaded I/O is charged to their cgroups.
+	 */
+	const struct cred *cred;
+	struct cgroup_subsys_state *blkcg_css;
+	struct mem_cgroup *memcg;
+	/* A regular file's filesystem, whose freeze protection writes take. */
+	struct super_block *sb;
 	bool direct;			/* O_DIRECT-capable: async direct I/O */
+	/* Direct I/O submission cannot wait: IOCB_NOWAIT, offload on EAGAIN. */
+	bool nowait;
+	/* Submission may wait (FUSE, NFS, a stacked filesystem): offload all. */
+	bool offload_all;
 	bool writable;
 	bool bdev;			/* a block device, else a regular file */
-	unsigned int block_size;	/* direct I/O alignment */
+	unsigned int dio_offset_align;	/* direct I/O: position and length */
+	unsigned int dio_mem_align;	/* direct I/O: memory */
 };
 
 struct vhb_blk {
@@ -63,9 +116,15 @@ struct vhb_blk {
 	unsigned int nvqs;
 	struct vhb_blk_vq *vqs;
 	struct vhb_virtqueue **vq_ptrs;
-	struct vhb_blk_backend backend;	/* under dev.mutex; file NULL if none */
+	wait_queue_head_t drain_wq;	/* a virtqueue's in_flight reached 0 */
+	/* Where its requests that would block a handler run (blk_offload.c). */
+	struct workqueue_struct *wq;
+	bool dying;			/* released: offloaded work stops early */
+	/* Under dev.mutex; netlink reads file, limits, serial under snap_lock. */
+	struct vhb_blk_backend backend;	/* file NULL if none */
+	struct vhost_blk_limits vmm_limits;	/* as the VMM set them */
+	struct vhb_blk_limits limits;	/* in force */
 	char serial[VHOST_BLK_SERIAL_BYTES];
-	bool serial_set;		/* by VHOST_BLK_SET_SERIAL */
 };
 
 /* blk.c: the registry of open devices, for netlink */
@@ -73,10 +132,36 @@ struct vhb_blk *vhb_blk_get_next(unsigned long *id);
 struct vhb_blk *vhb_blk_get(u32 id);
 void vhb_blk_put(struct vhb_blk *blk);
 
+/* blk_limits.c */
+int vhb_blk_set_limits(struct vhb_blk *blk, struct vhost_blk_limits __user *argp);
+int vhb_blk_get_limits(struct vhb_blk *blk, struct vhost_blk_limits __user *argp);
+int vhb_blk_apply_limits(struct vhb_blk *blk, const struct vhost_blk_limits *l);
+void vhb_blk_limits_to_uapi(const struct vhb_blk_limits *l, u64 size,
+			    struct vhost_blk_limits *v);
+
+/* One DISCARD or WRITE_ZEROES segment, checked: bytes, CPU byte order. */
+struct vhb_blk_zero_seg {
+	u64 pos;
+	u64 len;
+	bool unmap;
+};
+
+/* blk_offload.c */
+void vhb_blk_offload_init(struct vhb_blk_req *req);
+void vhb_blk_offload(struct vhb_blk_req *req);
+int vhb_blk_offload_rw_req(struct vhb_blk_req *req, const struct iovec *iov,
+			   unsigned int nr, bool direct, int kiocb_flags);
+void vhb_blk_unpin(struct vhb_blk_req *req);
+
 /* blk_req.c */
+void vhb_blk_req_done(struct vhb_blk_req *req);
 void vhb_blk_handle_kick(struct vhb_work *work);
 void vhb_blk_done_work(struct vhb_work *work);
 void vhb_blk_drop_done(struct vhb_blk_vq *bvq);
+void vhb_blk_retry_timer(struct timer_list *t);
 u64 vhb_blk_backend_size(const struct vhb_blk_backend *backend);
+unsigned long vhb_blk_drain_deadline(void);
+int vhb_blk_wait_idle(struct vhb_blk_vq *bvq, unsigned long deadline);
+void vhb_blk_wait_idle_forever(struct vhb_blk_vq *bvq);
 
 #endif /* VHB_BLK_H */

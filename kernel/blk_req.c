@@ -3,12 +3,21 @@
  * virtio-blk requests: parse each chain the core fetches, submit it to the
  * backend, and return it to the guest when the backend is done.
  *
- * Reads and writes are async direct kiocbs on the backend file, over an
- * iov_iter of the owner's user addresses (the worker runs in the owner's
- * mm): no page-cache copy, no thread per request.  The backend completes
- * them, often in interrupt context, onto the virtqueue's done list; the
- * virtqueue's worker then writes the status bytes and returns the chains in
- * batches with one call signal per batch.
+ * The handler never waits for the backend.  Reads and writes the backend can
+ * take directly are async direct kiocbs over an iov_iter of the owner's user
+ * addresses (the worker runs in the owner's mm): no page-cache copy, no
+ * thread per request.  Everything that would block the handler (buffered
+ * I/O for what direct I/O refuses, FLUSH, DISCARD, WRITE_ZEROES) is
+ * offloaded (blk_offload.c); the limits the VMM stated
+ * (VHOST_BLK_SET_LIMITS) bound each such request.  Either way the
+ * backend completes the request, often in interrupt context, onto the
+ * virtqueue's done list; the virtqueue's worker then writes the status bytes
+ * and returns the chains in batches with one call signal per batch.
+ *
+ * A write to a regular file holds its filesystem's freeze protection from
+ * submission to completion, as aio does.  The handler never waits for a
+ * frozen filesystem: a request that cannot take the protection stays in the
+ * ring, and a timer tries it again.
  *
  * No assumption is made about framing (VIRTIO_F_ANY_LAYOUT): the header may
  * span descriptors, data and the status byte may share one.  Every number in
@@ -16,19 +25,17 @@
  * VIRTIO_BLK_S_IOERR (or UNSUPP), a bad ring stops the virtqueue.
  */
 #include <linux/blkdev.h>
-#include <linux/falloc.h>
-#include <linux/pagemap.h>
+#include <linux/cred.h>
+#include <linux/ioprio.h>
 #include <linux/sched/stat.h>
+#include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/virtio_blk.h>
-#include <linux/wait_bit.h>
 
 #include "blk.h"
 
 #define VHB_SECTOR_SHIFT 9
 #define VHB_SECTOR_SIZE BIT(VHB_SECTOR_SHIFT)
-/* Segments a DISCARD or WRITE_ZEROES request may carry. */
-#define VHB_BLK_MAX_ZERO_SEGS 256
 /* Chains returned per used-index update and call signal. */
 #define VHB_BLK_DONE_BATCH 64
 /*
@@ -36,6 +43,9 @@
  * vq->mutex, and a thread that takes it with mutex_lock() is not seen.
  */
 #define VHB_BLK_POLL_MAX_US USEC_PER_SEC
+/* Retries of a request its frozen filesystem holds back, in ms. */
+#define VHB_BLK_RETRY_MIN_MS 4
+#define VHB_BLK_RETRY_MAX_MS 256
 
 u64 vhb_blk_backend_size(const struct vhb_blk_backend *backend)
 {
@@ -46,15 +56,72 @@ u64 vhb_blk_backend_size(const struct vhb_blk_backend *backend)
 	return i_size_read(inode);
 }
 
+/* Freeze protection, held by a request until it completes. */
+static bool vhb_blk_start_write(struct vhb_blk_req *req,
+				const struct vhb_blk_backend *backend)
+{
+	if (!backend->sb)
+		return true;
+	if (!sb_start_write_trylock(backend->sb))
+		return false;
+	/* Whoever completes the request inherits it (lockdep). */
+	__sb_writers_release(backend->sb, SB_FREEZE_WRITE);
+	req->freeze_held = true;
+	return true;
+}
+
+static void vhb_blk_end_write(struct vhb_blk_req *req)
+{
+	struct super_block *sb = req->bvq->blk->backend.sb;
+
+	if (req->freeze_held) {
+		__sb_writers_acquired(sb, SB_FREEZE_WRITE);
+		sb_end_write(sb);
+		req->freeze_held = false;
+	}
+}
+
+/*
+ * Is the filesystem frozen (or freezing)?  For the requests whose kernel
+ * helper takes freeze protection itself (fallocate): it must not wait for
+ * a thaw in the handler, nor hold a kworker for one.
+ */
+static bool vhb_blk_frozen(const struct vhb_blk_backend *backend)
+{
+	if (!backend->sb)
+		return false;
+	if (!sb_start_write_trylock(backend->sb))
+		return true;
+	sb_end_write(backend->sb);
+	return false;
+}
+
+/* One request of @bvq fewer in flight: wake whoever waits for none. */
+static void vhb_blk_put_in_flight(struct vhb_blk_vq *bvq)
+{
+	struct vhb_blk *blk = bvq->blk;
+
+	/*
+	 * atomic_dec_and_test() is a full barrier between the count and the
+	 * waiter check; wait_event() orders its queueing before the condition.
+	 */
+	if (atomic_dec_and_test(&bvq->in_flight) && waitqueue_active(&blk->drain_wq))
+		wake_up_all(&blk->drain_wq);
+}
+
 /*
  * The request's outcome is known: put it on the done list for the worker.
- * Any context.  The in-flight count drops last, so that whoever waits for it
- * to reach zero finds every request on the done list.
+ * Any context.  Freeze protection ends here, at completion, as aio ends it;
+ * the in-flight count drops last, so that whoever waits for it to reach
+ * zero finds every request on the done list.
  */
-static void vhb_blk_req_done(struct vhb_blk_req *req)
+void vhb_blk_req_done(struct vhb_blk_req *req)
 {
 	struct vhb_blk_vq *bvq = req->bvq;
 
+	vhb_blk_end_write(req);
+	/* The device is freed after a grace period: see vhb_blk_put(). */
+	rcu_read_lock();
 	/*
 	 * A running handler returns the request itself.  llist_add() is a full
 	 * barrier before reading serving; vhb_blk_serve_end() pairs with it.
@@ -62,8 +129,8 @@ static void vhb_blk_req_done(struct vhb_blk_req *req)
 	llist_add(&req->node, &bvq->done);
 	if (!READ_ONCE(bvq->serving))
 		vhb_vq_work_queue(&bvq->vq, &bvq->done_work);
-	if (atomic_dec_and_test(&bvq->in_flight))
-		wake_up_var(&bvq->in_flight);
+	vhb_blk_put_in_flight(bvq);
+	rcu_read_unlock();
 }
 
 static void vhb_blk_finish(struct vhb_blk_req *req, u8 status)
@@ -80,171 +147,218 @@ static void vhb_blk_rw_complete(struct kiocb *iocb, long ret)
 	vhb_blk_req_done(req);
 }
 
-/* The sector range [@sector, @sector + @len) within the backend? */
-static bool vhb_blk_in_range(struct vhb_blk *blk, u64 sector, u64 len)
+/* The bytes [@pos, @pos + @len) within the disk the guest sees? */
+static bool vhb_blk_in_range(struct vhb_blk_vq *bvq, u64 pos, u64 len)
 {
-	u64 size = vhb_blk_backend_size(&blk->backend);
-	u64 pos;
+	u64 size = vhb_blk_backend_size(&bvq->blk->backend);
 
-	if (sector > (U64_MAX >> VHB_SECTOR_SHIFT))
-		return false;
-	pos = sector << VHB_SECTOR_SHIFT;
+	if (bvq->limits.capacity)
+		size = min(size, bvq->limits.capacity);
 	return pos <= size && len <= size - pos;
 }
 
 /*
- * Submit a read or a write.  Direct and async when the backend and the
- * buffers allow it; otherwise buffered and synchronous, which is correct for
- * any alignment.
+ * The kiocb flags of a request: never those the file was opened with but
+ * what the opener asked of durability (O_DSYNC, O_SYNC); and a driver that
+ * did not negotiate VIRTIO_BLK_F_FLUSH has a write-through device.
  */
-static void vhb_blk_rw(struct vhb_blk_vq *bvq, struct vhb_blk_req *req,
-		       struct iov_iter *iter, u64 sector, bool write)
+static int vhb_blk_iocb_flags(struct vhb_blk_vq *bvq, bool write)
 {
 	const struct vhb_blk_backend *backend = &bvq->blk->backend;
-	size_t len = iov_iter_count(iter);
-	struct kiocb *iocb = &req->iocb;
-	ssize_t ret;
-	u64 pos;
+	int flags = backend->file->f_iocb_flags & (IOCB_DSYNC | IOCB_SYNC);
 
-	if (len % VHB_SECTOR_SIZE || !vhb_blk_in_range(bvq->blk, sector, len)) {
-		vhb_blk_finish(req, VIRTIO_BLK_S_IOERR);
-		return;
+	if (!write)
+		return 0;
+	if (!vhb_has_feature(&bvq->vq, VIRTIO_BLK_F_FLUSH))
+		flags |= IOCB_DSYNC;
+	return flags | IOCB_WRITE;
+}
+
+/* Can direct I/O take [@pos, @pos + @len) from these buffers as they are? */
+static bool vhb_blk_dio_ok(const struct vhb_blk_backend *backend, u64 pos,
+			   const struct iovec *iov, unsigned int nr, size_t len)
+{
+	unsigned long mem = backend->dio_mem_align - 1;
+	unsigned long off = backend->dio_offset_align - 1;
+	unsigned int i;
+
+	if (!backend->direct || ((pos | len) & off))
+		return false;
+	for (i = 0; i < nr; i++) {
+		if (((unsigned long)iov[i].iov_base & mem) || (iov[i].iov_len & off))
+			return false;
 	}
-	if (write && !backend->writable) {
+	return true;
+}
+
+/*
+ * Submit a read or a write of the buffers @iov[0..@nr), @len bytes, at
+ * sector @sector.  Direct and async when the backend and the buffers allow
+ * it and the backend can take it without waiting; otherwise offloaded, direct
+ * or buffered.  Returns 0 once the request is under way or completed, or
+ * -EAGAIN when a write's filesystem is frozen: the request has not started.
+ */
+static int vhb_blk_rw(struct vhb_blk_vq *bvq, struct vhb_blk_req *req,
+		      const struct iovec *iov, unsigned int nr, size_t len,
+		      u64 sector, bool write)
+{
+	const struct vhb_blk_backend *backend = &bvq->blk->backend;
+	struct file *file = backend->file;
+	struct kiocb *iocb = &req->iocb;
+	struct iov_iter iter;
+	bool direct;
+	ssize_t ret;
+
+	if (len % VHB_SECTOR_SIZE || sector > (U64_MAX >> VHB_SECTOR_SHIFT) ||
+	    !vhb_blk_in_range(bvq, sector << VHB_SECTOR_SHIFT, len) ||
+	    (write && bvq->limits.read_only) ||
+	    /* A block device is only read and written whole blocks. */
+	    (backend->bdev && ((sector << VHB_SECTOR_SHIFT) | len) &
+			      (backend->dio_offset_align - 1))) {
 		vhb_blk_finish(req, VIRTIO_BLK_S_IOERR);
-		return;
+		return 0;
 	}
-	pos = sector << VHB_SECTOR_SHIFT;
+	if (write && !vhb_blk_start_write(req, backend))
+		return -EAGAIN;
+	req->pos = sector << VHB_SECTOR_SHIFT;
 	req->len = len;
 	req->io = true;
 
-	init_sync_kiocb(iocb, backend->file);
-	iocb->ki_pos = pos;
-	if (write)
-		iocb->ki_flags |= IOCB_WRITE;
-	if (backend->direct &&
-	    !((iov_iter_alignment(iter) | pos) & (backend->block_size - 1))) {
-		iocb->ki_flags |= IOCB_DIRECT;
-		iocb->ki_complete = vhb_blk_rw_complete;
+	direct = vhb_blk_dio_ok(backend, req->pos, iov, nr, len);
+	if (direct && !backend->offload_all) {
+		*iocb = (struct kiocb) {
+			.ki_filp = file,
+			.ki_pos = req->pos,
+			.ki_flags = vhb_blk_iocb_flags(bvq, write) | IOCB_DIRECT |
+				    (backend->nowait ? IOCB_NOWAIT : 0),
+			.ki_ioprio = get_current_ioprio(),
+			.ki_complete = vhb_blk_rw_complete,
+		};
+		iov_iter_init(&iter, write ? ITER_SOURCE : ITER_DEST, iov, nr,
+			      len);
+		if (write)
+			ret = file->f_op->write_iter(iocb, &iter);
+		else
+			ret = file->f_op->read_iter(iocb, &iter);
+		if (ret == -EIOCBQUEUED)
+			return 0;
+		/*
+		 * It would have waited (EAGAIN: a lock, an allocation, page
+		 * cache to write back), or refused the alignment (EINVAL):
+		 * offloaded, direct or buffered.
+		 */
+		if (ret != -EAGAIN && ret != -EINVAL) {
+			vhb_blk_rw_complete(iocb, ret);
+			return 0;
+		}
+		direct = ret == -EAGAIN;
 	}
 
-	if (write)
-		ret = vfs_iocb_iter_write(backend->file, iocb, iter);
-	else
-		ret = vfs_iocb_iter_read(backend->file, iocb, iter);
-	if (ret == -EIOCBQUEUED) {
-		req->write_started = write;
-		return;
+	/* The workqueue takes freeze protection while it writes. */
+	vhb_blk_end_write(req);
+	ret = vhb_blk_offload_rw_req(req, iov, nr, direct,
+				     vhb_blk_iocb_flags(bvq, write));
+	if (ret) {
+		req->ret = ret;
+		vhb_blk_req_done(req);
 	}
-	vhb_blk_rw_complete(iocb, ret);
-}
-
-static u8 vhb_blk_flush(struct vhb_blk *blk)
-{
-	return vfs_fsync(blk->backend.file, 0) ? VIRTIO_BLK_S_IOERR :
-						 VIRTIO_BLK_S_OK;
-}
-
-/*
- * Discard a block device range: drop its page cache (buffered fallbacks may
- * have filled it), then discard.  vfs_fallocate() offers no plain discard
- * of a block device, only zeroing.
- */
-static int vhb_blk_discard_bdev(struct file *file, u64 pos, u64 len)
-{
-	struct address_space *mapping = file->f_mapping;
-	struct block_device *bdev = I_BDEV(mapping->host);
-	int ret;
-
-	if (!bdev_max_discard_sectors(bdev))
-		return -EOPNOTSUPP;
-	if ((pos | len) & (bdev_logical_block_size(bdev) - 1))
-		return -EINVAL;
-
-	filemap_invalidate_lock(mapping);
-	truncate_inode_pages_range(mapping, pos, pos + len - 1);
-	ret = blkdev_issue_discard(bdev, pos >> VHB_SECTOR_SHIFT,
-				   len >> VHB_SECTOR_SHIFT, GFP_KERNEL);
-	filemap_invalidate_unlock(mapping);
-	return ret;
-}
-
-/*
- * DISCARD deallocates [@pos, @pos + @len); WRITE_ZEROES makes it read back
- * as zeros, deallocating it if @unmap.  A mode the backend lacks falls back
- * to another that gives the guest what it asked: tmpfs cannot zero a range
- * (punch instead), a block device without write-zeroes-with-unmap cannot
- * punch (zero instead).
- */
-static int vhb_blk_zero(struct vhb_blk *blk, u32 type, bool unmap, u64 pos,
-			u64 len)
-{
-	struct file *file = blk->backend.file;
-	int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-	int ret;
-
-	if (type == VIRTIO_BLK_T_DISCARD)
-		return blk->backend.bdev ? vhb_blk_discard_bdev(file, pos, len) :
-					   vfs_fallocate(file, punch, pos, len);
-	if (unmap) {
-		ret = vfs_fallocate(file, punch, pos, len);
-		if (ret != -EOPNOTSUPP)
-			return ret;
-		return vfs_fallocate(file, zero, pos, len);
-	}
-	ret = vfs_fallocate(file, zero, pos, len);
-	if (ret == -EOPNOTSUPP)
-		ret = vfs_fallocate(file, punch, pos, len);
-	return ret;
+	return 0;
 }
 
 /*
  * DISCARD and WRITE_ZEROES: a list of {sector, num_sectors, flags}, little
- * endian whatever the features.
+ * endian whatever the features.  Checks every segment against the limits
+ * and copies it in, then offloads the request.  Returns 0 once the request
+ * is under way or completed, -EAGAIN when the filesystem is frozen.
  */
-static u8 vhb_blk_discard_zeroes(struct vhb_blk *blk, u32 type,
-				 struct iov_iter *segs)
+static int vhb_blk_discard_zeroes(struct vhb_blk_vq *bvq,
+				  struct vhb_blk_req *req, struct iov_iter *segs)
 {
-	struct virtio_blk_discard_write_zeroes seg;
+	const struct vhb_blk_limits *l = &bvq->limits;
+	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
+	u64 max_len = discard ? l->max_discard_bytes : l->max_write_zeroes_bytes;
+	u32 max_seg = discard ? l->max_discard_seg : l->max_write_zeroes_seg;
 	size_t count = iov_iter_count(segs);
-	unsigned int n, i;
+	struct virtio_blk_discard_write_zeroes seg;
+	struct vhb_blk_zero_seg *zs;
+	unsigned int n, i, k;
+	u8 status;
 
-	if (!blk->backend.writable)
-		return VIRTIO_BLK_S_IOERR;
-	if (!count || count % sizeof(seg))
-		return VIRTIO_BLK_S_IOERR;
+	if (!vhb_has_feature(&bvq->vq, discard ? VIRTIO_BLK_F_DISCARD :
+						VIRTIO_BLK_F_WRITE_ZEROES)) {
+		vhb_blk_finish(req, VIRTIO_BLK_S_UNSUPP);
+		return 0;
+	}
+	if (l->read_only || !count || count % sizeof(seg)) {
+		vhb_blk_finish(req, VIRTIO_BLK_S_IOERR);
+		return 0;
+	}
+	if (!max_len) {
+		vhb_blk_finish(req, VIRTIO_BLK_S_UNSUPP);
+		return 0;
+	}
 	n = count / sizeof(seg);
-	if (n > VHB_BLK_MAX_ZERO_SEGS)
-		return VIRTIO_BLK_S_IOERR;
+	if (n > max_seg) {
+		vhb_blk_finish(req, VIRTIO_BLK_S_UNSUPP);
+		return 0;
+	}
+	if (vhb_blk_frozen(&bvq->blk->backend))
+		return -EAGAIN;
 
-	for (i = 0; i < n; i++) {
+	zs = kmalloc_array(n, sizeof(*zs), GFP_KERNEL_ACCOUNT);
+	if (!zs) {
+		vhb_blk_finish(req, VIRTIO_BLK_S_IOERR);
+		return 0;
+	}
+	for (i = 0, k = 0; i < n; i++) {
 		u64 sector, len;
 		u32 flags;
-		int ret;
 
+		status = VIRTIO_BLK_S_IOERR;
 		if (copy_from_iter(&seg, sizeof(seg), segs) != sizeof(seg))
-			return VIRTIO_BLK_S_IOERR;
+			goto err;
 		sector = le64_to_cpu(seg.sector);
 		len = (u64)le32_to_cpu(seg.num_sectors) << VHB_SECTOR_SHIFT;
 		flags = le32_to_cpu(seg.flags);
 		/* UNMAP is for WRITE_ZEROES only; no other flag exists. */
+		status = VIRTIO_BLK_S_UNSUPP;
 		if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ||
-		    (type == VIRTIO_BLK_T_DISCARD && flags))
-			return VIRTIO_BLK_S_UNSUPP;
-		if (!vhb_blk_in_range(blk, sector, len))
-			return VIRTIO_BLK_S_IOERR;
+		    (discard && flags))
+			goto err;
+		status = VIRTIO_BLK_S_IOERR;
+		if (len > max_len || sector > (U64_MAX >> VHB_SECTOR_SHIFT) ||
+		    !vhb_blk_in_range(bvq, sector << VHB_SECTOR_SHIFT, len))
+			goto err;
 		if (!len)
 			continue;
-		ret = vhb_blk_zero(blk, type,
-				   flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
-				   sector << VHB_SECTOR_SHIFT, len);
-		if (ret == -EOPNOTSUPP)
-			return VIRTIO_BLK_S_UNSUPP;
-		if (ret)
-			return VIRTIO_BLK_S_IOERR;
+		zs[k].pos = sector << VHB_SECTOR_SHIFT;
+		zs[k].len = len;
+		zs[k].unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+		k++;
 	}
-	return VIRTIO_BLK_S_OK;
+	if (!k) {
+		kfree(zs);
+		vhb_blk_finish(req, VIRTIO_BLK_S_OK);
+		return 0;
+	}
+	req->buf = zs;
+	req->nr = k;
+	vhb_blk_offload(req);
+	return 0;
+
+err:
+	kfree(zs);
+	vhb_blk_finish(req, status);
+	return 0;
+}
+
+/* The serial GET_ID returns, at most @max bytes of it into @buf: how many. */
+static size_t vhb_blk_serial(struct vhb_blk *blk, char *buf, size_t max)
+{
+	spin_lock(&blk->dev.snap_lock);
+	memcpy(buf, blk->serial, VHOST_BLK_SERIAL_BYTES);
+	spin_unlock(&blk->dev.snap_lock);
+	return min_t(size_t, max, VHOST_BLK_SERIAL_BYTES);
 }
 
 /* The user address of the chain's last writable byte: the status. */
@@ -258,86 +372,107 @@ static u8 __user *vhb_blk_status_byte(const struct iovec *iov, unsigned int n)
 }
 
 /*
- * Start the request in chain @head: @out readable iovecs then @in writable
- * ones in bvq->iov.  Returns 0 once the request is under way or completed,
- * or a negative errno for a chain that cannot even carry a status, which
- * stops the virtqueue.  Caller holds vq->mutex.
+ * Drop @bytes from the front of the iovecs @iov[0..*@nr): returns where the
+ * rest starts, and its count in *@nr.  The iovecs are the chain's scratch.
  */
-static int vhb_blk_start_req(struct vhb_blk_vq *bvq, unsigned int head,
-			     unsigned int out, unsigned int in)
+static struct iovec *vhb_iov_pull(struct iovec *iov, unsigned int *nr,
+				  size_t bytes)
 {
-	struct vhb_virtqueue *vq = &bvq->vq;
-	struct vhb_blk_req *req = &bvq->reqs[head];
+	while (*nr && bytes >= iov->iov_len) {
+		bytes -= iov->iov_len;
+		iov++;
+		(*nr)--;
+	}
+	if (*nr && bytes) {
+		iov->iov_base += bytes;
+		iov->iov_len -= bytes;
+	}
+	return iov;
+}
+
+/* Drop the last byte of the iovecs @iov[0..@nr): the status byte. */
+static void vhb_iov_drop_status(struct iovec *iov, unsigned int nr)
+{
+	while (nr--) {
+		if (iov[nr].iov_len) {
+			iov[nr].iov_len--;
+			return;
+		}
+	}
+}
+
+/* Does the chain keep to the VMM's segment limits (seg_max, size_max)? */
+static bool vhb_blk_chain_ok(const struct vhb_blk_vq *bvq,
+			     const struct vhb_chain_info *info)
+{
+	const struct vhb_blk_limits *l = &bvq->limits;
+
+	if (info->oversized)
+		return false;
+	/* The header and the status may take a descriptor each. */
+	if (l->seg_max && info->ndesc > l->seg_max + 2)
+		return false;
+	return !l->size_max || info->max_len <= l->size_max;
+}
+
+/*
+ * Start a request on the chain's data, by its type.  @iov holds @info->out
+ * readable iovecs then @info->in writable ones, header and status still
+ * in.  Returns 0 once the request is under way or completed, -EAGAIN when
+ * it cannot start yet.
+ */
+static int vhb_blk_dispatch(struct vhb_blk_vq *bvq, struct vhb_blk_req *req,
+			    struct iovec *iov, const struct vhb_chain_info *info)
+{
+	struct iovec *out_iov = iov, *in_iov = iov + info->out;
+	unsigned int out = info->out, in = info->in;
+	size_t out_len = iov_length(out_iov, out);
+	size_t in_len = iov_length(in_iov, in) - 1;
+	char serial[VHOST_BLK_SERIAL_BYTES];
 	struct virtio_blk_outhdr hdr;
-	struct iov_iter out_it, in_it;
-	size_t in_len;
-	u8 __user *status;
+	struct iov_iter it;
 	u64 sector;
 
-	if (req->busy) {
-		vhb_vq_err(vq, "head %u made available again while in flight\n",
-			   head);
-		return -EINVAL;
-	}
-	status = vhb_blk_status_byte(bvq->iov + out, in);
-	if (!status) {
-		vhb_vq_err(vq, "request %u has no writable status byte\n", head);
-		return -EINVAL;
-	}
-
-	req->busy = true;
-	req->status = status;
-	req->io = false;
-	req->write_started = false;
-	req->len = 0;
-	req->written = 0;
-	atomic_inc(&bvq->in_flight);
-
-	in_len = iov_length(bvq->iov + out, in);
-	iov_iter_init(&out_it, ITER_SOURCE, bvq->iov, out,
-		      iov_length(bvq->iov, out));
-	iov_iter_init(&in_it, ITER_DEST, bvq->iov + out, in, in_len);
-	iov_iter_truncate(&in_it, in_len - 1);
-
-	if (copy_from_iter(&hdr, sizeof(hdr), &out_it) != sizeof(hdr)) {
+	iov_iter_init(&it, ITER_SOURCE, out_iov, out, out_len);
+	if (!vhb_blk_chain_ok(bvq, info) ||
+	    copy_from_iter(&hdr, sizeof(hdr), &it) != sizeof(hdr)) {
 		vhb_blk_finish(req, VIRTIO_BLK_S_IOERR);
 		return 0;
 	}
-	req->type = vhb32_to_cpu(vq, hdr.type);
-	sector = vhb64_to_cpu(vq, hdr.sector);
+	req->type = vhb32_to_cpu(&bvq->vq, hdr.type);
+	sector = vhb64_to_cpu(&bvq->vq, hdr.sector);
+	out_iov = vhb_iov_pull(out_iov, &out, sizeof(hdr));
+	out_len -= sizeof(hdr);
+	vhb_iov_drop_status(in_iov, in);
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
-		if (iov_iter_count(&out_it))
+		if (out_len)
 			break;
-		vhb_blk_rw(bvq, req, &in_it, sector, false);
-		return 0;
+		return vhb_blk_rw(bvq, req, in_iov, in, in_len, sector, false);
 	case VIRTIO_BLK_T_OUT:
-		if (iov_iter_count(&in_it))
+		if (in_len)
 			break;
-		vhb_blk_rw(bvq, req, &out_it, sector, true);
-		return 0;
+		return vhb_blk_rw(bvq, req, out_iov, out, out_len, sector, true);
 	case VIRTIO_BLK_T_FLUSH:
-		if (iov_iter_count(&out_it) || iov_iter_count(&in_it))
+		if (out_len || in_len)
 			break;
-		vhb_blk_finish(req, vhb_blk_flush(bvq->blk));
+		vhb_blk_offload(req);
 		return 0;
 	case VIRTIO_BLK_T_GET_ID:
-		if (iov_iter_count(&out_it))
+		if (out_len)
 			break;
-		req->written = copy_to_iter(bvq->blk->serial,
-					    min_t(size_t, iov_iter_count(&in_it),
-						  VHOST_BLK_SERIAL_BYTES),
-					    &in_it);
+		iov_iter_init(&it, ITER_DEST, in_iov, in, in_len);
+		in_len = vhb_blk_serial(bvq->blk, serial, in_len);
+		req->written = copy_to_iter(serial, in_len, &it);
 		vhb_blk_finish(req, VIRTIO_BLK_S_OK);
 		return 0;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		if (iov_iter_count(&in_it))
+		if (in_len)
 			break;
-		vhb_blk_finish(req, vhb_blk_discard_zeroes(bvq->blk, req->type,
-							   &out_it));
-		return 0;
+		iov_iter_init(&it, ITER_SOURCE, out_iov, out, out_len);
+		return vhb_blk_discard_zeroes(bvq, req, &it);
 	default:
 		vhb_blk_finish(req, VIRTIO_BLK_S_UNSUPP);
 		return 0;
@@ -347,13 +482,53 @@ static int vhb_blk_start_req(struct vhb_blk_vq *bvq, unsigned int head,
 	return 0;
 }
 
-/* The request's final status; ends a write's freeze protection. */
+/*
+ * Start the request in chain @head, whose buffers are in bvq->iov.  Returns
+ * 0 once the request is under way or completed, -EAGAIN when it cannot
+ * start yet (the caller gives the chain back to the ring), or another
+ * negative errno for a chain that cannot even carry a status, which stops
+ * the virtqueue.  Caller holds vq->mutex.
+ */
+static int vhb_blk_start_req(struct vhb_blk_vq *bvq, unsigned int head,
+			     const struct vhb_chain_info *info)
+{
+	struct vhb_virtqueue *vq = &bvq->vq;
+	struct vhb_blk_req *req = &bvq->reqs[head];
+	int ret;
+
+	if (req->busy) {
+		vhb_vq_err(vq, "head %u made available again while in flight\n",
+			   head);
+		return -EINVAL;
+	}
+	req->status = vhb_blk_status_byte(bvq->iov + info->out, info->in);
+	if (!req->status) {
+		vhb_vq_err(vq, "request %u has no writable status byte\n", head);
+		return -EINVAL;
+	}
+
+	req->busy = true;
+	req->io = false;
+	req->freeze_held = false;
+	req->type = 0;
+	req->len = 0;
+	req->written = 0;
+	req->ret = 0;
+	atomic_inc(&bvq->in_flight);
+
+	ret = vhb_blk_dispatch(bvq, req, bvq->iov, info);
+	if (ret == -EAGAIN) {
+		/* Not started: the ring keeps the chain. */
+		req->busy = false;
+		vhb_blk_put_in_flight(bvq);
+	}
+	return ret;
+}
+
+/* The request's final status; drops what an offloaded one held. */
 static u8 vhb_blk_req_status(struct vhb_blk_req *req)
 {
-	if (req->write_started) {
-		vhb_kiocb_end_write(&req->iocb);
-		req->write_started = false;
-	}
+	vhb_blk_unpin(req);
 	if (!req->io)
 		return req->result;
 	if (req->ret < 0 || (size_t)req->ret != req->len)
@@ -489,53 +664,63 @@ module_param(submit_batch, uint, 0644);
 MODULE_PARM_DESC(submit_batch,
 		 "Requests a worker submits before it returns those completed to the guest (default 16; 0: once the ring is empty)");
 
-/**
- * vhb_blk_handle_kick - serve a virtqueue's available requests
- *
- * Runs on the virtqueue's worker.  Submissions are plugged together, and
- * every submit_batch of them the completed requests go back to the guest.
- * The run ends when the ring is empty (after a busy-poll, if the virtqueue
- * has a busy-loop timeout), on a malformed ring, or when the fairness budget
- * is spent (the handler is then queued again).
- */
-void vhb_blk_handle_kick(struct vhb_work *work)
+/* A request could not start: try the ring again later, backing off. */
+static void vhb_blk_retry_later(struct vhb_blk_vq *bvq)
 {
-	struct vhb_virtqueue *vq = container_of(work, struct vhb_virtqueue,
-						poll.work);
-	struct vhb_blk_vq *bvq = container_of(vq, struct vhb_blk_vq, vq);
+	bvq->retry_ms = clamp(bvq->retry_ms * 2, VHB_BLK_RETRY_MIN_MS,
+			      VHB_BLK_RETRY_MAX_MS);
+	mod_timer(&bvq->retry_timer,
+		  jiffies + msecs_to_jiffies(bvq->retry_ms));
+}
+
+void vhb_blk_retry_timer(struct timer_list *t)
+{
+	struct vhb_blk_vq *bvq = from_timer(bvq, t, retry_timer);
+
+	vhb_vq_work_queue(&bvq->vq, &bvq->vq.poll.work);
+}
+
+/*
+ * Fetch and start requests until the ring is empty, the fairness budget is
+ * spent (the handler is queued again) or a request must wait.  Returns
+ * whether the ring was found empty.
+ */
+static bool vhb_blk_serve_ring(struct vhb_blk_vq *bvq)
+{
+	struct vhb_virtqueue *vq = &bvq->vq;
 	unsigned int batch_max = READ_ONCE(submit_batch);
-	unsigned int out, in, batch = 0;
+	struct vhb_chain_info info;
+	unsigned int batch = 0;
 	struct blk_plug plug;
-	int head, reqs = 0;
+	int head, ret, reqs = 0;
+	bool empty = false;
 
-	mutex_lock(&vq->mutex);
-	vhb_stat_add(&vq->stats.kicks, 1);
-	if (!vq->private_data || vq->stopped)
-		goto out;
-
-	vhb_blk_serve_begin(bvq);
-	vhb_disable_notify(vq);
 	blk_start_plug(&plug);
 	for (;;) {
-		head = vhb_get_vq_desc(vq, bvq->iov, VHB_MAX_IOV, &out, &in);
-		if (head < 0)
-			break;
-		if (head == vq->num) {
-			/* The requests go to the device before any poll. */
-			vhb_blk_unplug(&plug);
-			batch = 0;
-			if (vhb_blk_busy_poll(bvq))
-				continue;
-			/* Empty: ask for kicks, unless requests came meanwhile. */
-			if (unlikely(vhb_enable_notify(vq))) {
-				vhb_disable_notify(vq);
-				continue;
-			}
+		head = vhb_get_vq_desc(vq, bvq->iov, VHB_MAX_IOV, &info);
+		if (head < 0) {
+			vhb_vq_set_broken(vq);
 			break;
 		}
-		if (vhb_blk_start_req(bvq, head, out, in))
+		if (head == vq->num) {
+			empty = true;
 			break;
-		if (vhb_exceeds_weight(vq, ++reqs, 0))
+		}
+		ret = vhb_blk_start_req(bvq, head, &info);
+		if (ret) {
+			/*
+			 * The chain stays in the ring: retried later, or where
+			 * the stopped ring's VHOST_GET_VRING_BASE says it is.
+			 */
+			vhb_unget_vq_desc(vq);
+			if (ret == -EAGAIN)
+				vhb_blk_retry_later(bvq);
+			else
+				vhb_vq_set_broken(vq);
+			break;
+		}
+		bvq->retry_ms = 0;
+		if (vhb_exceeds_weight(vq, ++reqs))
 			break;
 		if (batch_max && ++batch >= batch_max) {
 			batch = 0;
@@ -550,7 +735,50 @@ void vhb_blk_handle_kick(struct vhb_work *work)
 		}
 	}
 	blk_finish_plug(&plug);
+	return empty;
+}
+
+/**
+ * vhb_blk_handle_kick - serve a virtqueue's available requests
+ *
+ * Runs on the virtqueue's worker, with the credentials of whoever set the
+ * backend.  Submissions are plugged together, and every submit_batch of
+ * them the completed requests go back to the guest.  The run ends when the
+ * ring is empty (after a busy-poll, if the virtqueue has a busy-loop
+ * timeout), on a malformed ring (which stops the virtqueue), when the
+ * fairness budget is spent (the handler is then queued again), or when a
+ * request must wait for its filesystem to thaw (a timer queues it again).
+ */
+void vhb_blk_handle_kick(struct vhb_work *work)
+{
+	struct vhb_virtqueue *vq = container_of(work, struct vhb_virtqueue,
+						poll.work);
+	struct vhb_blk_vq *bvq = container_of(vq, struct vhb_blk_vq, vq);
+	const struct cred *old_cred;
+	struct vhb_blk *blk;
+
+	mutex_lock(&vq->mutex);
+	vhb_stat_add(&vq->stats.kicks, 1);
+	blk = vq->private_data;
+	if (!blk || vq->stopped || vq->broken)
+		goto out;
+
+	old_cred = override_creds(blk->backend.cred);
+	vhb_blk_serve_begin(bvq);
+	vhb_disable_notify(vq);
+	for (;;) {
+		if (!vhb_blk_serve_ring(bvq))
+			break;
+		/* Empty: the requests went to the device; poll a while. */
+		if (vhb_blk_busy_poll(bvq))
+			continue;
+		/* Ask for kicks, unless requests came meanwhile. */
+		if (likely(!vhb_enable_notify(vq)))
+			break;
+		vhb_disable_notify(vq);
+	}
 	vhb_blk_serve_end(bvq);
+	revert_creds(old_cred);
 out:
 	mutex_unlock(&vq->mutex);
 }
@@ -565,7 +793,45 @@ void vhb_blk_drop_done(struct vhb_blk_vq *bvq)
 	struct llist_node *node = llist_del_all(&bvq->done);
 
 	llist_for_each_entry_safe(req, next, node, node) {
-		vhb_blk_req_status(req);
+		vhb_blk_unpin(req);
 		req->busy = false;
 	}
+}
+
+static unsigned int drain_timeout_ms = 30000;
+module_param(drain_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(drain_timeout_ms,
+		 "How long stopping a virtqueue or detaching the backend waits for requests in flight, in ms (default 30000)");
+
+/* When a drain that starts now must give up. */
+unsigned long vhb_blk_drain_deadline(void)
+{
+	return jiffies + msecs_to_jiffies(READ_ONCE(drain_timeout_ms));
+}
+
+/**
+ * vhb_blk_wait_idle - wait until every request of @bvq has completed
+ * @deadline: in jiffies, from vhb_blk_drain_deadline()
+ *
+ * Killable.  Returns 0, -EINTR or -ETIMEDOUT.
+ */
+int vhb_blk_wait_idle(struct vhb_blk_vq *bvq, unsigned long deadline)
+{
+	long left = (long)(deadline - jiffies), ret;
+
+	ret = wait_event_killable_timeout(bvq->blk->drain_wq,
+					  !atomic_read(&bvq->in_flight),
+					  max(left, 1L));
+	if (ret < 0)
+		return -EINTR;
+	return ret ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * The same, without bound, for the device's release: requests in flight
+ * use the device's memory.
+ */
+void vhb_blk_wait_idle_forever(struct vhb_blk_vq *bvq)
+{
+	wait_event(bvq->blk->drain_wq, !atomic_read(&bvq->in_flight));
 }

@@ -5,12 +5,20 @@
  * of its device.  Specified in Documentation/netlink/specs/vhost-blk.yaml;
  * attribute numbers are in uapi/linux/vhost_blk.h.
  *
+ * Nothing here sleeps on a device: the family runs without genl_mutex
+ * (parallel_ops), and a dump reads each device without its mutex, from
+ * snapshots under the device's snap_lock, counters read as they are, and
+ * workers under RCU.  A device's owner may hold its mutex for as long as
+ * its backend takes; readers of every device, and every other genetlink
+ * family, never wait for it.  A dump that devices, workers or attachments
+ * changed under is flagged NLM_F_DUMP_INTR.
+ *
  * A dump shows a caller without CAP_NET_ADMIN only the devices its
- * effective uid owns.  Each device is read under its mutex, so what a
- * message says of it is consistent; counters are read as they are.
+ * effective uid owns.
  */
 #include <linux/cred.h>
 #include <linux/dcache.h>
+#include <linux/file.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
@@ -20,20 +28,31 @@
 
 static struct genl_family vhb_nl_family;
 
-/* May the reader of this dump see @blk?  Caller holds blk->dev.mutex. */
+/* May the reader of this dump see @blk?  Checked before anything is read. */
 static bool vhb_nl_visible(struct netlink_callback *cb, struct vhb_blk *blk)
 {
+	struct vhb_owner owner;
+	bool mine;
+
 	if (netlink_capable(cb->skb, CAP_NET_ADMIN))
 		return true;
-	return vhb_dev_has_owner(&blk->dev) &&
-	       uid_eq(blk->dev.owner_uid, current_euid());
+	if (!vhb_dev_owner_get(&blk->dev, &owner))
+		return false;
+	mine = uid_eq(owner.uid, current_euid());
+	vhb_owner_put(&owner);
+	return mine;
 }
 
 static void *vhb_nl_put_header(struct sk_buff *skb, struct netlink_callback *cb,
 			       u8 cmd)
 {
-	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			   &vhb_nl_family, NLM_F_MULTI, cmd);
+	void *hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				cb->nlh->nlmsg_seq, &vhb_nl_family,
+				NLM_F_MULTI, cmd);
+
+	if (hdr)
+		genl_dump_check_consistent(cb, hdr);
+	return hdr;
 }
 
 /* The dump's optional device filter, or -1. */
@@ -46,20 +65,39 @@ static s64 vhb_nl_dev_filter(struct netlink_callback *cb, int attr)
 	return -1;
 }
 
-static unsigned int vhb_nl_num_workers(struct vhb_dev *dev)
-{
-	struct vhb_worker *worker;
-	unsigned long id;
-	unsigned int n = 0;
+/* What a device message says, read without the device's mutex. */
+struct vhb_nl_dev {
+	struct vhb_owner owner;
+	bool has_owner;
+	struct vhb_blk_backend backend;	/* its file referenced, or NULL */
+	struct vhb_blk_limits limits;
+	char serial[VHOST_BLK_SERIAL_BYTES];
+};
 
-	xa_for_each(&dev->worker_ids, id, worker)
-		n++;
-	return n;
+static void vhb_nl_dev_get(struct vhb_blk *blk, struct vhb_nl_dev *d)
+{
+	d->has_owner = vhb_dev_owner_get(&blk->dev, &d->owner);
+	spin_lock(&blk->dev.snap_lock);
+	d->backend = blk->backend;
+	if (d->backend.file)
+		get_file(d->backend.file);
+	d->limits = blk->limits;
+	memcpy(d->serial, blk->serial, sizeof(d->serial));
+	spin_unlock(&blk->dev.snap_lock);
 }
 
-static int vhb_nl_put_backend(struct sk_buff *skb, struct vhb_blk *blk)
+static void vhb_nl_dev_put(struct vhb_nl_dev *d)
 {
-	struct file *file = blk->backend.file;
+	if (d->has_owner)
+		vhb_owner_put(&d->owner);
+	if (d->backend.file)
+		fput(d->backend.file);
+}
+
+static int vhb_nl_put_backend(struct sk_buff *skb,
+			      const struct vhb_blk_backend *backend)
+{
+	struct file *file = backend->file;
 	char *buf, *path;
 	int ret;
 
@@ -75,58 +113,85 @@ static int vhb_nl_put_backend(struct sk_buff *skb, struct vhb_blk *blk)
 	if (ret)
 		return ret;
 	return nla_put_u64_64bit(skb, VHOST_BLK_A_DEV_BACKEND_SIZE,
-				 vhb_blk_backend_size(&blk->backend),
+				 vhb_blk_backend_size(backend),
 				 VHOST_BLK_A_DEV_PAD);
 }
 
-/* One device's message.  Caller holds blk->dev.mutex. */
+static int vhb_nl_put_limits(struct sk_buff *skb, const struct vhb_nl_dev *d)
+{
+	struct vhost_blk_limits v;
+
+	vhb_blk_limits_to_uapi(&d->limits, d->backend.file ?
+			       vhb_blk_backend_size(&d->backend) : 0, &v);
+	if (nla_put_u64_64bit(skb, VHOST_BLK_A_DEV_CAPACITY, v.capacity,
+			      VHOST_BLK_A_DEV_PAD) ||
+	    nla_put_u8(skb, VHOST_BLK_A_DEV_READ_ONLY,
+		       !!(v.flags & VHOST_BLK_LIMITS_F_RO)) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_SIZE_MAX, v.size_max) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_SEG_MAX, v.seg_max) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_MAX_DISCARD_SECTORS,
+			v.max_discard_sectors) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_MAX_DISCARD_SEG, v.max_discard_seg) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SECTORS,
+			v.max_write_zeroes_sectors) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SEG,
+			v.max_write_zeroes_seg))
+		return -EMSGSIZE;
+	return nla_put(skb, VHOST_BLK_A_DEV_SERIAL, sizeof(d->serial),
+		       d->serial);
+}
+
+/* One device's message, if the reader may see the snapshot it takes. */
 static int vhb_nl_fill_dev(struct sk_buff *skb, struct netlink_callback *cb,
 			   struct vhb_blk *blk)
 {
 	struct vhb_dev *dev = &blk->dev;
+	struct vhb_nl_dev d;
+	unsigned int nworkers;
 	void *hdr;
 
+	vhb_nl_dev_get(blk, &d);
+	/* The owner may have changed since vhb_nl_visible() looked. */
+	if (!netlink_capable(cb->skb, CAP_NET_ADMIN) &&
+	    !(d.has_owner && uid_eq(d.owner.uid, current_euid()))) {
+		vhb_nl_dev_put(&d);
+		return 0;
+	}
 	hdr = vhb_nl_put_header(skb, cb, VHOST_BLK_CMD_DEV_GET);
-	if (!hdr)
+	if (!hdr) {
+		vhb_nl_dev_put(&d);
 		return -EMSGSIZE;
+	}
+	rcu_read_lock();
+	nworkers = vhb_dev_num_workers(dev);
+	rcu_read_unlock();
 	if (nla_put_u32(skb, VHOST_BLK_A_DEV_ID, blk->id) ||
 	    nla_put_u32(skb, VHOST_BLK_A_DEV_NUM_VQS, dev->nvqs) ||
-	    nla_put_u32(skb, VHOST_BLK_A_DEV_NUM_WORKERS,
-			vhb_nl_num_workers(dev)) ||
-	    nla_put_u32(skb, VHOST_BLK_A_DEV_WORKER_MODE, dev->fork_owner) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_NUM_WORKERS, nworkers) ||
+	    nla_put_u32(skb, VHOST_BLK_A_DEV_WORKER_MODE,
+			READ_ONCE(dev->fork_owner)) ||
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_DEV_FEATURES,
-			      dev->acked_features, VHOST_BLK_A_DEV_PAD))
+			      READ_ONCE(dev->acked_features), VHOST_BLK_A_DEV_PAD))
 		goto err_cancel;
-	if (vhb_dev_has_owner(dev) &&
-	    (nla_put_u32(skb, VHOST_BLK_A_DEV_OWNER_PID,
-			 pid_vnr(dev->owner_tgid)) ||
-	     nla_put_u32(skb, VHOST_BLK_A_DEV_OWNER_TID,
-			 pid_vnr(dev->owner_tid)) ||
+	if (d.has_owner &&
+	    (nla_put_u32(skb, VHOST_BLK_A_DEV_OWNER_PID, pid_vnr(d.owner.tgid)) ||
+	     nla_put_u32(skb, VHOST_BLK_A_DEV_OWNER_TID, pid_vnr(d.owner.tid)) ||
 	     nla_put_u32(skb, VHOST_BLK_A_DEV_OWNER_UID,
-			 from_kuid_munged(current_user_ns(), dev->owner_uid))))
+			 from_kuid_munged(current_user_ns(), d.owner.uid))))
 		goto err_cancel;
-	if (vhb_nl_put_backend(skb, blk))
+	if (vhb_nl_put_backend(skb, &d.backend) || vhb_nl_put_limits(skb, &d))
 		goto err_cancel;
+	vhb_nl_dev_put(&d);
 	genlmsg_end(skb, hdr);
 	return 0;
 
 err_cancel:
+	vhb_nl_dev_put(&d);
 	genlmsg_cancel(skb, hdr);
 	return -EMSGSIZE;
 }
 
-/* The worker serving @vq, or NULL.  Caller holds dev->mutex. */
-static struct vhb_worker *vhb_nl_vq_worker(struct vhb_virtqueue *vq)
-{
-	struct vhb_worker *worker;
-
-	/* Stays allocated under dev->mutex even if the kill handler detaches it. */
-	rcu_read_lock();
-	worker = rcu_dereference(vq->worker);
-	rcu_read_unlock();
-	return worker;
-}
-
+/* One worker's message.  Caller holds rcu_read_lock(). */
 static int vhb_nl_fill_worker(struct sk_buff *skb, struct netlink_callback *cb,
 			      struct vhb_blk *blk, struct vhb_worker *worker)
 {
@@ -140,7 +205,8 @@ static int vhb_nl_fill_worker(struct sk_buff *skb, struct netlink_callback *cb,
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, VHOST_BLK_A_WORKER_DEV_ID, blk->id) ||
 	    nla_put_u32(skb, VHOST_BLK_A_WORKER_ID, worker->id) ||
-	    nla_put_u32(skb, VHOST_BLK_A_WORKER_TID, pid_vnr(worker->pid)) ||
+	    nla_put_u32(skb, VHOST_BLK_A_WORKER_TID,
+			pid_vnr(READ_ONCE(worker->pid))) ||
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_WORKER_WORKS,
 			      READ_ONCE(worker->stats.works),
 			      VHOST_BLK_A_WORKER_PAD) ||
@@ -156,7 +222,7 @@ static int vhb_nl_fill_worker(struct sk_buff *skb, struct netlink_callback *cb,
 	if (!vqs)
 		goto err_cancel;
 	for (i = 0; i < dev->nvqs; i++) {
-		if (vhb_nl_vq_worker(dev->vqs[i]) == worker &&
+		if (rcu_access_pointer(dev->vqs[i]->worker) == worker &&
 		    nla_put_u32(skb, VHOST_BLK_A_WORKER_VQ, i))
 			goto err_cancel;
 	}
@@ -174,18 +240,26 @@ static int vhb_nl_fill_vq(struct sk_buff *skb, struct netlink_callback *cb,
 {
 	struct vhb_blk_vq *bvq = &blk->vqs[index];
 	struct vhb_virtqueue *vq = &bvq->vq;
-	struct vhb_worker *worker = vhb_nl_vq_worker(vq);
+	struct vhb_worker *worker;
 	void *hdr;
+	int ret;
 
 	hdr = vhb_nl_put_header(skb, cb, VHOST_BLK_CMD_VQ_GET);
 	if (!hdr)
 		return -EMSGSIZE;
-	if (nla_put_u32(skb, VHOST_BLK_A_VQ_DEV_ID, blk->id) ||
+	rcu_read_lock();
+	worker = rcu_dereference(vq->worker);
+	ret = worker ? nla_put_u32(skb, VHOST_BLK_A_VQ_WORKER_ID, worker->id) : 0;
+	rcu_read_unlock();
+	if (ret ||
+	    nla_put_u32(skb, VHOST_BLK_A_VQ_DEV_ID, blk->id) ||
 	    nla_put_u32(skb, VHOST_BLK_A_VQ_INDEX, index) ||
-	    (worker && nla_put_u32(skb, VHOST_BLK_A_VQ_WORKER_ID, worker->id)) ||
 	    nla_put_u32(skb, VHOST_BLK_A_VQ_NUM, READ_ONCE(vq->num)) ||
 	    nla_put_u8(skb, VHOST_BLK_A_VQ_ACTIVE,
 		       !!READ_ONCE(vq->private_data)) ||
+	    nla_put_u8(skb, VHOST_BLK_A_VQ_BROKEN, READ_ONCE(vq->broken)) ||
+	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_OFFLOADED,
+			      READ_ONCE(bvq->offloaded), VHOST_BLK_A_VQ_PAD) ||
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_KICKS,
 			      READ_ONCE(vq->stats.kicks), VHOST_BLK_A_VQ_PAD) ||
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_REQUESTS,
@@ -209,28 +283,31 @@ static int vhb_nl_fill_vq(struct sk_buff *skb, struct netlink_callback *cb,
 /*
  * Fill messages for one device, from item cb->args[1] on; returns 0 when the
  * device is done, -EMSGSIZE when the skb is full (cb->args[1] then says
- * where to resume).  Caller holds blk->dev.mutex.
+ * where to resume).
  */
 static int vhb_nl_fill_items(struct sk_buff *skb, struct netlink_callback *cb,
 			     struct vhb_blk *blk, u8 cmd)
 {
 	struct vhb_worker *worker;
 	unsigned long id;
-	int ret;
+	int ret = 0;
 
 	switch (cmd) {
 	case VHOST_BLK_CMD_DEV_GET:
 		return vhb_nl_fill_dev(skb, cb, blk);
 	case VHOST_BLK_CMD_WORKER_GET:
 		id = cb->args[1];
+		/* Workers are freed after a grace period: see worker.c. */
+		rcu_read_lock();
 		xa_for_each_start(&blk->dev.worker_ids, id, worker, id) {
 			ret = vhb_nl_fill_worker(skb, cb, blk, worker);
 			if (ret) {
 				cb->args[1] = id;
-				return ret;
+				break;
 			}
 		}
-		return 0;
+		rcu_read_unlock();
+		return ret;
 	case VHOST_BLK_CMD_VQ_GET:
 		for (id = cb->args[1]; id < blk->nvqs; id++) {
 			ret = vhb_nl_fill_vq(skb, cb, blk, id);
@@ -252,11 +329,13 @@ static int vhb_nl_fill_items(struct sk_buff *skb, struct netlink_callback *cb,
 static int vhb_nl_dump(struct sk_buff *skb, struct netlink_callback *cb,
 		       u8 cmd, int filter_attr)
 {
-	s64 filter = filter_attr ? vhb_nl_dev_filter(cb, filter_attr) : -1;
+	s64 filter = vhb_nl_dev_filter(cb, filter_attr);
 	unsigned long id = cb->args[0];
 	struct vhb_blk *blk;
 	int ret = 0;
 
+	/* Every message of this pass says whether the topology moved. */
+	cb->seq = atomic_read(&vhb_topology_gen) ?: 1;
 	if (filter >= 0 && id < filter)
 		id = filter;
 	while ((blk = vhb_blk_get_next(&id))) {
@@ -264,10 +343,11 @@ static int vhb_nl_dump(struct sk_buff *skb, struct netlink_callback *cb,
 			vhb_blk_put(blk);
 			break;
 		}
-		mutex_lock(&blk->dev.mutex);
+		/* The device to resume is gone: this one starts at its first item. */
+		if (id != cb->args[0])
+			cb->args[1] = 0;
 		ret = vhb_nl_visible(cb, blk) ?
 		      vhb_nl_fill_items(skb, cb, blk, cmd) : 0;
-		mutex_unlock(&blk->dev.mutex);
 		vhb_blk_put(blk);
 		if (ret)
 			break;
@@ -283,7 +363,7 @@ static int vhb_nl_dump(struct sk_buff *skb, struct netlink_callback *cb,
 
 static int vhb_nl_dev_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	return vhb_nl_dump(skb, cb, VHOST_BLK_CMD_DEV_GET, 0);
+	return vhb_nl_dump(skb, cb, VHOST_BLK_CMD_DEV_GET, VHOST_BLK_A_DEV_ID);
 }
 
 static int vhb_nl_worker_dump(struct sk_buff *skb, struct netlink_callback *cb)
@@ -298,7 +378,10 @@ static int vhb_nl_vq_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			   VHOST_BLK_A_VQ_DEV_ID);
 }
 
-/* VHOST_BLK_CMD_VQ_ATTACH: the admin's VHOST_ATTACH_VRING_WORKER. */
+/*
+ * VHOST_BLK_CMD_VQ_ATTACH: the admin's VHOST_ATTACH_VRING_WORKER.  Runs
+ * without genl_mutex (parallel_ops); waits for the device killably.
+ */
 static int vhb_nl_vq_attach(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
@@ -306,13 +389,10 @@ static int vhb_nl_vq_attach(struct sk_buff *skb, struct genl_info *info)
 	u32 index;
 	int ret;
 
-	if (!netlink_capable(skb, CAP_SYS_ADMIN))
-		return -EPERM;
-	if (!attrs[VHOST_BLK_A_VQ_DEV_ID] || !attrs[VHOST_BLK_A_VQ_INDEX] ||
-	    !attrs[VHOST_BLK_A_VQ_WORKER_ID]) {
-		GENL_SET_ERR_MSG(info, "device id, vq index and worker id are required");
+	if (GENL_REQ_ATTR_CHECK(info, VHOST_BLK_A_VQ_DEV_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, VHOST_BLK_A_VQ_INDEX) ||
+	    GENL_REQ_ATTR_CHECK(info, VHOST_BLK_A_VQ_WORKER_ID))
 		return -EINVAL;
-	}
 
 	blk = vhb_blk_get(nla_get_u32(attrs[VHOST_BLK_A_VQ_DEV_ID]));
 	if (!blk) {
@@ -321,7 +401,10 @@ static int vhb_nl_vq_attach(struct sk_buff *skb, struct genl_info *info)
 	}
 	index = nla_get_u32(attrs[VHOST_BLK_A_VQ_INDEX]);
 
-	mutex_lock(&blk->dev.mutex);
+	if (mutex_lock_killable(&blk->dev.mutex)) {
+		vhb_blk_put(blk);
+		return -EINTR;
+	}
 	if (!vhb_dev_has_owner(&blk->dev)) {
 		GENL_SET_ERR_MSG(info, "the device has no owner");
 		ret = -EINVAL;
@@ -339,6 +422,10 @@ static int vhb_nl_vq_attach(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
+static const struct nla_policy vhb_nl_dev_policy[VHOST_BLK_A_DEV_MAX + 1] = {
+	[VHOST_BLK_A_DEV_ID] = { .type = NLA_U32 },
+};
+
 static const struct nla_policy vhb_nl_worker_policy[VHOST_BLK_A_WORKER_MAX + 1] = {
 	[VHOST_BLK_A_WORKER_DEV_ID] = { .type = NLA_U32 },
 };
@@ -353,6 +440,8 @@ static const struct genl_ops vhb_nl_ops[] = {
 	{
 		.cmd = VHOST_BLK_CMD_DEV_GET,
 		.dumpit = vhb_nl_dev_dump,
+		.policy = vhb_nl_dev_policy,
+		.maxattr = VHOST_BLK_A_DEV_MAX,
 	},
 	{
 		.cmd = VHOST_BLK_CMD_WORKER_GET,
@@ -371,7 +460,7 @@ static const struct genl_ops vhb_nl_ops[] = {
 		.doit = vhb_nl_vq_attach,
 		.policy = vhb_nl_vq_policy,
 		.maxattr = VHOST_BLK_A_VQ_MAX,
-		/* CAP_SYS_ADMIN is checked in the handler. */
+		/* CAP_NET_ADMIN, as the dumps' "see every device". */
 		.flags = GENL_ADMIN_PERM,
 	},
 };
@@ -382,8 +471,9 @@ static struct genl_family vhb_nl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.ops = vhb_nl_ops,
 	.n_ops = ARRAY_SIZE(vhb_nl_ops),
-	.resv_start_op = VHOST_BLK_CMD_VQ_ATTACH + 1,
 	.netnsok = true,
+	/* Never genl_mutex: see the top of this file. */
+	.parallel_ops = true,
 };
 
 int __init vhb_nl_init(void)

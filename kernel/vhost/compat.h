@@ -53,17 +53,6 @@ static inline void vhb_eventfd_signal(struct eventfd_ctx *ctx)
 #endif
 }
 
-/*
- * Since 6.6 vfs_iocb_iter_write() takes freeze protection for the write, to
- * be dropped when an async write completes.
- */
-static inline void vhb_kiocb_end_write(struct kiocb *iocb)
-{
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
-	kiocb_end_write(iocb);
-#endif
-}
-
 /* A dump's request attributes moved into a struct genl_info in 6.5. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define vhb_genl_dump_attrs(cb) (genl_dumpit_info(cb)->info.attrs)

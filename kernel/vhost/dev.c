@@ -22,17 +22,17 @@ MODULE_PARM_DESC(max_mem_regions,
 
 void vhb_dev_init(struct vhb_dev *dev, struct vhb_virtqueue **vqs,
 		  unsigned int nvqs, const struct vhb_dev_ops *ops,
-		  u64 features, int weight, int byte_weight)
+		  u64 features, int weight)
 {
 	unsigned int i;
 
 	mutex_init(&dev->mutex);
+	spin_lock_init(&dev->snap_lock);
 	dev->vqs = vqs;
 	dev->nvqs = nvqs;
 	dev->ops = ops;
 	dev->features = features;
 	dev->weight = weight;
-	dev->byte_weight = byte_weight;
 	dev->fork_owner = vhb_fork_owner_supported() ? VHOST_FORK_OWNER_TASK :
 						       VHOST_FORK_OWNER_KTHREAD;
 	xa_init_flags(&dev->worker_ids, XA_FLAGS_ALLOC);
@@ -79,10 +79,34 @@ static long vhb_dev_set_owner(struct vhb_dev *dev)
 		dev->mm = NULL;
 		return ret;
 	}
-	dev->owner_tgid = get_task_pid(current, PIDTYPE_TGID);
-	dev->owner_tid = get_task_pid(current, PIDTYPE_PID);
-	dev->owner_uid = current_euid();
+	spin_lock(&dev->snap_lock);
+	dev->owner.tgid = get_task_pid(current, PIDTYPE_TGID);
+	dev->owner.tid = get_task_pid(current, PIDTYPE_PID);
+	dev->owner.uid = current_euid();
+	spin_unlock(&dev->snap_lock);
 	return 0;
+}
+
+/**
+ * vhb_dev_owner_get - the owner's identity, for a reader without dev->mutex
+ *
+ * Returns false when the device has no owner.  Otherwise fills @owner with
+ * references the caller drops with vhb_owner_put().
+ */
+bool vhb_dev_owner_get(struct vhb_dev *dev, struct vhb_owner *owner)
+{
+	spin_lock(&dev->snap_lock);
+	*owner = dev->owner;
+	get_pid(owner->tgid);
+	get_pid(owner->tid);
+	spin_unlock(&dev->snap_lock);
+	return owner->tgid;
+}
+
+void vhb_owner_put(struct vhb_owner *owner)
+{
+	put_pid(owner->tgid);
+	put_pid(owner->tid);
 }
 
 static int vhb_mem_region_cmp(const void *a, const void *b)
@@ -135,7 +159,8 @@ static struct vhb_mem *vhb_mem_from_user(struct vhost_memory __user *m,
 	for (i = 1; i < nregions; i++) {
 		const struct vhb_mem_region *prev = &mem->regions[i - 1];
 
-		if (prev->gpa + prev->size > mem->regions[i].gpa) {
+		/* Sorted: no wrap, even for a region that ends at 2^64. */
+		if (mem->regions[i].gpa - prev->gpa < prev->size) {
 			kvfree(mem);
 			return ERR_PTR(-EINVAL);
 		}
@@ -190,7 +215,7 @@ static long vhb_set_features(struct vhb_dev *dev, u64 __user *argp)
 	if (features & ~dev->features)
 		return -EOPNOTSUPP;
 
-	dev->acked_features = features;
+	WRITE_ONCE(dev->acked_features, features);
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vhb_virtqueue *vq = dev->vqs[i];
 
@@ -208,10 +233,7 @@ static long vhb_set_backend_features(struct vhb_dev *dev, u64 __user *argp)
 	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
 	/* No backend feature (IOTLB messages, suspend) is offered. */
-	if (features)
-		return -EOPNOTSUPP;
-	dev->acked_backend_features = features;
-	return 0;
+	return features ? -EOPNOTSUPP : 0;
 }
 
 static long vhb_set_fork_owner(struct vhb_dev *dev, u8 __user *argp)
@@ -228,7 +250,7 @@ static long vhb_set_fork_owner(struct vhb_dev *dev, u8 __user *argp)
 	/* Kernels without vhost_task have kthread workers only. */
 	if (mode == VHOST_FORK_OWNER_TASK && !vhb_fork_owner_supported())
 		return -EOPNOTSUPP;
-	dev->fork_owner = mode;
+	WRITE_ONCE(dev->fork_owner, mode);
 	return 0;
 }
 
@@ -254,6 +276,7 @@ void vhb_dev_stop(struct vhb_dev *dev)
  */
 void vhb_dev_cleanup(struct vhb_dev *dev)
 {
+	struct vhb_owner owner;
 	unsigned int i;
 
 	for (i = 0; i < dev->nvqs; i++)
@@ -263,22 +286,17 @@ void vhb_dev_cleanup(struct vhb_dev *dev)
 		dev->vqs[i]->mem = NULL;
 	kvfree(dev->mem);
 	dev->mem = NULL;
-	dev->acked_features = 0;
-	dev->acked_backend_features = 0;
-	dev->fork_owner = vhb_fork_owner_supported() ? VHOST_FORK_OWNER_TASK :
-						       VHOST_FORK_OWNER_KTHREAD;
+	WRITE_ONCE(dev->acked_features, 0);
+	WRITE_ONCE(dev->fork_owner, vhb_fork_owner_supported() ?
+		   VHOST_FORK_OWNER_TASK : VHOST_FORK_OWNER_KTHREAD);
 	if (dev->mm)
 		mmput(dev->mm);
 	dev->mm = NULL;
-	put_pid(dev->owner_tgid);
-	put_pid(dev->owner_tid);
-	dev->owner_tgid = NULL;
-	dev->owner_tid = NULL;
-}
-
-bool vhb_vq_is_active(struct vhb_virtqueue *vq)
-{
-	return vq->private_data;
+	spin_lock(&dev->snap_lock);
+	owner = dev->owner;
+	memset(&dev->owner, 0, sizeof(dev->owner));
+	spin_unlock(&dev->snap_lock);
+	vhb_owner_put(&owner);
 }
 
 /**

@@ -10,8 +10,16 @@
  *                   workers, vring configuration ioctls
  *   worker->mutex   a worker's attachments and its killed state
  *   vq->mutex       a virtqueue's ring state; held by every handler run
+ *   dev->snap_lock  (spinlock) what netlink reads without dev->mutex: the
+ *                   owner's identity, and the device type's own snapshot
  * vq->worker is RCU-protected: work is queued under rcu_read_lock() and a
- * worker is swapped with rcu_assign_pointer() under vq->mutex.
+ * worker is swapped with rcu_assign_pointer() under vq->mutex.  A worker is
+ * freed only after an RCU grace period, so a reader under rcu_read_lock()
+ * may look at any worker it finds in dev->worker_ids or vq->worker.
+ *
+ * Rules: a handler never waits for backend I/O with vq->mutex held; no
+ * global lock is held while waiting for dev->mutex or for I/O; every wait
+ * userspace can cause is killable and bounded.
  */
 #ifndef VHB_VHOST_H
 #define VHB_VHOST_H
@@ -23,6 +31,7 @@
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
+#include <linux/spinlock.h>
 #include <linux/uidgid.h>
 #include <linux/uio.h>
 #include <linux/virtio_byteorder.h>
@@ -68,6 +77,7 @@ struct vhb_worker {
 	bool killed;			/* under mutex */
 	struct pid *pid;		/* the worker thread's */
 	struct vhb_worker_stats stats;
+	struct list_head dead;		/* on the list vhb_workers_free() frees */
 };
 
 /* An eventfd the core waits on: a virtqueue's kick. */
@@ -131,6 +141,7 @@ struct vhb_virtqueue {
 	u16 signalled_used;	/* used idx at the last call signal */
 	bool signalled_used_valid;
 	bool stopped;		/* by VHOST_GET_VRING_BASE until reconfigured */
+	bool broken;		/* malformed ring: stopped until reconfigured */
 	u32 busyloop_timeout;	/* us to busy-poll an empty ring; 0: never */
 
 	u64 acked_features;
@@ -143,42 +154,49 @@ struct vhb_virtqueue {
 
 struct vhb_dev_ops {
 	/*
-	 * Stop the virtqueue's backend work and finish whatever it has in
-	 * flight; called with vq->mutex held by VHOST_GET_VRING_BASE.
+	 * Wait until every request the virtqueue fetched has completed, for
+	 * VHOST_GET_VRING_BASE: 0, or -EINTR when the caller is killed or
+	 * -ETIMEDOUT when the backend does not answer in time.  Called with
+	 * dev->mutex held and not vq->mutex; the ring no longer takes kicks.
 	 * Optional.
 	 */
-	void (*drain_vq)(struct vhb_virtqueue *vq);
+	int (*drain_vq)(struct vhb_virtqueue *vq);
+};
+
+/* The owner as netlink sees it; vhb_dev_owner_get() takes the references. */
+struct vhb_owner {
+	struct pid *tgid;
+	struct pid *tid;
+	kuid_t uid;
 };
 
 struct vhb_dev {
 	struct mutex mutex;		/* device configuration, see above */
+	spinlock_t snap_lock;		/* see above */
 	struct mm_struct *mm;		/* the owner's, from SET_OWNER */
-	struct pid *owner_tgid;		/* the owner process */
-	struct pid *owner_tid;		/* the thread that did SET_OWNER */
-	kuid_t owner_uid;		/* its effective uid */
+	struct vhb_owner owner;		/* under snap_lock too; pids NULL if none */
 	struct vhb_virtqueue **vqs;
 	unsigned int nvqs;
 	const struct vhb_dev_ops *ops;
 	struct vhb_mem *mem;		/* under mutex; vqs hold copies */
 	struct xarray worker_ids;
 	u64 features;			/* what the device type offers */
-	u64 acked_features;
-	u64 acked_backend_features;
+	u64 acked_features;		/* read locklessly by netlink */
 	u8 fork_owner;			/* VHOST_FORK_OWNER_* */
 	int weight;			/* requests per handler run */
-	int byte_weight;		/* bytes per handler run */
 };
 
 /* dev.c: device lifecycle and configuration ioctls */
 void vhb_dev_init(struct vhb_dev *dev, struct vhb_virtqueue **vqs,
 		  unsigned int nvqs, const struct vhb_dev_ops *ops,
-		  u64 features, int weight, int byte_weight);
+		  u64 features, int weight);
 long vhb_dev_ioctl(struct vhb_dev *dev, unsigned int ioctl, void __user *argp);
 int vhb_dev_check_owner(struct vhb_dev *dev);
 bool vhb_dev_has_owner(struct vhb_dev *dev);
+bool vhb_dev_owner_get(struct vhb_dev *dev, struct vhb_owner *owner);
+void vhb_owner_put(struct vhb_owner *owner);
 void vhb_dev_stop(struct vhb_dev *dev);
 void vhb_dev_cleanup(struct vhb_dev *dev);
-bool vhb_vq_is_active(struct vhb_virtqueue *vq);
 
 /* vring.c: the per-virtqueue configuration ioctls and the kick poll */
 long vhb_vring_ioctl(struct vhb_dev *dev, unsigned int ioctl,
@@ -192,6 +210,7 @@ void vhb_poll_stop(struct vhb_poll *poll);
 void vhb_work_init(struct vhb_work *work, vhb_work_fn_t fn);
 bool vhb_vq_work_queue(struct vhb_virtqueue *vq, struct vhb_work *work);
 void vhb_vq_flush(struct vhb_virtqueue *vq);
+int vhb_vq_flush_killable(struct vhb_virtqueue *vq);
 bool vhb_vq_worker_has_work(struct vhb_virtqueue *vq);
 void vhb_dev_flush(struct vhb_dev *dev);
 int vhb_workers_setup(struct vhb_dev *dev);
@@ -201,12 +220,34 @@ long vhb_worker_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 bool vhb_fork_owner_supported(void);
 int vhb_set_nworkers(struct vhb_dev *dev, int n);
 int vhb_vq_attach_worker(struct vhb_virtqueue *vq, u32 id);
+unsigned int vhb_dev_num_workers(struct vhb_dev *dev);
+
+/* Bumped whenever a device, worker or attachment comes or goes: netlink. */
+extern atomic_t vhb_topology_gen;
+
+static inline void vhb_topology_changed(void)
+{
+	atomic_inc(&vhb_topology_gen);
+}
 
 /* vq.c: split ring access */
+
+/* A chain vhb_get_vq_desc() fetched. */
+struct vhb_chain_info {
+	unsigned int out;	/* device-readable iovecs, first */
+	unsigned int in;	/* device-writable iovecs, after them */
+	unsigned int ndesc;	/* descriptors, those of an indirect table too */
+	u32 max_len;		/* the longest descriptor, in bytes */
+	/*
+	 * A well-formed chain over VHB_MAX_IOV iovecs or VHB_MAX_CHAIN_BYTES:
+	 * only its last writable byte is returned, as the one writable iovec.
+	 */
+	bool oversized;
+};
+
 int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
-		    unsigned int iov_size, unsigned int *out_num,
-		    unsigned int *in_num);
-void vhb_discard_vq_desc(struct vhb_virtqueue *vq, unsigned int n);
+		    unsigned int iov_size, struct vhb_chain_info *info);
+void vhb_unget_vq_desc(struct vhb_virtqueue *vq);
 int vhb_vq_avail_pending(struct vhb_virtqueue *vq);
 int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
 		   unsigned int count);
@@ -216,7 +257,8 @@ void vhb_disable_notify(struct vhb_virtqueue *vq);
 int vhb_vq_init_access(struct vhb_virtqueue *vq);
 bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail,
 		      u64 used);
-bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes);
+bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs);
+void vhb_vq_set_broken(struct vhb_virtqueue *vq);
 
 /*
  * Take vq->mutex from outside the virtqueue's handlers (ioctls, teardown,
@@ -228,6 +270,17 @@ static inline void vhb_vq_lock(struct vhb_virtqueue *vq)
 	atomic_inc(&vq->lockers);
 	mutex_lock(&vq->mutex);
 	atomic_dec(&vq->lockers);
+}
+
+/* The same, giving up on a fatal signal: 0 or -EINTR. */
+static inline int vhb_vq_lock_killable(struct vhb_virtqueue *vq)
+{
+	int ret;
+
+	atomic_inc(&vq->lockers);
+	ret = mutex_lock_killable(&vq->mutex);
+	atomic_dec(&vq->lockers);
+	return ret;
 }
 
 /* Does anyone wait in vhb_vq_lock()?  For a handler that holds the mutex. */

@@ -107,7 +107,9 @@ static const struct vhb_mem_region *vhb_mem_find(const struct vhb_mem *mem,
 /*
  * Translate the guest buffer [@addr, @addr + @len) into user iovecs, one per
  * memory region it crosses.  Returns how many, or -EFAULT when some byte is
- * outside guest memory, or -ENOBUFS when @iov_size iovecs are not enough.
+ * outside guest memory (or the range wraps past 2^64), or -ENOBUFS when
+ * @iov_size iovecs are not enough.  With @iov NULL it only checks that the
+ * buffer is inside guest memory.
  */
 static int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
 			 struct iovec *iov, unsigned int iov_size)
@@ -115,7 +117,7 @@ static int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
 	const struct vhb_mem *mem = vq->mem;
 	unsigned int n = 0;
 
-	if (!mem)
+	if (!mem || (len && addr + len - 1 < addr))
 		return -EFAULT;
 
 	while (len) {
@@ -124,12 +126,14 @@ static int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
 
 		if (!r)
 			return -EFAULT;
-		if (n >= iov_size)
-			return -ENOBUFS;
 		off = addr - r->gpa;
 		chunk = min_t(u64, len, r->size - off);
-		iov[n].iov_base = (void __user *)(unsigned long)(r->uaddr + off);
-		iov[n].iov_len = chunk;
+		if (iov) {
+			if (n >= iov_size)
+				return -ENOBUFS;
+			iov[n].iov_base = (void __user *)(unsigned long)(r->uaddr + off);
+			iov[n].iov_len = chunk;
+		}
 		len -= chunk;
 		addr += chunk;
 		n++;
@@ -141,47 +145,60 @@ static int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
 struct vhb_chain {
 	struct iovec *iov;
 	unsigned int iov_size;
-	unsigned int *out_num;
-	unsigned int *in_num;
+	struct vhb_chain_info *info;
 	u64 total;
+	bool writable;		/* a device-writable buffer was seen */
+	struct iovec last_byte;	/* the last writable byte seen */
 };
 
 /*
  * Add one descriptor's buffer to the chain.  Device-readable buffers must all
- * come before device-writable ones.
+ * come before device-writable ones.  A chain that outgrows the iovecs or
+ * VHB_MAX_CHAIN_BYTES is still walked to its end and checked, so the request
+ * can complete with an error rather than stop the ring.
  */
 static int vhb_chain_add(struct vhb_virtqueue *vq, struct vhb_chain *c,
 			 const struct vring_desc *desc)
 {
-	unsigned int used = *c->out_num + *c->in_num;
+	struct vhb_chain_info *info = c->info;
+	unsigned int used = info->out + info->in;
 	u16 flags = vhb16_to_cpu(vq, desc->flags);
+	u64 addr = vhb64_to_cpu(vq, desc->addr);
 	u32 len = vhb32_to_cpu(vq, desc->len);
-	int n;
+	bool write = flags & VRING_DESC_F_WRITE;
+	int n = -ENOBUFS;
 
-	c->total += len;
-	if (c->total > VHB_MAX_CHAIN_BYTES) {
-		vhb_vq_err(vq, "chain longer than %u bytes\n",
-			   VHB_MAX_CHAIN_BYTES);
-		return -E2BIG;
+	if (!write && c->writable) {
+		vhb_vq_err(vq, "device-readable buffer after a writable one\n");
+		return -EINVAL;
 	}
-	n = vhb_translate(vq, vhb64_to_cpu(vq, desc->addr), len,
-			  c->iov + used, c->iov_size - used);
+	c->writable |= write;
+	info->ndesc++;
+	info->max_len = max(info->max_len, len);
+	c->total += len;
+	if (c->total > VHB_MAX_CHAIN_BYTES)
+		info->oversized = true;
+	if (!info->oversized)
+		n = vhb_translate(vq, addr, len, c->iov + used,
+				  c->iov_size - used);
+	if (n == -ENOBUFS) {
+		info->oversized = true;
+		n = vhb_translate(vq, addr, len, NULL, 0);
+	}
 	if (n < 0) {
-		vhb_vq_err(vq, "buffer 0x%llx+%u %s\n",
-			   vhb64_to_cpu(vq, desc->addr), len,
-			   n == -ENOBUFS ? "needs too many segments" :
-					   "is outside guest memory");
+		vhb_vq_err(vq, "buffer 0x%llx+%u is outside guest memory\n",
+			   addr, len);
 		return n;
 	}
-	if (flags & VRING_DESC_F_WRITE) {
-		*c->in_num += n;
-	} else {
-		if (*c->in_num) {
-			vhb_vq_err(vq, "device-readable buffer after a writable one\n");
-			return -EINVAL;
-		}
-		*c->out_num += n;
-	}
+	if (write && len &&
+	    vhb_translate(vq, addr + len - 1, 1, &c->last_byte, 1) != 1)
+		return -EFAULT;	/* cannot be: the whole buffer translated */
+	if (info->oversized)
+		return 0;
+	if (write)
+		info->in += n;
+	else
+		info->out += n;
 	return 0;
 }
 
@@ -259,29 +276,46 @@ static int vhb_walk_indirect(struct vhb_virtqueue *vq, struct vhb_chain *c,
 	}
 }
 
+/*
+ * Read avail->idx: the driver's, so checked against the ring.  Returns 0
+ * with the index in *@idx, or a negative errno for a ring that cannot be
+ * read or an index more than the ring size ahead (reported through the
+ * error eventfd).
+ */
+static int vhb_read_avail_idx(struct vhb_virtqueue *vq, u16 *idx)
+{
+	__virtio16 raw;
+
+	if (get_user(raw, &vq->avail->idx)) {
+		vhb_vq_err(vq, "cannot read avail idx at %p\n", &vq->avail->idx);
+		return -EFAULT;
+	}
+	*idx = vhb16_to_cpu(vq, raw);
+	if ((u16)(*idx - vq->last_avail_idx) > vq->num) {
+		vhb_vq_err(vq, "avail idx moved from %u to %u\n",
+			   vq->last_avail_idx, *idx);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /**
  * vhb_vq_avail_pending - is there an avail entry not yet fetched?
  *
  * Reads avail->idx when needed.  Returns 1 or 0, or a negative errno for a
- * ring that cannot be read or whose index is out of range (reported through
- * the error eventfd).  Caller holds vq->mutex.
+ * malformed ring (see vhb_read_avail_idx()).  Caller holds vq->mutex.
  */
 int vhb_vq_avail_pending(struct vhb_virtqueue *vq)
 {
-	__virtio16 idx;
+	u16 idx;
+	int ret;
 
 	if (vq->avail_idx != vq->last_avail_idx)
 		return 1;
-	if (get_user(idx, &vq->avail->idx)) {
-		vhb_vq_err(vq, "cannot read avail idx at %p\n", &vq->avail->idx);
-		return -EFAULT;
-	}
-	vq->avail_idx = vhb16_to_cpu(vq, idx);
-	if ((u16)(vq->avail_idx - vq->last_avail_idx) > vq->num) {
-		vhb_vq_err(vq, "avail idx moved from %u to %u\n",
-			   vq->last_avail_idx, vq->avail_idx);
-		return -EINVAL;
-	}
+	ret = vhb_read_avail_idx(vq, &idx);
+	if (ret)
+		return ret;
+	vq->avail_idx = idx;
 	if (vq->avail_idx == vq->last_avail_idx)
 		return 0;
 	/* Read the entries only after seeing the index that published them. */
@@ -289,28 +323,61 @@ int vhb_vq_avail_pending(struct vhb_virtqueue *vq)
 	return 1;
 }
 
+/* Walk the chain from ring descriptor @head. */
+static int vhb_walk_chain(struct vhb_virtqueue *vq, struct vhb_chain *c,
+			  unsigned int head)
+{
+	unsigned int i = head, found = 0;
+	struct vring_desc desc;
+	int ret;
+
+	for (;;) {
+		if (++found > vq->num) {
+			vhb_vq_err(vq, "loop in chain from head %u\n", head);
+			return -EINVAL;
+		}
+		if (copy_from_user(&desc, vq->desc + i, sizeof(desc))) {
+			vhb_vq_err(vq, "cannot read descriptor %u\n", i);
+			return -EFAULT;
+		}
+		if (vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_INDIRECT) {
+			if (!vhb_has_feature(vq, VIRTIO_RING_F_INDIRECT_DESC)) {
+				vhb_vq_err(vq, "indirect descriptor not negotiated\n");
+				return -EINVAL;
+			}
+			ret = vhb_walk_indirect(vq, c, &desc);
+		} else {
+			ret = vhb_chain_add(vq, c, &desc);
+		}
+		if (ret)
+			return ret;
+		if (!(vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_NEXT))
+			return 0;
+		i = vhb16_to_cpu(vq, desc.next);
+		if (i >= vq->num) {
+			vhb_vq_err(vq, "next %u past the ring's %u\n", i,
+				   vq->num);
+			return -EINVAL;
+		}
+	}
+}
+
 /**
  * vhb_get_vq_desc - fetch the next available descriptor chain
  * @iov: receives the chain's buffers as user iovecs, readable ones first
- * @iov_size: room in @iov
- * @out_num: receives the number of device-readable iovecs
- * @in_num: receives the number of device-writable iovecs
+ * @iov_size: room in @iov, at least 1
+ * @info: receives what the chain holds; see struct vhb_chain_info
  *
  * Returns the chain's head index, vq->num when no chain is available, or a
  * negative errno for a malformed ring, which has been reported through the
  * error eventfd.  Caller holds vq->mutex.
  */
 int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
-		    unsigned int iov_size, unsigned int *out_num,
-		    unsigned int *in_num)
+		    unsigned int iov_size, struct vhb_chain_info *info)
 {
-	struct vhb_chain c = {
-		.iov = iov, .iov_size = iov_size,
-		.out_num = out_num, .in_num = in_num,
-	};
-	struct vring_desc desc;
-	unsigned int head, i, found = 0;
+	struct vhb_chain c = { .iov = iov, .iov_size = iov_size, .info = info };
 	__virtio16 ring_head;
+	unsigned int head;
 	int ret;
 
 	ret = vhb_vq_avail_pending(vq);
@@ -330,47 +397,26 @@ int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
 		return -EINVAL;
 	}
 
-	*out_num = 0;
-	*in_num = 0;
-	i = head;
-	for (;;) {
-		if (++found > vq->num) {
-			vhb_vq_err(vq, "loop in chain from head %u\n", head);
-			return -EINVAL;
-		}
-		if (copy_from_user(&desc, vq->desc + i, sizeof(desc))) {
-			vhb_vq_err(vq, "cannot read descriptor %u\n", i);
-			return -EFAULT;
-		}
-		if (vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_INDIRECT) {
-			if (!vhb_has_feature(vq, VIRTIO_RING_F_INDIRECT_DESC)) {
-				vhb_vq_err(vq, "indirect descriptor not negotiated\n");
-				return -EINVAL;
-			}
-			ret = vhb_walk_indirect(vq, &c, &desc);
-		} else {
-			ret = vhb_chain_add(vq, &c, &desc);
-		}
-		if (ret)
-			return ret;
-		if (!(vhb16_to_cpu(vq, desc.flags) & VRING_DESC_F_NEXT))
-			break;
-		i = vhb16_to_cpu(vq, desc.next);
-		if (i >= vq->num) {
-			vhb_vq_err(vq, "next %u past the ring's %u\n", i,
-				   vq->num);
-			return -EINVAL;
-		}
+	memset(info, 0, sizeof(*info));
+	ret = vhb_walk_chain(vq, &c, head);
+	if (ret)
+		return ret;
+	if (info->oversized) {
+		info->out = 0;
+		info->in = c.last_byte.iov_len ? 1 : 0;
+		iov[0] = c.last_byte;
 	}
-
 	vq->last_avail_idx++;
 	return head;
 }
 
-/* Give back the last @n fetched chains, unprocessed. */
-void vhb_discard_vq_desc(struct vhb_virtqueue *vq, unsigned int n)
+/*
+ * Give the last fetched chain back, unprocessed: the next vhb_get_vq_desc()
+ * fetches it again.  For a request the device cannot start yet.
+ */
+void vhb_unget_vq_desc(struct vhb_virtqueue *vq)
 {
-	vq->last_avail_idx -= n;
+	vq->last_avail_idx--;
 }
 
 /**
@@ -507,25 +553,38 @@ bool vhb_enable_notify(struct vhb_virtqueue *vq)
 		vhb_vq_err(vq, "cannot read avail idx at %p\n", &vq->avail->idx);
 		return false;
 	}
-	vq->avail_idx = vhb16_to_cpu(vq, idx);
-	return vq->avail_idx != vq->last_avail_idx;
+	/*
+	 * Not kept: the caller fetches again, and vhb_vq_avail_pending()
+	 * reads the index once more and checks it against the ring.
+	 */
+	return vhb16_to_cpu(vq, idx) != vq->last_avail_idx;
 }
 
 /**
  * vhb_exceeds_weight - a handler's fairness budget
  *
- * A handler that has processed @reqs requests or @bytes bytes in this run
- * must return so the other virtqueues of its worker get their turn; it is
- * queued again to continue.
+ * A handler that has processed @reqs requests in this run must return so the
+ * other virtqueues of its worker get their turn; it is queued again to
+ * continue.
  */
-bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs, int bytes)
+bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs)
 {
-	struct vhb_dev *dev = vq->dev;
-
-	if (reqs >= dev->weight ||
-	    (dev->byte_weight && bytes >= dev->byte_weight)) {
+	if (reqs >= vq->dev->weight) {
 		vhb_vq_work_queue(vq, &vq->poll.work);
 		return true;
 	}
 	return false;
+}
+
+/**
+ * vhb_vq_set_broken - stop a virtqueue whose ring is malformed
+ *
+ * The error was reported (vhb_vq_err()) when found.  Kicks no longer
+ * re-read the ring, so a broken ring costs nothing and signals its error
+ * once, until the ring is configured again (VHOST_SET_VRING_NUM, _ADDR or
+ * _BASE).  Caller holds vq->mutex.
+ */
+void vhb_vq_set_broken(struct vhb_virtqueue *vq)
+{
+	WRITE_ONCE(vq->broken, true);
 }

@@ -74,7 +74,7 @@ void vhb_poll_stop(struct vhb_poll *poll)
 /* Forget the ring configuration; the virtqueue holds no file. */
 void vhb_vq_reset(struct vhb_virtqueue *vq)
 {
-	vq->num = 1;
+	WRITE_ONCE(vq->num, 1);
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
@@ -88,6 +88,7 @@ void vhb_vq_reset(struct vhb_virtqueue *vq)
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->stopped = false;
+	WRITE_ONCE(vq->broken, false);
 	WRITE_ONCE(vq->busyloop_timeout, 0);
 	vq->acked_features = 0;
 	vq->private_data = NULL;
@@ -116,6 +117,42 @@ static int vhb_vq_start_poll(struct vhb_virtqueue *vq)
 	if (!vq->kick || vq->stopped)
 		return 0;
 	return vhb_poll_start(&vq->poll, vq->kick);
+}
+
+/* VHOST_SET_VRING_NUM: the ring size, while no backend serves the ring. */
+static long vhb_set_vring_num(struct vhb_virtqueue *vq,
+			      struct vhost_vring_state __user *argp)
+{
+	struct vhost_vring_state s;
+
+	if (vq->private_data)
+		return -EBUSY;
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
+		return -EINVAL;
+	WRITE_ONCE(vq->num, s.num);
+	WRITE_ONCE(vq->broken, false);
+	return 0;
+}
+
+/* VHOST_SET_VRING_BASE: where the ring resumes, while no backend serves it. */
+static long vhb_set_vring_base(struct vhb_virtqueue *vq,
+			       struct vhost_vring_state __user *argp)
+{
+	struct vhost_vring_state s;
+
+	if (vq->private_data)
+		return -EBUSY;
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (s.num > 0xffff)
+		return -EINVAL;
+	vq->last_avail_idx = s.num;
+	vq->avail_idx = s.num;
+	vq->stopped = false;
+	WRITE_ONCE(vq->broken, false);
+	return vhb_vq_start_poll(vq);
 }
 
 static long vhb_set_vring_addr(struct vhb_virtqueue *vq,
@@ -149,17 +186,21 @@ static long vhb_set_vring_addr(struct vhb_virtqueue *vq,
 	vq->desc = (void __user *)(unsigned long)a.desc_user_addr;
 	vq->avail = (void __user *)(unsigned long)a.avail_user_addr;
 	vq->used = (void __user *)(unsigned long)a.used_user_addr;
+	WRITE_ONCE(vq->broken, false);
 	return 0;
 }
 
-static long vhb_set_vring_kick(struct vhb_virtqueue *vq, int fd,
+static long vhb_set_vring_kick(struct vhb_virtqueue *vq,
+			       struct vhost_vring_file __user *argp,
 			       struct file **oldp)
 {
+	struct vhost_vring_file f;
 	struct file *file = NULL;
-	long ret;
 
-	if (fd != VHOST_FILE_UNBIND) {
-		file = eventfd_fget(fd);
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	if (f.fd != VHOST_FILE_UNBIND) {
+		file = eventfd_fget(f.fd);
 		if (IS_ERR(file))
 			return PTR_ERR(file);
 	}
@@ -174,16 +215,20 @@ static long vhb_set_vring_kick(struct vhb_virtqueue *vq, int fd,
 	vhb_poll_stop(&vq->poll);
 	*oldp = vq->kick;
 	vq->kick = file;
-	ret = vhb_vq_start_poll(vq);
-	return ret;
+	return vhb_vq_start_poll(vq);
 }
 
-static long vhb_set_eventfd(struct eventfd_ctx **slot, int fd)
+/* VHOST_SET_VRING_CALL and _ERR: the eventfd in @slot. */
+static long vhb_set_eventfd(struct eventfd_ctx **slot,
+			    struct vhost_vring_file __user *argp)
 {
 	struct eventfd_ctx *ctx = NULL;
+	struct vhost_vring_file f;
 
-	if (fd != VHOST_FILE_UNBIND) {
-		ctx = eventfd_ctx_fdget(fd);
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	if (f.fd != VHOST_FILE_UNBIND) {
+		ctx = eventfd_ctx_fdget(f.fd);
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
 	}
@@ -193,31 +238,56 @@ static long vhb_set_eventfd(struct eventfd_ctx **slot, int fd)
 	return 0;
 }
 
+static long vhb_busyloop_timeout(struct vhb_virtqueue *vq, unsigned int ioctl,
+				 struct vhost_vring_state __user *argp)
+{
+	struct vhost_vring_state s;
+
+	if (ioctl == VHOST_GET_VRING_BUSYLOOP_TIMEOUT) {
+		s.index = vq->index;
+		s.num = vq->busyloop_timeout;
+		return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+	}
+	/* How long a handler busy-polls an empty ring. */
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	/* Netlink reads it without the mutex. */
+	WRITE_ONCE(vq->busyloop_timeout, s.num);
+	return 0;
+}
+
 /*
  * VHOST_GET_VRING_BASE stops the ring: no more kicks are taken, queued work
- * runs, the device type finishes the requests it has in flight, and only then
- * is the next avail index read, so it never skips an unfinished request.  The
- * ring restarts at the next VHOST_SET_VRING_KICK, or VHOST_SET_VRING_BASE
- * (which needs the backend detached).
- * Caller holds dev->mutex; no worker is waited for under vq->mutex.
+ * runs, the device type waits for the requests it has in flight, and only
+ * then is the next avail index read, so it never skips an unfinished
+ * request.  Every wait is killable, the device type's (drain_vq) also
+ * bounded: when one fails, the ring stays stopped and the error comes back
+ * instead of an index.  The ring restarts at the next VHOST_SET_VRING_KICK, or
+ * VHOST_SET_VRING_BASE (which needs the backend detached).
+ * Caller holds dev->mutex, not vq->mutex: no worker is waited for under it.
  */
 static long vhb_get_vring_base(struct vhb_dev *dev, struct vhb_virtqueue *vq,
 			       struct vhost_vring_state __user *argp)
 {
 	struct vhost_vring_state s = { .index = vq->index };
+	int ret;
 
-	vhb_vq_lock(vq);
+	if (vhb_vq_lock_killable(vq))
+		return -EINTR;
 	vhb_poll_stop(&vq->poll);
 	vq->stopped = true;
 	mutex_unlock(&vq->mutex);
 
-	vhb_vq_flush(vq);
-	if (dev->ops && dev->ops->drain_vq) {
-		dev->ops->drain_vq(vq);
-		vhb_vq_flush(vq);
-	}
+	ret = vhb_vq_flush_killable(vq);
+	if (!ret && dev->ops && dev->ops->drain_vq)
+		ret = dev->ops->drain_vq(vq);
+	if (!ret)
+		ret = vhb_vq_flush_killable(vq);
+	if (ret)
+		return ret;
 
-	vhb_vq_lock(vq);
+	if (vhb_vq_lock_killable(vq))
+		return -EINTR;
 	s.num = vq->last_avail_idx;
 	mutex_unlock(&vq->mutex);
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
@@ -232,12 +302,10 @@ static long vhb_get_vring_base(struct vhb_dev *dev, struct vhb_virtqueue *vq,
 long vhb_vring_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 		     void __user *argp)
 {
-	struct vhost_vring_state s;
-	struct vhost_vring_file f;
 	struct vhb_virtqueue *vq;
 	struct file *old_kick = NULL;
 	u32 idx;
-	long ret = 0;
+	long ret;
 
 	if (get_user(idx, (u32 __user *)argp))
 		return -EFAULT;
@@ -251,76 +319,26 @@ long vhb_vring_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 	vhb_vq_lock(vq);
 	switch (ioctl) {
 	case VHOST_SET_VRING_NUM:
-		if (vq->private_data) {
-			ret = -EBUSY;
-			break;
-		}
-		if (copy_from_user(&s, argp, sizeof(s))) {
-			ret = -EFAULT;
-			break;
-		}
-		if (!s.num || s.num > 0xffff || (s.num & (s.num - 1))) {
-			ret = -EINVAL;
-			break;
-		}
-		vq->num = s.num;
+		ret = vhb_set_vring_num(vq, argp);
 		break;
 	case VHOST_SET_VRING_BASE:
-		if (vq->private_data) {
-			ret = -EBUSY;
-			break;
-		}
-		if (copy_from_user(&s, argp, sizeof(s))) {
-			ret = -EFAULT;
-			break;
-		}
-		if (s.num > 0xffff) {
-			ret = -EINVAL;
-			break;
-		}
-		vq->last_avail_idx = s.num;
-		vq->avail_idx = s.num;
-		vq->stopped = false;
-		ret = vhb_vq_start_poll(vq);
+		ret = vhb_set_vring_base(vq, argp);
 		break;
 	case VHOST_SET_VRING_ADDR:
 		ret = vhb_set_vring_addr(vq, argp);
 		break;
 	case VHOST_SET_VRING_KICK:
-		if (copy_from_user(&f, argp, sizeof(f))) {
-			ret = -EFAULT;
-			break;
-		}
-		ret = vhb_set_vring_kick(vq, f.fd, &old_kick);
+		ret = vhb_set_vring_kick(vq, argp, &old_kick);
 		break;
 	case VHOST_SET_VRING_CALL:
-		if (copy_from_user(&f, argp, sizeof(f))) {
-			ret = -EFAULT;
-			break;
-		}
-		ret = vhb_set_eventfd(&vq->call_ctx, f.fd);
+		ret = vhb_set_eventfd(&vq->call_ctx, argp);
 		break;
 	case VHOST_SET_VRING_ERR:
-		if (copy_from_user(&f, argp, sizeof(f))) {
-			ret = -EFAULT;
-			break;
-		}
-		ret = vhb_set_eventfd(&vq->error_ctx, f.fd);
+		ret = vhb_set_eventfd(&vq->error_ctx, argp);
 		break;
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-		/* How long a handler busy-polls an empty ring. */
-		if (copy_from_user(&s, argp, sizeof(s))) {
-			ret = -EFAULT;
-			break;
-		}
-		/* Netlink reads it without the mutex. */
-		WRITE_ONCE(vq->busyloop_timeout, s.num);
-		break;
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		s.index = idx;
-		s.num = vq->busyloop_timeout;
-		if (copy_to_user(argp, &s, sizeof(s)))
-			ret = -EFAULT;
+		ret = vhb_busyloop_timeout(vq, ioctl, argp);
 		break;
 	default:
 		ret = -ENOTTY;

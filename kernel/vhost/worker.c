@@ -25,6 +25,8 @@
 
 #include "vhost.h"
 
+atomic_t vhb_topology_gen = ATOMIC_INIT(0);
+
 static unsigned int kthread_max_workers = 16;
 module_param(kthread_max_workers, uint, 0644);
 MODULE_PARM_DESC(kthread_max_workers,
@@ -116,13 +118,26 @@ static bool vhb_worker_run(void *data)
 struct vhb_flush {
 	struct vhb_work work;
 	struct completion done;
+	/* A killable flush is on the heap, shared with its waiter. */
+	refcount_t ref;
+	bool heap;
 };
+
+static void vhb_flush_put(struct vhb_flush *flush)
+{
+	if (refcount_dec_and_test(&flush->ref))
+		kfree(flush);
+}
 
 static void vhb_flush_fn(struct vhb_work *work)
 {
 	struct vhb_flush *flush = container_of(work, struct vhb_flush, work);
+	bool heap = flush->heap;
 
+	/* A flush on its waiter's stack is gone once completed. */
 	complete(&flush->done);
+	if (heap)
+		vhb_flush_put(flush);
 }
 
 /*
@@ -141,6 +156,7 @@ static void __vhb_worker_flush(struct vhb_worker *worker, bool force)
 
 	init_completion(&flush.done);
 	vhb_work_init(&flush.work, vhb_flush_fn);
+	flush.heap = false;
 	vhb_worker_queue(worker, &flush.work);
 	mutex_unlock(&worker->mutex);
 	wait_for_completion(&flush.done);
@@ -152,6 +168,54 @@ static void vhb_worker_flush(struct vhb_worker *worker)
 	mutex_lock(&worker->mutex);
 	__vhb_worker_flush(worker, false);
 	mutex_unlock(&worker->mutex);
+}
+
+/*
+ * Flush @worker, giving up on a fatal signal: the flush, on the heap, then
+ * frees itself when the worker gets to it.  0, -EINTR or -ENOMEM.
+ */
+static int vhb_worker_flush_killable(struct vhb_worker *worker)
+{
+	struct vhb_flush *flush;
+	int ret = 0;
+
+	flush = kmalloc(sizeof(*flush), GFP_KERNEL);
+	if (!flush)
+		return -ENOMEM;
+	init_completion(&flush->done);
+	vhb_work_init(&flush->work, vhb_flush_fn);
+	refcount_set(&flush->ref, 2);
+	flush->heap = true;
+
+	mutex_lock(&worker->mutex);
+	if (worker->killed || !worker->attachment_cnt) {
+		mutex_unlock(&worker->mutex);
+		kfree(flush);
+		return 0;
+	}
+	vhb_worker_queue(worker, &flush->work);
+	mutex_unlock(&worker->mutex);
+	if (wait_for_completion_killable(&flush->done))
+		ret = -EINTR;
+	vhb_flush_put(flush);
+	return ret;
+}
+
+/**
+ * vhb_vq_flush_killable - flush the worker serving @vq, killably
+ *
+ * For the waits userspace causes (VHOST_GET_VRING_BASE, a detach): a
+ * handler may be stuck on guest memory (a userfaultfd page).  Caller holds
+ * dev->mutex, not vq->mutex.  0, -EINTR or -ENOMEM.
+ */
+int vhb_vq_flush_killable(struct vhb_virtqueue *vq)
+{
+	struct vhb_worker *worker;
+
+	rcu_read_lock();
+	worker = rcu_dereference(vq->worker);
+	rcu_read_unlock();
+	return worker ? vhb_worker_flush_killable(worker) : 0;
 }
 
 /* Flush every worker of @dev.  Caller holds dev->mutex. */
@@ -226,8 +290,10 @@ static void vhb_task_killed(void *data)
 		mutex_unlock(&vq->mutex);
 	}
 	worker->attachment_cnt -= detached;
-	if (detached)
+	if (detached) {
+		vhb_topology_changed();
 		synchronize_rcu();
+	}
 	vhb_worker_run(worker);
 	mutex_unlock(&worker->mutex);
 }
@@ -363,8 +429,9 @@ static void vhb_worker_hello_fn(struct vhb_work *work)
 	struct vhb_worker_hello *hello =
 		container_of(work, struct vhb_worker_hello, work);
 
+	/* Netlink reads it without a lock. */
 	if (!hello->worker->pid)
-		hello->worker->pid = get_task_pid(current, PIDTYPE_PID);
+		WRITE_ONCE(hello->worker->pid, get_task_pid(current, PIDTYPE_PID));
 }
 
 /* Run a first work on a started worker and wait for it. */
@@ -386,19 +453,35 @@ static int vhb_worker_greet(struct vhb_worker *worker)
 	return ret;
 }
 
-static void vhb_worker_destroy(struct vhb_dev *dev, struct vhb_worker *worker)
+/* Stop and free a started worker that no virtqueue serves. */
+static void vhb_worker_free(struct vhb_worker *worker)
 {
 	WARN_ON_ONCE(!llist_empty(&worker->work_list));
-	xa_erase(&dev->worker_ids, worker->id);
 	worker->ops->stop(worker);
 	put_pid(worker->pid);
 	kfree(worker);
 }
 
 /*
+ * Unpublish @worker and free it.  Netlink reads workers under RCU, so the
+ * worker (and its pid) outlive a grace period.  Caller holds dev->mutex.
+ */
+static void vhb_worker_destroy(struct vhb_dev *dev, struct vhb_worker *worker)
+{
+	xa_erase(&dev->worker_ids, worker->id);
+	vhb_topology_changed();
+	synchronize_rcu();
+	vhb_worker_free(worker);
+}
+
+/*
  * Create a worker for @dev in the calling thread's context: it becomes a
  * thread of the caller (task mode) or adopts the caller's cgroups.  Caller
  * holds dev->mutex and is the owner.
+ *
+ * The thread starts before the worker is published, as in mainline: a
+ * vhost_task that never ran cannot be stopped (vhost_task_stop() waits for
+ * it to exit), so every failure after creation must find it running.
  */
 static struct vhb_worker *vhb_worker_create(struct vhb_dev *dev)
 {
@@ -417,30 +500,27 @@ static struct vhb_worker *vhb_worker_create(struct vhb_dev *dev)
 
 	snprintf(name, sizeof(name), "vhost-%d", current->pid);
 	ret = worker->ops->create(worker, name);
-	if (ret)
-		goto err_free;
+	if (ret) {
+		kfree(worker);
+		return ERR_PTR(ret);
+	}
+	worker->ops->start(worker);
 
-	/* Publish the id only now that the worker is whole. */
 	ret = xa_alloc(&dev->worker_ids, &id, worker, xa_limit_32b,
 		       GFP_KERNEL_ACCOUNT);
-	if (ret)
-		goto err_stop;
+	if (ret) {
+		vhb_worker_free(worker);
+		return ERR_PTR(ret);
+	}
 	worker->id = id;
+	vhb_topology_changed();
 
-	worker->ops->start(worker);
 	ret = vhb_worker_greet(worker);
-	if (ret)
-		goto err_erase;
+	if (ret) {
+		vhb_worker_destroy(dev, worker);
+		return ERR_PTR(ret);
+	}
 	return worker;
-
-err_erase:
-	xa_erase(&dev->worker_ids, id);
-err_stop:
-	worker->ops->stop(worker);
-err_free:
-	put_pid(worker->pid);
-	kfree(worker);
-	return ERR_PTR(ret);
 }
 
 /*
@@ -467,6 +547,8 @@ static void vhb_vq_attach(struct vhb_virtqueue *vq, struct vhb_worker *worker)
 	busy = vq->kick || vq->private_data;
 	mutex_unlock(&vq->mutex);
 	mutex_unlock(&worker->mutex);
+	if (old != worker)
+		vhb_topology_changed();
 
 	if (!old || old == worker) {
 		if (old) {
@@ -513,7 +595,8 @@ int vhb_workers_setup(struct vhb_dev *dev)
 /* Free every worker of @dev.  Caller holds dev->mutex; polls are stopped. */
 void vhb_workers_free(struct vhb_dev *dev)
 {
-	struct vhb_worker *worker;
+	struct vhb_worker *worker, *tmp;
+	LIST_HEAD(dead);
 	unsigned long i;
 
 	for (i = 0; i < dev->nvqs; i++) {
@@ -523,11 +606,29 @@ void vhb_workers_free(struct vhb_dev *dev)
 		rcu_assign_pointer(vq->worker, NULL);
 		mutex_unlock(&vq->mutex);
 	}
+	xa_for_each(&dev->worker_ids, i, worker) {
+		xa_erase(&dev->worker_ids, i);
+		list_add(&worker->dead, &dead);
+	}
+	vhb_topology_changed();
+	/* Neither queuers nor netlink readers see the workers after this. */
 	synchronize_rcu();
 
-	xa_for_each(&dev->worker_ids, i, worker)
-		vhb_worker_destroy(dev, worker);
+	list_for_each_entry_safe(worker, tmp, &dead, dead)
+		vhb_worker_free(worker);
 	xa_destroy(&dev->worker_ids);
+}
+
+/* How many workers @dev has; for netlink, under RCU or dev->mutex. */
+unsigned int vhb_dev_num_workers(struct vhb_dev *dev)
+{
+	struct vhb_worker *worker;
+	unsigned long id;
+	unsigned int n = 0;
+
+	xa_for_each(&dev->worker_ids, id, worker)
+		n++;
+	return n;
 }
 
 static struct vhb_worker *vhb_worker_find(struct vhb_dev *dev, u32 id)
@@ -538,18 +639,14 @@ static struct vhb_worker *vhb_worker_find(struct vhb_dev *dev, u32 id)
 static int vhb_new_worker(struct vhb_dev *dev, struct vhost_worker_state *state)
 {
 	struct vhb_worker *worker;
-	unsigned long i, n = 0;
 
 	/*
 	 * Kthreads are not counted against the owner's RLIMIT_NPROC, so in
 	 * kthread mode a module parameter bounds them instead.
 	 */
-	if (vhb_worker_ops(dev) == &vhb_kthread_ops) {
-		xa_for_each(&dev->worker_ids, i, worker)
-			n++;
-		if (n >= kthread_max_workers)
-			return -EAGAIN;
-	}
+	if (vhb_worker_ops(dev) == &vhb_kthread_ops &&
+	    vhb_dev_num_workers(dev) >= kthread_max_workers)
+		return -EAGAIN;
 
 	worker = vhb_worker_create(dev);
 	if (IS_ERR(worker))
@@ -688,12 +785,10 @@ int vhb_set_nworkers(struct vhb_dev *dev, int n)
 {
 	struct vhb_worker **workers;
 	struct vhb_worker *worker;
+	unsigned int have = vhb_dev_num_workers(dev), i;
 	unsigned long id;
-	unsigned int have = 0, i;
 	int ret = 0;
 
-	xa_for_each(&dev->worker_ids, id, worker)
-		have++;
 	if (n < 1 || n < have)
 		return -EINVAL;
 	n = min_t(unsigned int, n, dev->nvqs);

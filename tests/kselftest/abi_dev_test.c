@@ -292,6 +292,28 @@ TEST_F(vhost, mem_table_overlapping_regions)
 	EXPECT_EQ(variant->rejects_bad_regions ? EINVAL : 0, set_mem(self->fd, 2, r));
 }
 
+TEST_F(vhost, mem_table_overlap_at_the_top_of_guest_space)
+{
+	/* The first region ends at 2^64 exactly: its end wraps to 0. */
+	struct vhost_memory_region r[2] = {
+		{
+			.guest_phys_addr = 0ULL - 2 * PAGE,
+			.memory_size = 2 * PAGE,
+			.userspace_addr = (uintptr_t)self->area,
+		},
+		{
+			.guest_phys_addr = 0ULL - PAGE,
+			.memory_size = PAGE,
+			.userspace_addr = (uintptr_t)self->area + 2 * PAGE,
+		},
+	};
+
+	ASSERT_EQ(0, ioctl_errno(self->fd, VHOST_SET_OWNER, NULL));
+	EXPECT_EQ(variant->rejects_bad_regions ? EINVAL : 0, set_mem(self->fd, 2, r));
+	/* Alone, a region that ends at 2^64 is fine. */
+	EXPECT_EQ(0, set_mem(self->fd, 1, r));
+}
+
 TEST_F(vhost, mem_table_userspace_addr_overflow)
 {
 	struct vhost_memory_region r = {

@@ -224,12 +224,14 @@ static struct vring_desc *ring_desc(FIXTURE_DATA(rej) * self, uint16_t id)
 /*
  * vq 0 of @v was kicked with a malformed ring: the error eventfd fires, the
  * request never completes, nor does a good one queued behind it, and vq 1
- * serves on.
+ * serves on.  The virtqueue is stopped for good: further kicks neither read
+ * the ring again nor signal the error again.
  */
 static void ring_broken(struct __test_metadata *_metadata, FIXTURE_DATA(rej) * self, struct vblk *v)
 {
 	uint16_t used = vblk_used_idx(v, 0);
 	struct vblk_req *r;
+	int i;
 
 	ASSERT_EQ(0, vblk_wait_error(v, 0, VBLK_TIMEOUT_MS))
 	{
@@ -237,13 +239,33 @@ static void ring_broken(struct __test_metadata *_metadata, FIXTURE_DATA(rej) * s
 	}
 	ASSERT_EQ(0, vblk_req_new(v, 0, T_IN, 0, 4096, 0, &r));
 	ASSERT_EQ(0, vblk_submit(v, r));
-	ASSERT_EQ(0, vblk_kick(v, 0, true));
-	usleep(QUIET_MS * 1000);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, vblk_kick(v, 0, true));
+	ASSERT_EQ(-ETIMEDOUT, vblk_wait_error(v, 0, QUIET_MS))
+	{
+		TH_LOG("a kick re-read the broken ring and signalled its error again");
+	}
 	ASSERT_EQ(used, vblk_used_idx(v, 0))
 	{
 		TH_LOG("a stopped virtqueue completed a request");
 	}
 	serves(_metadata, self, v, 1);
+}
+
+/* @r, published and kicked, completes with @want and an empty used length. */
+static void completes_with(struct __test_metadata *_metadata, FIXTURE_DATA(rej) * self,
+			   struct vblk_req *r, uint8_t want)
+{
+	ASSERT_EQ(0, vblk_submit(self->v, r));
+	ASSERT_EQ(0, vblk_wait(self->v, r, VBLK_TIMEOUT_MS))
+	{
+		TH_LOG("%s", vblk_error());
+	}
+	EXPECT_EQ(want, *r->status);
+	EXPECT_EQ(1U, r->used_len);
+	ASSERT_EQ(0, vblk_req_free(self->v, r));
+	serves(_metadata, self, self->v, 0);
+	serves(_metadata, self, self->v, 1);
 }
 
 /* Publish @r, damaged by the caller, and check the ring is refused. */
@@ -470,6 +492,33 @@ TEST_F(rej, buffer_outside_guest_memory)
 	submit_broken(_metadata, self, r);
 }
 
+TEST_F(rej, buffer_wraps_past_the_top_of_guest_memory)
+{
+	struct vblk *v = self->v;
+	struct vblk_req *r = victim(_metadata, self, 0);
+	struct vhost_memory *mt = calloc(1, sizeof(*mt) + 3 * sizeof(mt->regions[0]));
+
+	/*
+	 * A third region, the top page of guest physical space: a buffer that
+	 * starts there and goes on must not wrap around to guest address 0.
+	 */
+	ASSERT_NE(NULL, mt);
+	mt->nregions = 3;
+	mt->regions[0].memory_size = v->split;
+	mt->regions[0].userspace_addr = (uintptr_t)v->mem;
+	mt->regions[1].guest_phys_addr = v->split;
+	mt->regions[1].memory_size = v->mem_size - v->split;
+	mt->regions[1].userspace_addr = (uintptr_t)v->mem + v->split;
+	mt->regions[2].guest_phys_addr = 0ULL - 4096;
+	mt->regions[2].memory_size = 4096;
+	mt->regions[2].userspace_addr = (uintptr_t)v->mem + v->mem_size - 4096;
+	ASSERT_EQ(0, ioctl(v->fd, VHOST_SET_MEM_TABLE, mt));
+	free(mt);
+	ring_desc(self, r->ids[1])->addr = 0ULL - 4096;
+	ring_desc(self, r->ids[1])->len = 8192;
+	submit_broken(_metadata, self, r);
+}
+
 TEST_F(rej, header_outside_guest_memory)
 {
 	struct vblk_req *r = victim(_metadata, self, 0);
@@ -478,15 +527,36 @@ TEST_F(rej, header_outside_guest_memory)
 	submit_broken(_metadata, self, r);
 }
 
-TEST_F(rej, too_many_segments)
+TEST_F(rej, too_many_segments_is_ioerr)
 {
 	struct vblk_req *r;
 
-	/* header, MAX_SEGS - 1 data descriptors, status: one too many. */
+	/*
+	 * header, MAX_SEGS - 1 data descriptors, status: one too many for
+	 * the device, but a well-formed chain: an error for the request, not
+	 * for the ring.
+	 */
 	ASSERT_EQ(0,
 		  vblk_req_new(self->v, 0, T_IN, 0, (MAX_SEGS - 1) * VBLK_SECTOR, VBLK_FRAG, &r));
 	ASSERT_EQ(MAX_SEGS + 1, r->ndesc);
-	submit_broken(_metadata, self, r);
+	completes_with(_metadata, self, r, S_IOERR);
+}
+
+TEST_F(rej, chain_over_64mib_is_ioerr)
+{
+	const unsigned int nfrag = 70;
+	struct vblk_req *r;
+	unsigned int i;
+
+	/* 70 data descriptors of 1 MiB each, all on the same guest memory. */
+	ASSERT_EQ(0, vblk_req_new(self->v, 0, T_OUT, 0, nfrag * VBLK_SECTOR, VBLK_FRAG, &r));
+	ASSERT_EQ(nfrag + 2, r->ndesc);
+	for (i = 1; i <= nfrag; i++) {
+		ring_desc(self, r->ids[i])->addr = 0;
+		ring_desc(self, r->ids[i])->len = 1U << 20;
+	}
+	completes_with(_metadata, self, r, S_IOERR);
+	unchanged(_metadata, self);
 }
 
 TEST_F(rej, most_segments_accepted)

@@ -4,185 +4,40 @@
  * dumps report what the ioctls set up, the admin command moves a virtqueue
  * like VHOST_ATTACH_VRING_WORKER does, and the privilege rules hold (an
  * unprivileged reader sees only its own devices; the admin command needs
- * CAP_SYS_ADMIN).  Runs as root with the module loaded.
+ * CAP_NET_ADMIN).  The family never waits for a device: while an owner
+ * holds its device's mutex (an ioctl blocked on a userfaultfd page), every
+ * dump, and every other generic netlink family, answers at once.  A dump
+ * that devices or workers changed under is flagged NLM_F_DUMP_INTR.  Runs
+ * as root with the module loaded.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/vhost_blk.h>
 
 #include "kselftest_harness.h"
+#include "vblk_nl.h"
 
 #define DEV_PATH "/dev/" VHOST_BLK_DEVICE_NAME
-#define MAX_ATTR 32
-
-struct nl {
-	int fd;
-	__u16 family;
-	__u32 seq;
-};
-
-/* One parsed message: its command and its top-level attributes. */
-struct msg {
-	__u8 cmd;
-	const struct nlattr *attr[MAX_ATTR];
-};
-
-static int nl_send(struct nl *nl, __u16 type, __u16 flags, __u8 cmd, const void *attrs,
-		   size_t attrs_len)
-{
-	char buf[256];
-	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
-	struct genlmsghdr *g = NLMSG_DATA(nlh);
-
-	memset(buf, 0, sizeof(buf));
-	nlh->nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) + attrs_len;
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = ++nl->seq;
-	g->cmd = cmd;
-	g->version = 1;
-	memcpy((char *)g + GENL_HDRLEN, attrs, attrs_len);
-	return send(nl->fd, buf, nlh->nlmsg_len, 0) < 0 ? -errno : 0;
-}
-
-static size_t put_u32(void *buf, __u16 type, __u32 v)
-{
-	struct nlattr *a = buf;
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + sizeof(v);
-	memcpy((char *)a + NLA_HDRLEN, &v, sizeof(v));
-	return NLA_ALIGN(a->nla_len);
-}
-
-static size_t put_str(void *buf, __u16 type, const char *s)
-{
-	struct nlattr *a = buf;
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + strlen(s) + 1;
-	memcpy((char *)a + NLA_HDRLEN, s, strlen(s) + 1);
-	return NLA_ALIGN(a->nla_len);
-}
-
-static void parse_attrs(const struct nlattr *a, int len, const struct nlattr **tb)
-{
-	memset(tb, 0, sizeof(*tb) * MAX_ATTR);
-	while (len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len) {
-		if ((a->nla_type & NLA_TYPE_MASK) < MAX_ATTR)
-			tb[a->nla_type & NLA_TYPE_MASK] = a;
-		len -= NLA_ALIGN(a->nla_len);
-		a = (const struct nlattr *)((const char *)a + NLA_ALIGN(a->nla_len));
-	}
-}
-
-static __u32 get_u32(const struct nlattr *a)
-{
-	__u32 v;
-
-	memcpy(&v, (const char *)a + NLA_HDRLEN, sizeof(v));
-	return v;
-}
-
-static __u64 get_u64(const struct nlattr *a)
-{
-	__u64 v;
-
-	memcpy(&v, (const char *)a + NLA_HDRLEN, sizeof(v));
-	return v;
-}
-
-/*
- * Receive the replies to the last request into @msgs (at most @max), the
- * payload into @store.  Returns the number of messages or -errno (from an
- * NLMSG_ERROR).
- */
-static int nl_recv(struct nl *nl, struct msg *msgs, int max, char *store, size_t store_len)
-{
-	size_t used = 0;
-	int n = 0;
-
-	for (;;) {
-		ssize_t len = recv(nl->fd, store + used, store_len - used, 0);
-		struct nlmsghdr *nlh = (struct nlmsghdr *)(store + used);
-
-		if (len < 0)
-			return -errno;
-		used += len;
-		for (; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
-			if (nlh->nlmsg_type == NLMSG_DONE)
-				return n;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-				return e->error ? e->error : n;
-			}
-			if (n < max) {
-				struct genlmsghdr *g = NLMSG_DATA(nlh);
-
-				msgs[n].cmd = g->cmd;
-				parse_attrs((const struct nlattr *)((char *)g + GENL_HDRLEN),
-					    nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN),
-					    msgs[n].attr);
-				n++;
-			}
-			if (!(nlh->nlmsg_flags & NLM_F_MULTI))
-				return n;
-		}
-		if (store_len - used < 65536)
-			return -ENOSPC;
-	}
-}
-
-static int nl_open(struct nl *nl)
-{
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	char attrs[64], store[8192];
-	struct msg m;
-	int n;
-
-	nl->seq = 0;
-	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	if (nl->fd < 0 || bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return -errno;
-	n = nl_send(nl, GENL_ID_CTRL, NLM_F_ACK, CTRL_CMD_GETFAMILY, attrs,
-		    put_str(attrs, CTRL_ATTR_FAMILY_NAME, VHOST_BLK_GENL_NAME));
-	if (n)
-		return n;
-	n = nl_recv(nl, &m, 1, store, sizeof(store));
-	if (n < 1)
-		return n < 0 ? n : -ENOENT;
-	if (!m.attr[CTRL_ATTR_FAMILY_ID])
-		return -EPROTO;
-	memcpy(&nl->family, (const char *)m.attr[CTRL_ATTR_FAMILY_ID] + NLA_HDRLEN,
-	       sizeof(nl->family));
-	/* The ack that follows. */
-	return nl_recv(nl, &m, 0, store, sizeof(store)) < 0 ? -EPROTO : 0;
-}
-
-/* A dump of @cmd, filtered by device @dev_id (attribute @filter) if >= 0. */
-static int nl_dump(struct nl *nl, __u8 cmd, int filter, long dev_id, struct msg *msgs, int max,
-		   char *store, size_t store_len)
-{
-	char attrs[16] = "";
-	size_t len = 0;
-	int ret;
-
-	if (dev_id >= 0)
-		len = put_u32(attrs, filter, dev_id);
-	ret = nl_send(nl, nl->family, NLM_F_DUMP, cmd, attrs, len);
-	return ret ? ret : nl_recv(nl, msgs, max, store, store_len);
-}
+/* How long a netlink answer may take before the family counts as stuck. */
+#define ANSWER_MS 1000
+/* Devices the dump-interruption case opens besides its own. */
+#define NDEVS 16
 
 static int nl_vq_attach(struct nl *nl, __u32 dev, __u32 vq, __u32 worker)
 {
@@ -469,9 +324,279 @@ TEST_F(nl, unprivileged_readers_see_only_their_own_devices)
 	EXPECT_EQ(0, as_nobody(count_devs_of, &self->dev_id));
 }
 
-TEST_F(nl, vq_attach_needs_cap_sys_admin)
+TEST_F(nl, vq_attach_needs_cap_net_admin)
 {
 	EXPECT_EQ(EPERM, as_nobody(attach_as_nobody, &self->dev_id));
+}
+
+/* As uid 65534: own a device (opened by root), and find it in a dump. */
+static int own_device_is_visible(struct nl *nl, void *arg)
+{
+	static struct msg msgs[MAX_MSGS];
+	static char store[STORE];
+	int fd = *(int *)arg, n;
+
+	if (ioctl(fd, VHOST_SET_OWNER))
+		return 103;
+	n = nl_dump(nl, VHOST_BLK_CMD_DEV_GET, 0, -1, msgs, MAX_MSGS, store, STORE);
+	if (n < 0)
+		return 102;
+	/* Its own device, and no other. */
+	return n == 1 && find_dev(msgs, n) == 0 ? 0 : 104;
+}
+
+TEST_F(nl, unprivileged_readers_see_their_own_devices)
+{
+	int fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, as_nobody(own_device_is_visible, &fd));
+	close(fd);
+}
+
+TEST_F(nl, dev_dump_filter_and_strict_policy)
+{
+	char attrs[16];
+	int n;
+
+	n = nl_dump(&self->nl, VHOST_BLK_CMD_DEV_GET, VHOST_BLK_A_DEV_ID, self->dev_id, self->msgs,
+		    MAX_MSGS, self->store, STORE);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(self->dev_id, get_u32(self->msgs[0].attr[VHOST_BLK_A_DEV_ID]));
+	/* An attribute the command does not know is refused, not ignored. */
+	ASSERT_EQ(0, nl_send(&self->nl, self->nl.family, NLM_F_DUMP, VHOST_BLK_CMD_DEV_GET, attrs,
+			     put_u32(attrs, VHOST_BLK_A_DEV_MAX + 1, 1)));
+	EXPECT_EQ(-EINVAL, nl_recv(&self->nl, self->msgs, MAX_MSGS, self->store, STORE));
+}
+
+TEST_F(nl, dev_dump_reports_limits_and_serial)
+{
+	struct vhost_blk_serial serial = {.serial = "nl-test-serial"};
+	struct vhost_vring_file backend = {.index = 0};
+	struct vhost_blk_limits l = {
+		.capacity = 1024,
+		.seg_max = 126,
+		.max_discard_sectors = 4096,
+		.max_write_zeroes_seg = 2,
+		.flags = VHOST_BLK_LIMITS_F_RO,
+	};
+	char path[] = "/tmp/nl_test.XXXXXX";
+	const struct nlattr **a;
+	int n, bfd = mkstemp(path);
+
+	ASSERT_LE(0, bfd);
+	ASSERT_EQ(0, ftruncate(bfd, 1 << 20));
+	backend.fd = bfd;
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_BLK_SET_BACKEND, &backend));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_BLK_SET_LIMITS, &l));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_BLK_SET_SERIAL, &serial));
+	n = nl_dump(&self->nl, VHOST_BLK_CMD_DEV_GET, VHOST_BLK_A_DEV_ID, self->dev_id, self->msgs,
+		    MAX_MSGS, self->store, STORE);
+	ASSERT_EQ(1, n);
+	a = self->msgs[0].attr;
+	ASSERT_NE(NULL, a[VHOST_BLK_A_DEV_CAPACITY]);
+	EXPECT_EQ(1024ULL, get_u64(a[VHOST_BLK_A_DEV_CAPACITY]));
+	ASSERT_NE(NULL, a[VHOST_BLK_A_DEV_READ_ONLY]);
+	EXPECT_EQ(1, *((const __u8 *)a[VHOST_BLK_A_DEV_READ_ONLY] + NLA_HDRLEN));
+	ASSERT_NE(NULL, a[VHOST_BLK_A_DEV_SEG_MAX]);
+	EXPECT_EQ(126U, get_u32(a[VHOST_BLK_A_DEV_SEG_MAX]));
+	ASSERT_NE(NULL, a[VHOST_BLK_A_DEV_MAX_DISCARD_SECTORS]);
+	EXPECT_EQ(4096U, get_u32(a[VHOST_BLK_A_DEV_MAX_DISCARD_SECTORS]));
+	ASSERT_NE(NULL, a[VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SEG]);
+	EXPECT_EQ(2U, get_u32(a[VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SEG]));
+	ASSERT_NE(NULL, a[VHOST_BLK_A_DEV_SERIAL]);
+	EXPECT_EQ(NLA_HDRLEN + VHOST_BLK_SERIAL_BYTES, a[VHOST_BLK_A_DEV_SERIAL]->nla_len);
+	EXPECT_EQ(0, memcmp((const char *)a[VHOST_BLK_A_DEV_SERIAL] + NLA_HDRLEN, serial.serial,
+			    VHOST_BLK_SERIAL_BYTES));
+
+	n = nl_dump(&self->nl, VHOST_BLK_CMD_VQ_GET, VHOST_BLK_A_VQ_DEV_ID, self->dev_id,
+		    self->msgs, MAX_MSGS, self->store, STORE);
+	ASSERT_LE(1, n);
+	EXPECT_NE(NULL, self->msgs[0].attr[VHOST_BLK_A_VQ_BROKEN]);
+	EXPECT_NE(NULL, self->msgs[0].attr[VHOST_BLK_A_VQ_OFFLOADED]);
+	backend.fd = -1;
+	EXPECT_EQ(0, ioctl(self->fd, VHOST_BLK_SET_BACKEND, &backend));
+	close(bfd);
+	unlink(path);
+}
+
+/*
+ * Dump every virtqueue in receives of at most 4 KiB (so the dump takes
+ * several passes), calling @between after the first; returns how many
+ * messages carried NLM_F_DUMP_INTR, or -errno.
+ */
+static int dump_intr(struct nl *nl, __u32 dev_id, void (*between)(void *), void *arg)
+{
+	char attrs[16], buf[4096];
+	int flagged = 0, first = 1;
+
+	if (nl_send(nl, nl->family, NLM_F_DUMP, VHOST_BLK_CMD_VQ_GET, attrs, 0))
+		return -errno;
+	for (;;) {
+		ssize_t len = recv(nl->fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+
+		if (len < 0)
+			return -errno;
+		if (first && between)
+			between(arg);
+		first = 0;
+		for (; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				flagged++;
+			if (nlh->nlmsg_type == NLMSG_DONE)
+				return flagged;
+			if (nlh->nlmsg_type == NLMSG_ERROR)
+				return ((struct nlmsgerr *)NLMSG_DATA(nlh))->error;
+		}
+	}
+}
+
+static void new_worker(void *arg)
+{
+	struct vhost_worker_state w = {};
+
+	ioctl(*(int *)arg, VHOST_NEW_WORKER, &w);
+}
+
+TEST_F(nl, dump_interrupted_by_a_change_says_so)
+{
+	int more[NDEVS], i;
+	struct nl fresh;
+
+	/* Enough devices for a dump of several passes, whatever max_queues. */
+	for (i = 0; i < NDEVS; i++) {
+		more[i] = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, more[i]);
+	}
+	/* A fresh socket: its first pass is small. */
+	ASSERT_EQ(0, nl_open(&fresh));
+	EXPECT_EQ(0, dump_intr(&fresh, self->dev_id, NULL, NULL));
+	EXPECT_LT(0, dump_intr(&fresh, self->dev_id, new_worker, &self->fd))
+	{
+		TH_LOG("a worker came during the dump and no message said so");
+	}
+	close(fresh.fd);
+	for (i = 0; i < NDEVS; i++)
+		close(more[i]);
+}
+
+/* A thread whose ioctl holds the device's mutex, blocked on a missing page. */
+struct holder {
+	int fd, uffd, ret;
+	void *page;
+	pthread_t thread;
+};
+
+static void *holder_fn(void *arg)
+{
+	struct holder *h = arg;
+
+	/* dev->mutex is taken before the argument is read: it faults. */
+	h->ret = ioctl(h->fd, VHOST_SET_MEM_TABLE, h->page);
+	return NULL;
+}
+
+static int holder_start(struct holder *h, int fd)
+{
+	struct uffdio_api api = {.api = UFFD_API};
+	struct uffdio_register reg = {.mode = UFFDIO_REGISTER_MODE_MISSING};
+	long psize = sysconf(_SC_PAGESIZE);
+	struct pollfd pfd;
+
+	h->fd = fd;
+	h->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (h->uffd < 0)
+		return -errno;
+	if (ioctl(h->uffd, UFFDIO_API, &api))
+		return -errno;
+	h->page = mmap(NULL, psize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->page == MAP_FAILED)
+		return -errno;
+	reg.range.start = (unsigned long)h->page;
+	reg.range.len = psize;
+	if (ioctl(h->uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	if (pthread_create(&h->thread, NULL, holder_fn, h))
+		return -EAGAIN;
+	/* The fault is pending: the ioctl waits, holding the mutex. */
+	pfd.fd = h->uffd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, 10000) == 1 ? 0 : -ETIMEDOUT;
+}
+
+/* Supply the page (an empty memory table): the ioctl returns. */
+static void holder_release(struct holder *h)
+{
+	long psize = sysconf(_SC_PAGESIZE);
+	void *zeros = calloc(1, psize);
+	struct uffdio_copy copy = {
+		.dst = (unsigned long)h->page,
+		.src = (unsigned long)zeros,
+		.len = psize,
+	};
+
+	ioctl(h->uffd, UFFDIO_COPY, &copy);
+	pthread_join(h->thread, NULL);
+	free(zeros);
+	close(h->uffd);
+	munmap(h->page, psize);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+TEST_F(nl, a_device_held_by_its_owner_stalls_no_reader)
+{
+	struct timeval tv = {.tv_sec = ANSWER_MS / 1000, .tv_usec = ANSWER_MS % 1000 * 1000};
+	static const struct {
+		__u8 cmd;
+		int filter;
+	} dumps[] = {
+		{VHOST_BLK_CMD_DEV_GET, VHOST_BLK_A_DEV_ID},
+		{VHOST_BLK_CMD_WORKER_GET, VHOST_BLK_A_WORKER_DEV_ID},
+		{VHOST_BLK_CMD_VQ_GET, VHOST_BLK_A_VQ_DEV_ID},
+	};
+	struct holder h;
+	unsigned int i;
+	int64_t t0;
+	int ret;
+
+	ret = holder_start(&h, self->fd);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "no userfaultfd: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, setsockopt(self->nl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+
+	for (i = 0; i < sizeof(dumps) / sizeof(dumps[0]); i++) {
+		t0 = now_ms();
+		ret = nl_dump(&self->nl, dumps[i].cmd, dumps[i].filter, self->dev_id, self->msgs,
+			      MAX_MSGS, self->store, STORE);
+		EXPECT_LE(1, ret)
+		{
+			TH_LOG("dump %u: %s after %lld ms", dumps[i].cmd,
+			       ret < 0 ? strerror(-ret) : "empty", (long long)(now_ms() - t0));
+		}
+		if (ret < 0)
+			break;
+	}
+	/* Another family: genl_mutex is not held by anyone waiting on a device. */
+	if (ret >= 0) {
+		t0 = now_ms();
+		ret = nl_family_id(&self->nl, "nlctrl");
+		EXPECT_LT(0, ret)
+		{
+			TH_LOG("resolving nlctrl: %s after %lld ms", strerror(-ret),
+			       (long long)(now_ms() - t0));
+		}
+	}
+	holder_release(&h);
+	EXPECT_EQ(0, h.ret);
 }
 
 TEST_HARNESS_MAIN

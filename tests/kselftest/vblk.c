@@ -134,7 +134,6 @@ static int setup_vq(struct vblk *v, unsigned int i)
 int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 {
 	uint64_t offered, ring_size, slots_start;
-	struct vhost_memory *mt;
 	struct vblk *v;
 	unsigned int i;
 	int ret;
@@ -180,6 +179,13 @@ int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 		ret = vblk_fail(errno, "open %s", VBLK_DEV_PATH);
 		goto err;
 	}
+	if (cfg->kthread) {
+		uint8_t mode = VHOST_FORK_OWNER_KTHREAD;
+
+		ret = IOC(v->fd, VHOST_SET_FORK_FROM_OWNER, &mode);
+		if (ret)
+			goto err;
+	}
 	ret = IOC(v->fd, VHOST_SET_OWNER, NULL);
 	if (!ret)
 		ret = IOC(v->fd, VHOST_GET_FEATURES, &offered);
@@ -195,19 +201,7 @@ int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 	if (ret)
 		goto err;
 
-	mt = calloc(1, sizeof(*mt) + 2 * sizeof(mt->regions[0]));
-	if (!mt) {
-		ret = vblk_fail(ENOMEM, "vblk_open");
-		goto err;
-	}
-	mt->nregions = 2;
-	mt->regions[0].memory_size = v->split;
-	mt->regions[0].userspace_addr = (uintptr_t)v->mem;
-	mt->regions[1].guest_phys_addr = v->split;
-	mt->regions[1].memory_size = v->mem_size - v->split;
-	mt->regions[1].userspace_addr = (uintptr_t)v->mem + v->split;
-	ret = IOC(v->fd, VHOST_SET_MEM_TABLE, mt);
-	free(mt);
+	ret = vblk_set_mem_table(v);
 	if (ret)
 		goto err;
 
@@ -222,6 +216,25 @@ int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 	return 0;
 err:
 	vblk_close(v);
+	return ret;
+}
+
+int vblk_set_mem_table(struct vblk *v)
+{
+	struct vhost_memory *mt;
+	int ret;
+
+	mt = calloc(1, sizeof(*mt) + 2 * sizeof(mt->regions[0]));
+	if (!mt)
+		return vblk_fail(ENOMEM, "vblk_set_mem_table");
+	mt->nregions = 2;
+	mt->regions[0].memory_size = v->split;
+	mt->regions[0].userspace_addr = (uintptr_t)v->mem;
+	mt->regions[1].guest_phys_addr = v->split;
+	mt->regions[1].memory_size = v->mem_size - v->split;
+	mt->regions[1].userspace_addr = (uintptr_t)v->mem + v->split;
+	ret = IOC(v->fd, VHOST_SET_MEM_TABLE, mt);
+	free(mt);
 	return ret;
 }
 

@@ -56,6 +56,7 @@ struct vblk_config {
 	uint32_t max_data;       /* data bytes per request */
 	uint32_t frag_size;      /* VBLK_FRAG piece size; 0: 1000 */
 	uint64_t features;       /* 0: VBLK_FEATURES_ALL */
+	bool kthread;            /* kthread workers (VHOST_SET_FORK_FROM_OWNER) */
 };
 
 struct vblk_req {
@@ -114,6 +115,8 @@ int vblk_probe(void);
 
 int vblk_open(const struct vblk_config *cfg, struct vblk **vp);
 void vblk_close(struct vblk *v);
+/* VHOST_SET_MEM_TABLE with the guest memory's two regions (again). */
+int vblk_set_mem_table(struct vblk *v);
 /* VHOST_BLK_SET_BACKEND; fd -1 detaches. */
 int vblk_set_backend(struct vblk *v, int fd);
 uint64_t vblk_gpa(const struct vblk *v, const void *p);
@@ -161,6 +164,8 @@ enum vblk_backend_kind {
 	VBLK_BE_NULLB,    /* a memory-backed null_blk, through configfs */
 	VBLK_BE_NULLB_BB, /* the same, sectors 0-7 bad */
 	VBLK_BE_DM_ERROR, /* dm: sectors 0-7 "error", the rest "zero" */
+	VBLK_BE_DM_DELAY, /* dm "delay" over a null_blk: vblk_backend_open_delayed() */
+	VBLK_BE_FS,       /* ext4 on a null_blk, mounted: vblk_fs_open() */
 };
 
 struct vblk_backend {
@@ -168,7 +173,8 @@ struct vblk_backend {
 	int fd; /* O_RDWR */
 	uint64_t size;
 	char path[96];
-	char name[32]; /* null_blk or dm name */
+	char name[32];  /* null_blk or dm name */
+	char lower[32]; /* the null_blk under a dm device */
 };
 
 /* -ENODEV when this kind cannot be set up here (a reason to skip). */
@@ -176,6 +182,19 @@ int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint6
 void vblk_backend_close(struct vblk_backend *b);
 /* Open it again with @flags (O_RDONLY): a new fd, or -errno. */
 int vblk_backend_reopen(struct vblk_backend *b, int flags);
+/*
+ * A device whose writes and flushes take @write_delay_ms and whose reads
+ * are immediate: dm "delay" over a memory-backed null_blk.
+ */
+int vblk_backend_open_delayed(struct vblk_backend *b, uint64_t size, unsigned int write_delay_ms);
+/*
+ * A memory-backed null_blk of @size bytes with @block_size logical blocks,
+ * made into an ext4 filesystem (mkfs.ext4 options @mkfs_opts) mounted on
+ * a new directory, whose path goes to @b->path.  vblk_backend_close()
+ * unmounts it.
+ */
+int vblk_fs_open(struct vblk_backend *b, uint64_t size, unsigned int block_size,
+		 const char *mkfs_opts);
 
 /* Deterministic pseudo-random bytes. */
 uint64_t vblk_rand(uint64_t *state);

@@ -108,8 +108,10 @@ static int open_brd(struct vblk_backend *b, uint64_t size)
 	return open_bdev(b);
 }
 
-static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks)
+static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks,
+		      unsigned int block_size)
 {
+	static unsigned int serial;
 	char dir[128], path[160], val[32];
 	int ret;
 
@@ -119,16 +121,19 @@ static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks)
 		mount("configfs", "/sys/kernel/config", "configfs", 0, NULL);
 	if (access(NULLB_CONFIGFS, F_OK))
 		return vblk_fail(ENODEV, "null_blk: no %s", NULLB_CONFIGFS);
-	snprintf(dir, sizeof(dir), NULLB_CONFIGFS "/vblk%d", getpid());
+	/* Unique in the process: a suite may stack devices. */
+	snprintf(b->name, sizeof(b->name), "vblk%d%s%.0u", getpid(), serial ? "x" : "", serial);
+	serial++;
+	snprintf(dir, sizeof(dir), NULLB_CONFIGFS "/%s", b->name);
 	if (mkdir(dir, 0755))
 		return vblk_fail(errno, "mkdir %s", dir);
-	snprintf(b->name, sizeof(b->name), "vblk%d", getpid());
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)size >> 20);
 	ret = write_str(dir, "size", val);
 	if (!ret)
 		ret = write_str(dir, "memory_backed", "1");
+	snprintf(val, sizeof(val), "%u", block_size);
 	if (!ret)
-		ret = write_str(dir, "blocksize", "512");
+		ret = write_str(dir, "blocksize", val);
 	if (!ret)
 		write_str(dir, "discard", "1"); /* optional */
 	if (!ret && badblocks)
@@ -149,22 +154,13 @@ static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks)
 	return open_bdev(b);
 }
 
-static int open_dm_error(struct vblk_backend *b, uint64_t size)
+/* Find the dm-N node of the dm device named b->name, into b->path. */
+static int find_dm_node(struct vblk_backend *b)
 {
 	char name[64], node[16];
 	glob_t g;
 	size_t i;
 
-	if (access("/usr/sbin/dmsetup", X_OK) && access("/sbin/dmsetup", X_OK))
-		return vblk_fail(ENODEV, "no dmsetup");
-	if (access("/sys/module/dm_mod", F_OK))
-		run_cmd("modprobe dm-mod");
-	snprintf(b->name, sizeof(b->name), "vblk-err-%d", getpid());
-	if (run_cmd("printf '0 8 error\\n8 %llu zero\\n' | dmsetup create --noudevsync %s",
-		    (unsigned long long)(size / VBLK_SECTOR - 8), b->name)) {
-		b->name[0] = 0;
-		return vblk_fail(ENODEV, "dmsetup create");
-	}
 	/* Without udev there is no /dev/mapper link, but devtmpfs has dm-N. */
 	if (glob("/sys/block/dm-*/dm/name", 0, NULL, &g))
 		return vblk_fail(ENODEV, "dm: no /sys/block/dm-*");
@@ -175,7 +171,113 @@ static int open_dm_error(struct vblk_backend *b, uint64_t size)
 	globfree(&g);
 	if (!b->path[0])
 		return vblk_fail(ENODEV, "dm: %s not in /sys/block", b->name);
-	return open_bdev(b);
+	return 0;
+}
+
+static int dm_ready(void)
+{
+	if (access("/usr/sbin/dmsetup", X_OK) && access("/sbin/dmsetup", X_OK))
+		return vblk_fail(ENODEV, "no dmsetup");
+	if (access("/sys/module/dm_mod", F_OK))
+		run_cmd("modprobe dm-mod");
+	return 0;
+}
+
+static int open_dm_error(struct vblk_backend *b, uint64_t size)
+{
+	int ret = dm_ready();
+
+	if (ret)
+		return ret;
+	snprintf(b->name, sizeof(b->name), "vblk-err-%d", getpid());
+	if (run_cmd("printf '0 8 error\\n8 %llu zero\\n' | dmsetup create --noudevsync %s",
+		    (unsigned long long)(size / VBLK_SECTOR - 8), b->name)) {
+		b->name[0] = 0;
+		return vblk_fail(ENODEV, "dmsetup create");
+	}
+	ret = find_dm_node(b);
+	return ret ? ret : open_bdev(b);
+}
+
+int vblk_backend_open_delayed(struct vblk_backend *b, uint64_t size, unsigned int write_delay_ms)
+{
+	struct vblk_backend lower;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->kind = VBLK_BE_DM_DELAY;
+	b->fd = -1;
+	ret = dm_ready();
+	if (ret)
+		return ret;
+	if (access("/sys/module/dm_delay", F_OK))
+		run_cmd("modprobe dm-delay");
+	memset(&lower, 0, sizeof(lower));
+	lower.fd = -1;
+	ret = open_nullb(&lower, size, false, VBLK_SECTOR);
+	if (lower.fd >= 0)
+		close(lower.fd);
+	snprintf(b->lower, sizeof(b->lower), "%s", lower.name);
+	if (ret)
+		goto err;
+	snprintf(b->name, sizeof(b->name), "vblk-delay-%d", getpid());
+	if (run_cmd("echo '0 %llu delay %s 0 0 %s 0 %u' | dmsetup create --noudevsync %s",
+		    (unsigned long long)(size / VBLK_SECTOR), lower.path, lower.path,
+		    write_delay_ms, b->name)) {
+		b->name[0] = 0;
+		ret = vblk_fail(ENODEV, "dmsetup create (delay)");
+		goto err;
+	}
+	ret = find_dm_node(b);
+	if (!ret)
+		ret = open_bdev(b);
+	if (!ret)
+		return 0;
+err:
+	vblk_backend_close(b);
+	return ret;
+}
+
+int vblk_fs_open(struct vblk_backend *b, uint64_t size, unsigned int block_size,
+		 const char *mkfs_opts)
+{
+	struct vblk_backend lower;
+	char dev[96];
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->kind = VBLK_BE_FS;
+	b->fd = -1;
+	memset(&lower, 0, sizeof(lower));
+	lower.fd = -1;
+	ret = open_nullb(&lower, size, false, block_size);
+	if (lower.fd >= 0)
+		close(lower.fd);
+	snprintf(b->lower, sizeof(b->lower), "%s", lower.name);
+	snprintf(dev, sizeof(dev), "%s", lower.path);
+	if (ret)
+		goto err;
+	if (run_cmd("mkfs.ext4 -q -F %s %s", mkfs_opts ? mkfs_opts : "", dev)) {
+		ret = vblk_fail(EIO, "mkfs.ext4 %s %s", mkfs_opts ? mkfs_opts : "", dev);
+		goto err;
+	}
+	snprintf(b->path, sizeof(b->path), "/tmp/vblk-fs-%d", getpid());
+	if (mkdir(b->path, 0755) && errno != EEXIST) {
+		ret = vblk_fail(errno, "mkdir %s", b->path);
+		goto err;
+	}
+	if (mount(dev, b->path, "ext4", 0, NULL)) {
+		ret = vblk_fail(errno, "mount %s on %s", dev, b->path);
+		rmdir(b->path);
+		b->path[0] = 0;
+		goto err;
+	}
+	snprintf(b->name, sizeof(b->name), "mounted");
+	b->size = size;
+	return 0;
+err:
+	vblk_backend_close(b);
+	return ret;
 }
 
 int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint64_t size)
@@ -194,7 +296,7 @@ int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint6
 		break;
 	case VBLK_BE_NULLB:
 	case VBLK_BE_NULLB_BB:
-		ret = open_nullb(b, size, kind == VBLK_BE_NULLB_BB);
+		ret = open_nullb(b, size, kind == VBLK_BE_NULLB_BB, VBLK_SECTOR);
 		break;
 	case VBLK_BE_DM_ERROR:
 		ret = open_dm_error(b, size);
@@ -219,9 +321,19 @@ void vblk_backend_close(struct vblk_backend *b)
 		write_str(dir, "power", "0");
 		rmdir(dir);
 	}
-	if (b->kind == VBLK_BE_DM_ERROR && b->name[0])
+	if ((b->kind == VBLK_BE_DM_ERROR || b->kind == VBLK_BE_DM_DELAY) && b->name[0])
 		run_cmd("dmsetup remove --noudevsync %s", b->name);
+	if (b->kind == VBLK_BE_FS && b->name[0]) {
+		umount2(b->path, MNT_DETACH);
+		rmdir(b->path);
+	}
+	if (b->lower[0]) {
+		snprintf(dir, sizeof(dir), NULLB_CONFIGFS "/%s", b->lower);
+		write_str(dir, "power", "0");
+		rmdir(dir);
+	}
 	b->name[0] = 0;
+	b->lower[0] = 0;
 }
 
 int vblk_backend_reopen(struct vblk_backend *b, int flags)

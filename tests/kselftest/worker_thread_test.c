@@ -6,6 +6,8 @@
  * vhost-blk).  Run in a VM:
  * scripts/vm-run [--load] -- tests/kselftest/run_tests.sh worker_thread_test
  */
+#include <sys/mount.h>
+
 #include "worker_common.h"
 
 TEST_F(worker, task_mode_threads)
@@ -357,6 +359,103 @@ TEST_F(worker, rlimit_nproc)
 		TH_LOG("child: %s", report.msg);
 	}
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == KSFT_PASS);
+}
+
+#define FAIL_NTH "/proc/thread-self/fail-nth"
+
+/*
+ * Make the @nth allocation of this thread from now fail (fault injection);
+ * 0 or -errno.  0 stops.
+ */
+static int fail_nth(unsigned int nth)
+{
+	char val[16];
+	int fd, ret = 0;
+
+	fd = open(FAIL_NTH, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(val, sizeof(val), "%u", nth);
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Was the failure set up with fail_nth() injected?  (It reads 0 then.) */
+static bool fail_nth_injected(void)
+{
+	char val[16] = "";
+	int fd = open(FAIL_NTH, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, val, sizeof(val) - 1) <= 0)
+		val[0] = 'x';
+	if (fd >= 0)
+		close(fd);
+	return atoi(val) == 0 && val[0] == '0';
+}
+
+#define FAILSLAB "/sys/kernel/debug/failslab/"
+#define FAIL_PAGE_ALLOC "/sys/kernel/debug/fail_page_alloc/"
+
+static int set_knob(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Every allocation VHOST_NEW_WORKER makes fails in turn (fail-nth, on a
+ * kernel with fault injection): the ioctl fails cleanly or copes, and
+ * never hangs; whatever it made is gone again, and the device still works.
+ */
+TEST_F_TIMEOUT(worker, new_worker_allocation_failures_unwind, 300)
+{
+	struct vhost_worker_state state;
+	unsigned int nth, injected = 0, id;
+	bool hit;
+	int ret;
+
+	if (fail_nth(0) == -ENOENT)
+		SKIP(return, "no fault injection in this kernel (" FAIL_NTH ")");
+	/* By default failslab spares allocations that may sleep: all of them here. */
+	if (access(FAILSLAB "ignore-gfp-wait", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (set_knob(FAILSLAB "ignore-gfp-wait", "N") ||
+	    set_knob(FAIL_PAGE_ALLOC "ignore-gfp-wait", "N"))
+		SKIP(return, "cannot configure failslab and fail_page_alloc in debugfs");
+	self->fd = open(variant->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	for (nth = 1; nth < 1000; nth++) {
+		ASSERT_EQ(0, fail_nth(nth));
+		ret = new_worker(self->fd, &id);
+		hit = fail_nth_injected();
+		fail_nth(0);
+		if (ret == ENOTTY)
+			SKIP(return, "no worker ioctls (kernel < 6.5)");
+		if (ret) {
+			EXPECT_TRUE(ret == ENOMEM || ret == EAGAIN || ret == EINTR)
+			{
+				TH_LOG("allocation %u: %s", nth, strerror(ret));
+			}
+		} else {
+			state.worker_id = id;
+			ASSERT_EQ(0, ioctl(self->fd, VHOST_FREE_WORKER, &state));
+		}
+		if (!hit)
+			break;
+		injected++;
+	}
+	TH_LOG("%u allocations of VHOST_NEW_WORKER failed in turn", injected);
+	EXPECT_LT(0U, injected);
+	ASSERT_EQ(0, new_worker(self->fd, &id));
 }
 
 TEST_HARNESS_MAIN

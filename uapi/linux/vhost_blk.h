@@ -90,9 +90,9 @@ struct vhost_vring_worker {
 
 /*
  * The serial number VIRTIO_BLK_T_GET_ID returns: up to 20 bytes, NUL-padded
- * (not necessarily NUL-terminated), as in the virtio spec.  The default is
- * derived from the backend (the block device's name, or the file's device
- * and inode numbers), so it is stable across restarts.
+ * (not necessarily NUL-terminated), as in the virtio spec.  It is the VMM's
+ * to set; until it does, GET_ID returns 20 NUL bytes (no host detail, such
+ * as a device name or an inode number, ever reaches the guest).
  */
 #define VHOST_BLK_SERIAL_BYTES 20
 
@@ -104,21 +104,65 @@ struct vhost_blk_serial {
 #define VHOST_BLK_GET_SERIAL _IOR(VHOST_VIRTIO, 0xF1, struct vhost_blk_serial)
 
 /*
+ * VHOST_BLK_SET_LIMITS: what the VMM put in the guest's config space, for
+ * the device to enforce.  Owner only; allowed at any time (a VMM that grows
+ * the disk raises @capacity while requests run).  A field of 0 asks for the
+ * device's default, derived from the backend.  Sizes are in 512-byte
+ * sectors, as in struct virtio_blk_config:
+ *   @capacity                  the disk's size; 0: the backend's, as it is
+ *                              at each request.  More than the attached
+ *                              backend's size is EINVAL.
+ *   @size_max                  bytes in one descriptor; 0: no limit
+ *   @seg_max                   data descriptors in one request; 0: no limit
+ *   @max_discard_sectors       sectors in one DISCARD segment
+ *   @max_discard_seg           segments in one DISCARD request
+ *   @max_write_zeroes_sectors  sectors in one WRITE_ZEROES segment
+ *   @max_write_zeroes_seg      segments in one WRITE_ZEROES request
+ *   @flags                     VHOST_BLK_LIMITS_F_*
+ * A request past them completes with VIRTIO_BLK_S_IOERR, except a DISCARD
+ * or WRITE_ZEROES of more segments than allowed: VIRTIO_BLK_S_UNSUPP, as
+ * one the driver did not negotiate or the backend cannot serve.  Segments
+ * are at most VHOST_BLK_MAX_SEGS per request, whatever is asked; @reserved
+ * must be 0.
+ * VHOST_BLK_GET_LIMITS returns the limits in force, defaults filled in.
+ */
+struct vhost_blk_limits {
+	__u64 capacity;
+	__u32 size_max;
+	__u32 seg_max;
+	__u32 max_discard_sectors;
+	__u32 max_discard_seg;
+	__u32 max_write_zeroes_sectors;
+	__u32 max_write_zeroes_seg;
+	__u32 flags;
+	__u32 reserved[7];
+};
+
+/* The device is read-only (VIRTIO_BLK_F_RO): writes, discards fail. */
+#define VHOST_BLK_LIMITS_F_RO 0x1U
+#define VHOST_BLK_MAX_SEGS 256
+
+#define VHOST_BLK_SET_LIMITS _IOW(VHOST_VIRTIO, 0xF2, struct vhost_blk_limits)
+#define VHOST_BLK_GET_LIMITS _IOR(VHOST_VIRTIO, 0xF3, struct vhost_blk_limits)
+
+/*
  * Generic netlink family "vhost_blk", version 1; its specification is
  * Documentation/netlink/specs/vhost-blk.yaml.
  *
  * VHOST_BLK_CMD_DEV_GET     dump: one message per device, attributes of
- *                           VHOST_BLK_A_DEV_*
+ *                           VHOST_BLK_A_DEV_*; filter with VHOST_BLK_A_DEV_ID
  * VHOST_BLK_CMD_WORKER_GET  dump: one message per worker, VHOST_BLK_A_WORKER_*;
  *                           filter with VHOST_BLK_A_WORKER_DEV_ID
  * VHOST_BLK_CMD_VQ_GET      dump: one message per virtqueue, VHOST_BLK_A_VQ_*;
  *                           filter with VHOST_BLK_A_VQ_DEV_ID
  * VHOST_BLK_CMD_VQ_ATTACH   do: move virtqueue VHOST_BLK_A_VQ_INDEX of device
  *                           VHOST_BLK_A_VQ_DEV_ID to its worker
- *                           VHOST_BLK_A_VQ_WORKER_ID (CAP_SYS_ADMIN)
+ *                           VHOST_BLK_A_VQ_WORKER_ID (CAP_NET_ADMIN)
  *
  * Dumps show a caller without CAP_NET_ADMIN only the devices its uid owns.
- * Attributes are only ever added; counters are u64 and count from open.
+ * A dump that devices, workers or attachments changed under sets
+ * NLM_F_DUMP_INTR on its messages from then on: read it again.  Attributes
+ * are only ever added; counters are u64 and count from open.
  */
 #define VHOST_BLK_GENL_NAME "vhost_blk"
 #define VHOST_BLK_GENL_VERSION 1
@@ -153,6 +197,15 @@ enum {
 	VHOST_BLK_A_DEV_NUM_VQS,	/* u32 */
 	VHOST_BLK_A_DEV_NUM_WORKERS,	/* u32 */
 	VHOST_BLK_A_DEV_WORKER_MODE,	/* u32: VHOST_BLK_WORKER_MODE_* */
+	VHOST_BLK_A_DEV_CAPACITY,	/* u64: sectors the guest sees */
+	VHOST_BLK_A_DEV_READ_ONLY,	/* u8 */
+	VHOST_BLK_A_DEV_SIZE_MAX,	/* u32: the limits in force, as */
+	VHOST_BLK_A_DEV_SEG_MAX,	/* u32: VHOST_BLK_GET_LIMITS */
+	VHOST_BLK_A_DEV_MAX_DISCARD_SECTORS,	/* u32 */
+	VHOST_BLK_A_DEV_MAX_DISCARD_SEG,	/* u32 */
+	VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SECTORS,	/* u32 */
+	VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SEG,	/* u32 */
+	VHOST_BLK_A_DEV_SERIAL,		/* binary: the GET_ID serial, 20 bytes */
 
 	__VHOST_BLK_A_DEV_MAX,
 	VHOST_BLK_A_DEV_MAX = (__VHOST_BLK_A_DEV_MAX - 1)
@@ -163,7 +216,7 @@ enum {
 	VHOST_BLK_A_WORKER_PAD,
 	VHOST_BLK_A_WORKER_DEV_ID,	/* u32 */
 	VHOST_BLK_A_WORKER_ID,		/* u32 */
-	VHOST_BLK_A_WORKER_TID,		/* u32: in the owner's pid namespace */
+	VHOST_BLK_A_WORKER_TID,		/* u32: in the reader's pid namespace */
 	VHOST_BLK_A_WORKER_VQS,		/* nest of u32 VHOST_BLK_A_WORKER_VQ */
 	VHOST_BLK_A_WORKER_VQ,		/* u32: an attached virtqueue */
 	VHOST_BLK_A_WORKER_WORKS,	/* u64: work items run */
@@ -188,6 +241,8 @@ enum {
 	VHOST_BLK_A_VQ_IN_FLIGHT,	/* u32 */
 	VHOST_BLK_A_VQ_ERRORS,		/* u64: malformed-ring errors */
 	VHOST_BLK_A_VQ_BUSYLOOP_US,	/* u32: busy-loop timeout, 0 if none */
+	VHOST_BLK_A_VQ_BROKEN,		/* u8: stopped by a malformed ring */
+	VHOST_BLK_A_VQ_OFFLOADED,	/* u64: requests run off the worker */
 
 	__VHOST_BLK_A_VQ_MAX,
 	VHOST_BLK_A_VQ_MAX = (__VHOST_BLK_A_VQ_MAX - 1)
