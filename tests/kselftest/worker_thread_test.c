@@ -441,7 +441,8 @@ TEST_F_TIMEOUT(worker, new_worker_allocation_failures_unwind, 300)
 		if (ret == ENOTTY)
 			SKIP(return, "no worker ioctls (kernel < 6.5)");
 		if (ret) {
-			EXPECT_TRUE(ret == ENOMEM || ret == EAGAIN || ret == EINTR)
+			/* EFAULT: a user copy fails too (fail_usercopy). */
+			EXPECT_TRUE(ret == ENOMEM || ret == EAGAIN || ret == EINTR || ret == EFAULT)
 			{
 				TH_LOG("allocation %u: %s", nth, strerror(ret));
 			}
@@ -455,6 +456,131 @@ TEST_F_TIMEOUT(worker, new_worker_allocation_failures_unwind, 300)
 	}
 	TH_LOG("%u allocations of VHOST_NEW_WORKER failed in turn", injected);
 	EXPECT_LT(0U, injected);
+	ASSERT_EQ(0, new_worker(self->fd, &id));
+}
+
+/* The address of kernel symbol @name and of the one after it, from kallsyms. */
+static bool symbol_range(const char *name, unsigned long *start, unsigned long *end)
+{
+	unsigned long addr, found = 0;
+	char line[256], sym[128];
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	*start = *end = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx %*s %127s", &addr, sym) != 2)
+			continue;
+		if (found && addr > found) {
+			*end = addr;
+			break;
+		}
+		if (!strcmp(sym, name))
+			found = addr;
+	}
+	if (f)
+		fclose(f);
+	*start = found;
+	return found && *end;
+}
+
+/*
+ * Make every slab allocation of this thread under @fn fail, and only those
+ * (failslab with a stack-trace filter); @fn NULL turns it off.
+ */
+/* The failslab knobs fail_slab_in() sets, and what they were. */
+static const char *const slab_knobs[] = {
+	"require-start", "require-end", "stacktrace-depth", "task-filter", "ignore-gfp-wait",
+	"interval",      "times",       "verbose",          "probability",
+};
+static char slab_saved[sizeof(slab_knobs) / sizeof(slab_knobs[0])][32];
+
+static int get_knob(const char *path, char *val, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n;
+
+	n = fd < 0 ? -1 : read(fd, val, size - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -EIO;
+	val[n] = 0;
+	val[strcspn(val, "\n")] = 0;
+	return 0;
+}
+
+static int fail_slab_in(const char *fn)
+{
+	const unsigned int n = sizeof(slab_knobs) / sizeof(slab_knobs[0]);
+	char path[96], vals[sizeof(slab_knobs) / sizeof(slab_knobs[0])][32];
+	unsigned long start, end;
+	unsigned int i;
+
+	if (!fn) {
+		set_knob("/proc/thread-self/make-it-fail", "0");
+		/* Probability first: injection stops before the filter opens. */
+		for (i = n; i--;) {
+			snprintf(path, sizeof(path), FAILSLAB "%s", slab_knobs[i]);
+			set_knob(path, slab_saved[i]);
+		}
+		return 0;
+	}
+	if (!symbol_range(fn, &start, &end))
+		return -ENOENT;
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), FAILSLAB "%s", slab_knobs[i]);
+		if (get_knob(path, slab_saved[i], sizeof(slab_saved[i])))
+			return -EIO;
+	}
+	snprintf(vals[0], sizeof(vals[0]), "%lu", start);
+	snprintf(vals[1], sizeof(vals[1]), "%lu", end);
+	strcpy(vals[2], "32");
+	strcpy(vals[3], "Y");
+	strcpy(vals[4], "N");
+	strcpy(vals[5], "1");
+	strcpy(vals[6], "-1");
+	strcpy(vals[7], "0");
+	strcpy(vals[8], "100");
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), FAILSLAB "%s", slab_knobs[i]);
+		if (set_knob(path, vals[i]))
+			return -EIO;
+	}
+	return set_knob("/proc/thread-self/make-it-fail", "1");
+}
+
+/*
+ * The new worker's id cannot be allocated (every allocation of
+ * __xa_alloc() fails): VHOST_NEW_WORKER fails with ENOMEM, promptly, the
+ * thread it started gone, and the device still makes workers.
+ */
+TEST_F_TIMEOUT(worker, new_worker_id_allocation_failure_unwinds, 60)
+{
+	unsigned int id;
+	int threads;
+	int ret;
+
+	if (fail_nth(0) == -ENOENT)
+		SKIP(return, "no fault injection in this kernel (" FAIL_NTH ")");
+	if (access(FAILSLAB "require-start", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (access(FAILSLAB "require-start", F_OK))
+		SKIP(return, "no failslab stack-trace filter in this kernel");
+	self->fd = open(variant->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER));
+	threads = task_threads(getpid(), "vhost-*", NULL, 0);
+	ret = fail_slab_in("__xa_alloc");
+	if (ret == -ENOENT) {
+		fail_slab_in(NULL);
+		SKIP(return, "no __xa_alloc in /proc/kallsyms");
+	}
+	ASSERT_EQ(0, ret);
+	ret = new_worker(self->fd, &id);
+	fail_slab_in(NULL);
+	if (ret == ENOTTY)
+		SKIP(return, "no worker ioctls (kernel < 6.5)");
+	EXPECT_EQ(ENOMEM, ret);
+	EXPECT_EQ(threads, task_threads(getpid(), "vhost-*", NULL, 0));
 	ASSERT_EQ(0, new_worker(self->fd, &id));
 }
 
