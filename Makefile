@@ -107,10 +107,11 @@ checkpatch: $(CHECKPATCH)
 	perl $(CHECKPATCH) $(CHECKPATCH_ARGS) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
 		-f kernel/vhost/compat.h
 
+# sparse, with W=1: the compiler's extra warnings and kernel-doc too.
 sparse: $(addprefix sparse-,$(KVERS))
 sparse-%: FORCE
 	$(call kernel_tree,$*,kernel)
-	$(MAKE) $(call KBUILD_ARGS,$*,kernel) C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1 | \
+	$(MAKE) $(call KBUILD_ARGS,$*,kernel) C=2 W=1 CF="-D__CHECK_ENDIAN__" modules 2>&1 | \
 		tee $(BUILD)/$*/sparse.log
 	@! grep -E '(warning|error):' $(BUILD)/$*/sparse.log
 

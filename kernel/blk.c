@@ -89,6 +89,7 @@ void vhb_blk_put(struct vhb_blk *blk)
 
 /**
  * vhb_blk_get_next - the open device with the lowest id >= *@id, referenced
+ * @id: in: the lowest id to look at; out: the device's id
  *
  * Sets *@id to its id.  Returns NULL when there is none.  The caller puts it
  * with vhb_blk_put(); the device may have been released meanwhile (it then
@@ -284,6 +285,7 @@ static void vhb_blk_drop_backend(struct vhb_blk *blk)
 
 /**
  * vhb_blk_detach - detach the backend
+ * @blk: the device
  * @killable: give up on a fatal signal or after drain_timeout_ms, leaving the
  *	backend attached and serving, and return why
  *

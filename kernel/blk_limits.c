@@ -71,6 +71,8 @@ static int vhb_blk_check_limits(const struct vhost_blk_limits *v)
 
 /**
  * vhb_blk_apply_limits - put the VMM's limits @v in force
+ * @blk: the device
+ * @v: the limits, as VHOST_BLK_SET_LIMITS takes them
  *
  * Fields of @v that are 0 take the backend's defaults.  Publishes the
  * result for netlink and every virtqueue.  Returns -EINVAL when @v asks for
@@ -115,7 +117,9 @@ int vhb_blk_apply_limits(struct vhb_blk *blk, const struct vhost_blk_limits *v)
 
 /**
  * vhb_blk_limits_to_uapi - the limits in force as VHOST_BLK_GET_LIMITS says
+ * @l: the limits in force
  * @size: the backend's size in bytes, for a capacity that follows it
+ * @v: receives them
  */
 void vhb_blk_limits_to_uapi(const struct vhb_blk_limits *l, u64 size,
 			    struct vhost_blk_limits *v)

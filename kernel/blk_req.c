@@ -580,6 +580,7 @@ static void vhb_blk_return_done(struct vhb_blk_vq *bvq)
 
 /**
  * vhb_blk_done_work - return completed requests to the guest
+ * @work: the virtqueue's done_work
  *
  * Runs on the virtqueue's worker, queued by the first completion of a batch
  * while no handler of the virtqueue runs (a running one returns them).
@@ -740,6 +741,7 @@ static bool vhb_blk_serve_ring(struct vhb_blk_vq *bvq)
 
 /**
  * vhb_blk_handle_kick - serve a virtqueue's available requests
+ * @work: the virtqueue's kick work
  *
  * Runs on the virtqueue's worker, with the credentials of whoever set the
  * backend.  Submissions are plugged together, and every submit_batch of
@@ -811,6 +813,7 @@ unsigned long vhb_blk_drain_deadline(void)
 
 /**
  * vhb_blk_wait_idle - wait until every request of @bvq has completed
+ * @bvq: the virtqueue
  * @deadline: in jiffies, from vhb_blk_drain_deadline()
  *
  * Killable.  Returns 0, -EINTR or -ETIMEDOUT.

@@ -89,6 +89,8 @@ static long vhb_dev_set_owner(struct vhb_dev *dev)
 
 /**
  * vhb_dev_owner_get - the owner's identity, for a reader without dev->mutex
+ * @dev: the device
+ * @owner: receives the owner's identity
  *
  * Returns false when the device has no owner.  Otherwise fills @owner with
  * references the caller drops with vhb_owner_put().
@@ -301,6 +303,9 @@ void vhb_dev_cleanup(struct vhb_dev *dev)
 
 /**
  * vhb_dev_ioctl - the core's ioctls, for a device type to forward to
+ * @dev: the device
+ * @ioctl: the command
+ * @argp: its argument, in user memory
  *
  * Handles owner, features, memory table, worker and vring ioctls, with
  * mainline's checks in mainline's order.  A command the core does not know

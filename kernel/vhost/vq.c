@@ -57,6 +57,7 @@ static int vhb_update_used_flags(struct vhb_virtqueue *vq)
 
 /**
  * vhb_vq_init_access - start using a configured ring
+ * @vq: the virtqueue
  *
  * Called when a backend is attached; reads where the driver expects the next
  * used entry.  Caller holds vq->mutex.
@@ -301,6 +302,7 @@ static int vhb_read_avail_idx(struct vhb_virtqueue *vq, u16 *idx)
 
 /**
  * vhb_vq_avail_pending - is there an avail entry not yet fetched?
+ * @vq: the virtqueue
  *
  * Reads avail->idx when needed.  Returns 1 or 0, or a negative errno for a
  * malformed ring (see vhb_read_avail_idx()).  Caller holds vq->mutex.
@@ -364,6 +366,7 @@ static int vhb_walk_chain(struct vhb_virtqueue *vq, struct vhb_chain *c,
 
 /**
  * vhb_get_vq_desc - fetch the next available descriptor chain
+ * @vq: the virtqueue
  * @iov: receives the chain's buffers as user iovecs, readable ones first
  * @iov_size: room in @iov, at least 1
  * @info: receives what the chain holds; see struct vhb_chain_info
@@ -421,6 +424,7 @@ void vhb_unget_vq_desc(struct vhb_virtqueue *vq)
 
 /**
  * vhb_add_used_n - return processed chains to the driver
+ * @vq: the virtqueue
  * @used: head and written length of each chain, in CPU byte order
  * @count: how many
  *
@@ -527,6 +531,7 @@ void vhb_disable_notify(struct vhb_virtqueue *vq)
 
 /**
  * vhb_enable_notify - ask the driver to kick again
+ * @vq: the virtqueue
  *
  * Returns true when chains arrived meanwhile: the caller must then process
  * them rather than wait for a kick that will not come.
@@ -562,6 +567,8 @@ bool vhb_enable_notify(struct vhb_virtqueue *vq)
 
 /**
  * vhb_exceeds_weight - a handler's fairness budget
+ * @vq: the virtqueue
+ * @reqs: requests handled in this run
  *
  * A handler that has processed @reqs requests in this run must return so the
  * other virtqueues of its worker get their turn; it is queued again to
@@ -578,6 +585,7 @@ bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs)
 
 /**
  * vhb_vq_set_broken - stop a virtqueue whose ring is malformed
+ * @vq: the virtqueue
  *
  * The error was reported (vhb_vq_err()) when found.  Kicks no longer
  * re-read the ring, so a broken ring costs nothing and signals its error

@@ -295,6 +295,9 @@ static long vhb_get_vring_base(struct vhb_dev *dev, struct vhb_virtqueue *vq,
 
 /**
  * vhb_vring_ioctl - the VHOST_*_VRING_* commands
+ * @dev: the device
+ * @ioctl: the command
+ * @argp: its argument, in user memory
  *
  * Caller holds dev->mutex and is the owner.  An index past the device's
  * virtqueues answers ENOBUFS, as in mainline.

@@ -61,6 +61,8 @@ static void vhb_worker_queue(struct vhb_worker *worker, struct vhb_work *work)
 
 /**
  * vhb_vq_work_queue - queue work on the worker that serves @vq
+ * @vq: the virtqueue
+ * @work: the work to run
  *
  * Returns false when @vq has no worker (not owned yet, or its worker was
  * killed); the caller then owns the consequences.
@@ -203,6 +205,7 @@ static int vhb_worker_flush_killable(struct vhb_worker *worker)
 
 /**
  * vhb_vq_flush_killable - flush the worker serving @vq, killably
+ * @vq: the virtqueue
  *
  * For the waits userspace causes (VHOST_GET_VRING_BASE, a detach): a
  * handler may be stuck on guest memory (a userfaultfd page).  Caller holds
@@ -245,6 +248,7 @@ void vhb_vq_flush(struct vhb_virtqueue *vq)
 
 /**
  * vhb_vq_worker_has_work - is work waiting on the worker that serves @vq?
+ * @vq: the virtqueue
  *
  * For a handler that busy-polls its ring: it must give way to the other
  * work of its worker.  A worker that is moving away may be missed; the poll
@@ -677,6 +681,8 @@ static int vhb_free_worker(struct vhb_dev *dev, struct vhost_worker_state *state
 
 /**
  * vhb_vq_attach_worker - make worker @id serve @vq
+ * @vq: the virtqueue
+ * @id: the worker's id
  *
  * The ioctl's and netlink's common path.  Caller holds dev->mutex; the device
  * has an owner.  Returns -ENODEV if there is no such worker.
@@ -707,6 +713,9 @@ static int vhb_get_vq(struct vhb_dev *dev, void __user *argp,
 /**
  * vhb_worker_ioctl - VHOST_NEW_WORKER, VHOST_FREE_WORKER,
  * VHOST_ATTACH_VRING_WORKER and VHOST_GET_VRING_WORKER
+ * @dev: the device
+ * @ioctl: the command
+ * @argp: its argument, in user memory
  *
  * Mainline's checks, in mainline's order: no owner yet is EINVAL, a caller
  * that is not the owner EPERM.  Caller holds dev->mutex.  Returns
@@ -775,6 +784,8 @@ long vhb_worker_ioctl(struct vhb_dev *dev, unsigned int ioctl,
 
 /**
  * vhb_set_nworkers - the vhost-blk RFC's VHOST_SET_NWORKERS
+ * @dev: the device
+ * @n: how many workers it is to have
  *
  * Create workers until the device has @n (at most one per virtqueue), then
  * spread the virtqueues over them round robin.  Only adds workers: asking
