@@ -184,8 +184,10 @@ static bool vhb_blk_dio_ok(const struct vhb_blk_backend *backend, u64 pos,
 
 	if (!backend->direct || ((pos | len) & off))
 		return false;
+	/* Empty iovecs carry no data: their addresses do not matter. */
 	for (i = 0; i < nr; i++) {
-		if (((unsigned long)iov[i].iov_base & mem) || (iov[i].iov_len & off))
+		if (iov[i].iov_len &&
+		    (((unsigned long)iov[i].iov_base & mem) || (iov[i].iov_len & off)))
 			return false;
 	}
 	return true;
@@ -390,15 +392,19 @@ static struct iovec *vhb_iov_pull(struct iovec *iov, unsigned int *nr,
 	return iov;
 }
 
-/* Drop the last byte of the iovecs @iov[0..@nr): the status byte. */
-static void vhb_iov_drop_status(struct iovec *iov, unsigned int nr)
+/*
+ * Drop the last byte of the iovecs @iov[0..@nr), the status byte, and the
+ * empty iovecs it leaves at the end.  Returns how many iovecs remain.
+ */
+static unsigned int vhb_iov_drop_status(struct iovec *iov, unsigned int nr)
 {
-	while (nr--) {
-		if (iov[nr].iov_len) {
-			iov[nr].iov_len--;
-			return;
-		}
-	}
+	while (nr && !iov[nr - 1].iov_len)
+		nr--;
+	if (nr)
+		iov[nr - 1].iov_len--;
+	while (nr && !iov[nr - 1].iov_len)
+		nr--;
+	return nr;
 }
 
 /* Does the chain keep to the VMM's segment limits (seg_max, size_max)? */
@@ -443,7 +449,7 @@ static int vhb_blk_dispatch(struct vhb_blk_vq *bvq, struct vhb_blk_req *req,
 	sector = vhb64_to_cpu(&bvq->vq, hdr.sector);
 	out_iov = vhb_iov_pull(out_iov, &out, sizeof(hdr));
 	out_len -= sizeof(hdr);
-	vhb_iov_drop_status(in_iov, in);
+	in = vhb_iov_drop_status(in_iov, in);
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:

@@ -4,8 +4,9 @@
  *
  * A virtqueue's part of guest memory: its rings (vring_init() layout), then
  * its request slots.  A slot holds the header at PAGE - 16, the data at PAGE
- * (page aligned), the status byte right after the data, and the indirect
- * table after that, where direct chains are also drafted.
+ * (page aligned), the status byte right after the data (at byte 1 with
+ * VBLK_STAT_ODD), and the indirect table after that, where direct
+ * chains are also drafted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -305,7 +306,7 @@ int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector
 	struct vring_desc *t;
 	struct vblk_vq *q;
 	struct vblk_req *r;
-	uint8_t *base;
+	uint8_t *base, *status;
 	bool w;
 
 	if (vq >= v->nvqs || len > v->max_data)
@@ -338,7 +339,9 @@ int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector
 			piece = v->frag_size;
 		add_desc(t, &n, vblk_gpa(v, base + PAGE + off), piece, w);
 	}
-	add_desc(t, &n, vblk_gpa(v, base + PAGE + len), 1, true);
+	/* As in a driver whose status byte sits in its request structure. */
+	status = layout & VBLK_STAT_ODD ? base + 1 : base + PAGE + len;
+	add_desc(t, &n, vblk_gpa(v, status), 1, true);
 	if ((layout & VBLK_MERGE) && len)
 		merge_desc(t, &n, w ? n - 2 : nhdr - 1);
 	for (i = 0; i + 1 < n; i++) {
@@ -383,7 +386,7 @@ int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector
 	r->hdr->ioprio = 0;
 	r->hdr->sector = sector;
 	r->data = base + PAGE;
-	r->status = base + PAGE + len;
+	r->status = status;
 	*r->status = 0xff;
 	/* Stale data must not pass for what the device wrote. */
 	if (w)

@@ -47,6 +47,7 @@ enum {
 	VBLK_INDIRECT = 1 << 3,  /* the chain in an indirect table */
 	VBLK_DATA_W = 1 << 4,    /* data device-writable, whatever the type */
 	VBLK_DATA_R = 1 << 5,    /* data device-readable, whatever the type */
+	VBLK_STAT_ODD = 1 << 6,  /* the status byte apart, at an odd address (no VBLK_MERGE) */
 };
 
 struct vblk_config {
