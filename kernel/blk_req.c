@@ -545,14 +545,31 @@ static u8 vhb_blk_req_status(struct vhb_blk_req *req)
 }
 
 /*
+ * While migrating (VHOST_F_LOG_ALL), mark the guest memory a completed
+ * request wrote: a read's whole buffer once it went to the backend (a
+ * failed read may have written part of it), GET_ID's serial, and the
+ * status byte of every request.
+ */
+static void vhb_blk_log_req(struct vhb_blk_vq *bvq, struct vhb_blk_req *req)
+{
+	u64 data = req->written;
+
+	if (req->type == VIRTIO_BLK_T_IN && req->io)
+		data = req->len;
+	vhb_log_chain(&bvq->vq, req - bvq->reqs, data);
+}
+
+/*
  * Return the completed requests to the guest: write each status byte, then
  * add the chains to the used ring in batches, one call signal per batch.
+ * What they wrote is marked in the dirty log before they are returned.
  * Caller holds vq->mutex.
  */
 static void vhb_blk_return_done(struct vhb_blk_vq *bvq)
 {
 	struct vhb_virtqueue *vq = &bvq->vq;
 	struct vhb_used used[VHB_BLK_DONE_BATCH];
+	bool logs = vhb_vq_logs_writes(vq);
 	struct vhb_blk_req *req, *next;
 	struct llist_node *node;
 	unsigned int n = 0;
@@ -569,17 +586,21 @@ static void vhb_blk_return_done(struct vhb_blk_vq *bvq)
 				   req - bvq->reqs);
 		if (status == VIRTIO_BLK_S_OK)
 			vhb_stat_add(&vq->stats.bytes, req->len);
+		if (logs)
+			vhb_blk_log_req(bvq, req);
 		used[n].id = req - bvq->reqs;
 		used[n].len = req->written + 1;
 		req->busy = false;
 		if (++n == ARRAY_SIZE(used)) {
 			vhb_add_used_n(vq, used, n);
+			vhb_log_signal(vq);
 			vhb_signal(vq);
 			n = 0;
 		}
 	}
 	if (n) {
 		vhb_add_used_n(vq, used, n);
+		vhb_log_signal(vq);
 		vhb_signal(vq);
 	}
 }

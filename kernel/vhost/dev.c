@@ -192,6 +192,12 @@ static long vhb_set_mem_table(struct vhb_dev *dev,
 	mem = vhb_mem_from_user(m, hdr.nregions);
 	if (IS_ERR(mem))
 		return PTR_ERR(mem);
+	/* While logging, the log must cover the new table too. */
+	if ((dev->acked_features & BIT_ULL(VHOST_F_LOG_ALL)) &&
+	    !vhb_log_covers_mem(dev->log_base, mem)) {
+		kvfree(mem);
+		return -EFAULT;
+	}
 
 	/* Handlers read vq->mem under vq->mutex: swap it under the same. */
 	for (i = 0; i < dev->nvqs; i++) {
@@ -216,6 +222,10 @@ static long vhb_set_features(struct vhb_dev *dev, u64 __user *argp)
 		return -EFAULT;
 	if (features & ~dev->features)
 		return -EOPNOTSUPP;
+	/* Logging starts: the log must cover guest memory, as in mainline. */
+	if ((features & BIT_ULL(VHOST_F_LOG_ALL)) &&
+	    !vhb_log_covers_mem(dev->log_base, dev->mem))
+		return -EFAULT;
 
 	WRITE_ONCE(dev->acked_features, features);
 	for (i = 0; i < dev->nvqs; i++) {
@@ -288,6 +298,10 @@ void vhb_dev_cleanup(struct vhb_dev *dev)
 		dev->vqs[i]->mem = NULL;
 	kvfree(dev->mem);
 	dev->mem = NULL;
+	if (dev->log_ctx)
+		eventfd_ctx_put(dev->log_ctx);
+	dev->log_ctx = NULL;
+	dev->log_base = 0;
 	WRITE_ONCE(dev->acked_features, 0);
 	WRITE_ONCE(dev->fork_owner, vhb_fork_owner_supported() ?
 		   VHOST_FORK_OWNER_TASK : VHOST_FORK_OWNER_KTHREAD);
@@ -372,9 +386,9 @@ long vhb_dev_ioctl(struct vhb_dev *dev, unsigned int ioctl, void __user *argp)
 	case VHOST_SET_MEM_TABLE:
 		return vhb_set_mem_table(dev, argp);
 	case VHOST_SET_LOG_BASE:
+		return vhb_set_log_base(dev, argp);
 	case VHOST_SET_LOG_FD:
-		/* Dirty logging is not implemented, VHOST_F_LOG_ALL not offered. */
-		return -EOPNOTSUPP;
+		return vhb_set_log_fd(dev, argp);
 	}
 	return vhb_vring_ioctl(dev, ioctl, argp);
 }

@@ -148,6 +148,13 @@ struct vhb_virtqueue {
 	const struct vhb_mem *mem;	/* the device's table, under mutex */
 	void *private_data;		/* the device type's backend */
 
+	/* Dirty logging (log.c): copies of the device's, under mutex. */
+	u64 log_base;			/* the log's user address */
+	struct eventfd_ctx *log_ctx;	/* the device's; no reference */
+	u64 log_addr;			/* the used ring's guest address */
+	bool log_used;			/* VHOST_VRING_F_LOG: log the used ring */
+	bool log_pending;		/* marked since the last log signal */
+
 	struct vhb_worker __rcu *worker;
 	struct vhb_vq_stats stats;
 };
@@ -182,6 +189,8 @@ struct vhb_dev {
 	struct xarray worker_ids;
 	u64 features;			/* what the device type offers */
 	u64 acked_features;		/* read locklessly by netlink */
+	u64 log_base;			/* VHOST_SET_LOG_BASE, under mutex */
+	struct eventfd_ctx *log_ctx;	/* VHOST_SET_LOG_FD, under mutex */
 	u8 fork_owner;			/* VHOST_FORK_OWNER_* */
 	int weight;			/* requests per handler run */
 };
@@ -205,6 +214,16 @@ void vhb_vq_reset(struct vhb_virtqueue *vq);
 void vhb_vq_cleanup(struct vhb_virtqueue *vq);
 int vhb_poll_start(struct vhb_poll *poll, struct file *file);
 void vhb_poll_stop(struct vhb_poll *poll);
+
+/* log.c: dirty logging */
+bool vhb_log_covers_mem(u64 base, const struct vhb_mem *mem);
+bool vhb_log_used_ok(struct vhb_virtqueue *vq, u64 base, bool log_used,
+		     u64 log_addr);
+int vhb_log_write(struct vhb_virtqueue *vq, u64 gpa, u64 len);
+void vhb_log_used(struct vhb_virtqueue *vq, u64 offset, u64 len);
+void vhb_log_signal(struct vhb_virtqueue *vq);
+long vhb_set_log_base(struct vhb_dev *dev, u64 __user *argp);
+long vhb_set_log_fd(struct vhb_dev *dev, int __user *argp);
 
 /* worker.c: workers and work */
 void vhb_work_init(struct vhb_work *work, vhb_work_fn_t fn);
@@ -259,6 +278,13 @@ bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail,
 		      u64 used);
 bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs);
 void vhb_vq_set_broken(struct vhb_virtqueue *vq);
+int vhb_log_chain(struct vhb_virtqueue *vq, unsigned int head, u64 data);
+
+/* Does the virtqueue log the guest memory its requests write? */
+static inline bool vhb_vq_logs_writes(struct vhb_virtqueue *vq)
+{
+	return unlikely(vq->acked_features & BIT_ULL(VHOST_F_LOG_ALL));
+}
 
 /*
  * Take vq->mutex from outside the virtqueue's handlers (ioctls, teardown,

@@ -52,6 +52,7 @@ static int vhb_update_used_flags(struct vhb_virtqueue *vq)
 		vhb_vq_err(vq, "cannot write used flags at %p\n", &vq->used->flags);
 		return -EFAULT;
 	}
+	vhb_log_used(vq, offsetof(struct vring_used, flags), sizeof(__virtio16));
 	return 0;
 }
 
@@ -70,7 +71,8 @@ int vhb_vq_init_access(struct vhb_virtqueue *vq)
 	if (!vq->desc || !vq->avail || !vq->used ||
 	    !vhb_vq_access_ok(vq, (unsigned long)vq->desc,
 			      (unsigned long)vq->avail,
-			      (unsigned long)vq->used))
+			      (unsigned long)vq->used) ||
+	    !vhb_log_used_ok(vq, vq->log_base, vq->log_used, vq->log_addr))
 		return -EFAULT;
 
 	vq->signalled_used_valid = false;
@@ -150,7 +152,34 @@ struct vhb_chain {
 	u64 total;
 	bool writable;		/* a device-writable buffer was seen */
 	struct iovec last_byte;	/* the last writable byte seen */
+	/* vhb_log_chain(): mark writable bytes instead of translating. */
+	bool log;
+	u64 log_left;		/* data bytes still to mark */
+	u64 log_last;		/* guest address of the last writable byte */
+	int log_err;
 };
+
+/* A writable buffer of a chain being logged: mark what was written of it. */
+static int vhb_chain_log(struct vhb_virtqueue *vq, struct vhb_chain *c,
+			 u64 addr, u32 len)
+{
+	u64 n = min_t(u64, len, c->log_left);
+
+	if (!len)
+		return 0;
+	/* The guest may have changed the chain: only its own memory is marked. */
+	if (vhb_translate(vq, addr, len, NULL, 0) < 0) {
+		vhb_vq_err(vq, "chain changed while in flight: 0x%llx+%u is outside guest memory\n",
+			   addr, len);
+		return -EFAULT;
+	}
+	c->writable = true;
+	c->log_last = addr + len - 1;
+	c->log_left -= n;
+	if (n && vhb_log_write(vq, addr, n))
+		c->log_err = -EFAULT;
+	return 0;
+}
 
 /*
  * Add one descriptor's buffer to the chain.  Device-readable buffers must all
@@ -169,6 +198,8 @@ static int vhb_chain_add(struct vhb_virtqueue *vq, struct vhb_chain *c,
 	bool write = flags & VRING_DESC_F_WRITE;
 	int n = -ENOBUFS;
 
+	if (c->log)
+		return write ? vhb_chain_log(vq, c, addr, len) : 0;
 	if (!write && c->writable) {
 		vhb_vq_err(vq, "device-readable buffer after a writable one\n");
 		return -EINVAL;
@@ -413,6 +444,32 @@ int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
 	return head;
 }
 
+/**
+ * vhb_log_chain - mark in the dirty log what the device wrote to a chain
+ * @vq: the virtqueue, which logs (vhb_vq_logs_writes())
+ * @head: the chain's head, fetched and not yet returned
+ * @data: bytes of data written, from the first writable byte on
+ *
+ * Marks the first @data writable bytes and the last writable byte (the
+ * status), walking the chain again from its descriptors: the guest
+ * addresses are not kept while a request is in flight.  Call after the
+ * device wrote and before the chain is returned.  Caller holds vq->mutex.
+ * Returns 0, or a negative errno (reported through the error eventfd).
+ */
+int vhb_log_chain(struct vhb_virtqueue *vq, unsigned int head, u64 data)
+{
+	struct vhb_chain_info info = {};
+	struct vhb_chain c = { .info = &info, .log = true, .log_left = data };
+	int ret;
+
+	ret = vhb_walk_chain(vq, &c, head);
+	if (ret)
+		return ret;
+	if (c.writable && vhb_log_write(vq, c.log_last, 1))
+		return -EFAULT;
+	return c.log_err;
+}
+
 /*
  * Give the last fetched chain back, unprocessed: the next vhb_get_vq_desc()
  * fetches it again.  For a request the device cannot start yet.
@@ -454,6 +511,9 @@ int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
 				   start);
 			return -EFAULT;
 		}
+		/* Marked before the index below publishes them. */
+		vhb_log_used(vq, offsetof(struct vring_used, ring[start]),
+			     n * sizeof(elems[0]));
 		done += n;
 	}
 
@@ -464,6 +524,7 @@ int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
 		vhb_vq_err(vq, "cannot write used idx at %p\n", &vq->used->idx);
 		return -EFAULT;
 	}
+	vhb_log_used(vq, offsetof(struct vring_used, idx), sizeof(__virtio16));
 	vq->last_used_idx = new_idx;
 	/*
 	 * If the driver has not looked for a long time, the index may have
@@ -546,10 +607,14 @@ bool vhb_enable_notify(struct vhb_virtqueue *vq)
 	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		if (vhb_update_used_flags(vq))
 			return false;
-	} else if (put_user(cpu_to_vhb16(vq, vq->avail_idx),
-			    vhb_avail_event(vq))) {
-		vhb_vq_err(vq, "cannot write avail_event\n");
-		return false;
+	} else {
+		if (put_user(cpu_to_vhb16(vq, vq->avail_idx),
+			     vhb_avail_event(vq))) {
+			vhb_vq_err(vq, "cannot write avail_event\n");
+			return false;
+		}
+		vhb_log_used(vq, offsetof(struct vring_used, ring[vq->num]),
+			     sizeof(__virtio16));
 	}
 
 	/* The driver must see the request before we look at avail->idx. */

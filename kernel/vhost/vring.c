@@ -92,6 +92,11 @@ void vhb_vq_reset(struct vhb_virtqueue *vq)
 	WRITE_ONCE(vq->busyloop_timeout, 0);
 	vq->acked_features = 0;
 	vq->private_data = NULL;
+	vq->log_base = 0;
+	vq->log_ctx = NULL;
+	vq->log_addr = 0;
+	vq->log_used = false;
+	vq->log_pending = false;
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	vhb_poll_init(&vq->poll, vq);
 }
@@ -159,15 +164,14 @@ static long vhb_set_vring_addr(struct vhb_virtqueue *vq,
 			       struct vhost_vring_addr __user *argp)
 {
 	struct vhost_vring_addr a;
+	bool log_used;
 
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
-	/*
-	 * VHOST_VRING_F_LOG asks for dirty logging, which is not
-	 * implemented: refuse it rather than silently log nothing.
-	 */
-	if (a.flags)
+	/* VHOST_VRING_F_LOG is the one flag there is. */
+	if (a.flags & ~BIT(VHOST_VRING_F_LOG))
 		return -EOPNOTSUPP;
+	log_used = a.flags & BIT(VHOST_VRING_F_LOG);
 	if ((u64)(unsigned long)a.desc_user_addr != a.desc_user_addr ||
 	    (u64)(unsigned long)a.used_user_addr != a.used_user_addr ||
 	    (u64)(unsigned long)a.avail_user_addr != a.avail_user_addr)
@@ -177,15 +181,18 @@ static long vhb_set_vring_addr(struct vhb_virtqueue *vq,
 	    (a.used_user_addr & (VRING_USED_ALIGN_SIZE - 1)) ||
 	    (a.log_guest_addr & (VRING_USED_ALIGN_SIZE - 1)))
 		return -EINVAL;
-	/* A running ring must stay accessible. */
+	/* A running ring must stay accessible, and loggable when logged. */
 	if (vq->private_data &&
-	    !vhb_vq_access_ok(vq, a.desc_user_addr, a.avail_user_addr,
-			      a.used_user_addr))
+	    (!vhb_vq_access_ok(vq, a.desc_user_addr, a.avail_user_addr,
+			       a.used_user_addr) ||
+	     !vhb_log_used_ok(vq, vq->log_base, log_used, a.log_guest_addr)))
 		return -EINVAL;
 
 	vq->desc = (void __user *)(unsigned long)a.desc_user_addr;
 	vq->avail = (void __user *)(unsigned long)a.avail_user_addr;
 	vq->used = (void __user *)(unsigned long)a.used_user_addr;
+	vq->log_addr = a.log_guest_addr;
+	vq->log_used = log_used;
 	WRITE_ONCE(vq->broken, false);
 	return 0;
 }

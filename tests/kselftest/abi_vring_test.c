@@ -140,9 +140,8 @@ TEST_F(vhost, vring_addr_log_flag)
 	};
 
 	/*
-	 * VHOST_VRING_F_LOG is the one known flag; mainline accepts it
-	 * whatever the features (the log is only checked with a backend),
-	 * vhost-blk refuses it (see log_flag_errno).
+	 * VHOST_VRING_F_LOG is the one known flag; both accept it whatever
+	 * the features (the log is only checked with a backend).
 	 */
 	ASSERT_EQ(0, ioctl_errno(self->fd, VHOST_SET_OWNER, NULL));
 	EXPECT_EQ(variant->log_flag_errno, ioctl_errno(self->fd, VHOST_SET_VRING_ADDR, &a));

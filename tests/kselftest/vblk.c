@@ -282,6 +282,43 @@ uint64_t vblk_gpa(const struct vblk *v, const void *p)
 	return (const uint8_t *)p - v->mem;
 }
 
+uint64_t vblk_log_size(const struct vblk *v)
+{
+	return ALIGN_UP((v->mem_size + PAGE - 1) / PAGE, 64) / 8;
+}
+
+int vblk_set_log(struct vblk *v, void *log, int log_fd)
+{
+	uint64_t base = (uintptr_t)log;
+	uint64_t features = v->features;
+	unsigned int i;
+	int ret;
+
+	if (log) {
+		features |= 1ULL << VHOST_F_LOG_ALL;
+		ret = IOC(v->fd, VHOST_SET_LOG_BASE, &base);
+		if (!ret)
+			ret = IOC(v->fd, VHOST_SET_LOG_FD, &log_fd);
+		if (ret)
+			return ret;
+	}
+	ret = IOC(v->fd, VHOST_SET_FEATURES, &features);
+	for (i = 0; !ret && i < v->nvqs; i++) {
+		struct vblk_vq *q = &v->vqs[i];
+		struct vhost_vring_addr a = {
+			.index = i,
+			.flags = log ? 1U << VHOST_VRING_F_LOG : 0,
+			.desc_user_addr = (uintptr_t)q->vr.desc,
+			.used_user_addr = (uintptr_t)q->vr.used,
+			.avail_user_addr = (uintptr_t)q->vr.avail,
+			.log_guest_addr = vblk_gpa(v, q->vr.used),
+		};
+
+		ret = IOC(v->fd, VHOST_SET_VRING_ADDR, &a);
+	}
+	return ret;
+}
+
 static void add_desc(struct vring_desc *t, unsigned int *n, uint64_t gpa, uint32_t len, bool w)
 {
 	t[*n].addr = gpa;

@@ -121,6 +121,14 @@ int vblk_set_mem_table(struct vblk *v);
 /* VHOST_BLK_SET_BACKEND; fd -1 detaches. */
 int vblk_set_backend(struct vblk *v, int fd);
 uint64_t vblk_gpa(const struct vblk *v, const void *p);
+/* Bytes of a dirty log covering the guest memory: one bit per 4 KiB page. */
+uint64_t vblk_log_size(const struct vblk *v);
+/*
+ * Dirty logging on (@log, VHOST_F_LOG_ALL and VHOST_VRING_F_LOG on every
+ * virtqueue, @log_fd signalled, or -1) or off (@log NULL).  Any time,
+ * rings running or not.
+ */
+int vblk_set_log(struct vblk *v, void *log, int log_fd);
 
 int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector, uint32_t len,
 		 unsigned int layout, struct vblk_req **reqp);
