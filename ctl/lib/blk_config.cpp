@@ -30,7 +30,7 @@ uint32_t blkIoctl(int fd, unsigned long request, const char *name, const std::st
 	unsigned int v = 0;
 
 	if (::ioctl(fd, request, &v) < 0)
-		vhost::throwErrno(fmt::format("{} {}", name, path));
+		vhost::throwErrno("{} {}", name, path);
 	return v;
 }
 
@@ -44,7 +44,7 @@ Geometry probeGeometry(int fd, const std::string &path)
 	Geometry g;
 
 	if (::fstat(fd, &st) < 0)
-		vhost::throwErrno(fmt::format("stat {}", path));
+		vhost::throwErrno("stat {}", path);
 	if (S_ISREG(st.st_mode)) {
 		g.bytes = static_cast<uint64_t>(st.st_size);
 		return g;
@@ -54,10 +54,10 @@ Geometry probeGeometry(int fd, const std::string &path)
 			EINVAL,
 			fmt::format("backend {}: not a block device or regular file", path));
 	if (::ioctl(fd, BLKGETSIZE64, &g.bytes) < 0)
-		vhost::throwErrno(fmt::format("BLKGETSIZE64 {}", path));
+		vhost::throwErrno("BLKGETSIZE64 {}", path);
 	int logical = 0;
 	if (::ioctl(fd, BLKSSZGET, &logical) < 0)
-		vhost::throwErrno(fmt::format("BLKSSZGET {}", path));
+		vhost::throwErrno("BLKSSZGET {}", path);
 	g.logicalBlock = static_cast<uint32_t>(logical);
 	g.physicalBlock = blkIoctl(fd, BLKPBSZGET, "BLKPBSZGET", path);
 	g.minIo = blkIoctl(fd, BLKIOMIN, "BLKIOMIN", path);

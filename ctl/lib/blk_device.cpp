@@ -18,7 +18,7 @@ BlkDevice BlkDevice::open(const std::string &path)
 	UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
 
 	if (!fd)
-		throwErrno(fmt::format("open {}", path));
+		throwErrno("open {}", path);
 	return BlkDevice(std::move(fd), path);
 }
 

@@ -18,7 +18,7 @@ Device Device::open(const std::string &path)
 	UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
 
 	if (!fd)
-		throwErrno(fmt::format("open {}", path));
+		throwErrno("open {}", path);
 	return Device(std::move(fd), path);
 }
 
@@ -29,8 +29,8 @@ void Device::ioctl(unsigned long request, void *arg, std::string_view name, std:
 {
 	if (::ioctl(fd_.get(), request, arg) < 0) {
 		if (detail.empty())
-			throwErrno(std::string(name));
-		throwErrno(fmt::format("{} {}", name, detail));
+			throwErrno("{}", name);
+		throwErrno("{} {}", name, detail);
 	}
 }
 

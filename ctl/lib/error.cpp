@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "vhostctl/error.hpp"
 
-#include <cerrno>
 #include <utility>
 
 namespace vhost {
@@ -9,10 +8,5 @@ namespace vhost {
 Error::Error(int err, std::string what)
 	: std::system_error(err, std::generic_category(), what), context_(std::move(what))
 {}
-
-void throwErrno(std::string what)
-{
-	throw Error(errno, std::move(what));
-}
 
 } // namespace vhost

@@ -38,7 +38,7 @@ Mapping::Mapping(int fd, uint64_t offset, uint64_t size) : size_(size)
 	void *p = ::mmap(nullptr, static_cast<std::size_t>(size + delta), PROT_READ | PROT_WRITE,
 			 MAP_SHARED, fd, static_cast<off_t>(offset - delta));
 	if (p == MAP_FAILED)
-		throwErrno(fmt::format("mmap {} bytes at offset {:#x} of fd {}", size, offset, fd));
+		throwErrno("mmap {} bytes at offset {:#x} of fd {}", size, offset, fd);
 	base_ = static_cast<std::byte *>(p);
 	delta_ = static_cast<std::size_t>(delta);
 }
@@ -67,7 +67,7 @@ GuestMemory GuestMemory::map(std::span<const MemTableRegion> regions, std::span<
 			throw Error(EINVAL, fmt::format("{}: empty or overflowing", what));
 		struct stat st = {};
 		if (::fstat(fds[i].get(), &st) < 0)
-			throwErrno(fmt::format("{}: fstat", what));
+			throwErrno("{}: fstat", what);
 
 		GuestRegion g;
 		g.table = r;

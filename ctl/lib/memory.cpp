@@ -33,10 +33,10 @@ Memory::Memory(std::size_t size, uint64_t gpaBase, unsigned int regions)
 	if (!fd_)
 		vhost::throwErrno("memfd_create for guest memory");
 	if (::ftruncate(fd_.get(), static_cast<off_t>(size_)))
-		vhost::throwErrno(fmt::format("size guest memory to {} bytes", size_));
+		vhost::throwErrno("size guest memory to {} bytes", size_);
 	void *p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
 	if (p == MAP_FAILED)
-		vhost::throwErrno(fmt::format("mmap {} bytes of guest memory", size_));
+		vhost::throwErrno("mmap {} bytes of guest memory", size_);
 	base_ = static_cast<std::byte *>(p);
 }
 

@@ -122,7 +122,7 @@ bool waitFor(int fd, short events, Clock::time_point deadline, std::string_view 
 		if (ret == 0)
 			return false;
 		if (errno != EINTR)
-			throwErrno(fmt::format("{}: poll", what));
+			throwErrno("{}: poll", what);
 	}
 }
 
@@ -149,7 +149,7 @@ void recvExact(int sock, std::span<std::byte> buf, std::vector<UniqueFd> &fds,
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			throwErrno(std::string(what));
+			throwErrno("{}", what);
 		}
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -357,7 +357,7 @@ void sendMessage(int sock, const Header &header, std::span<const std::byte> payl
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			throwErrno(std::string(what));
+			throwErrno("{}", what);
 		}
 		done += static_cast<std::size_t>(n);
 	}

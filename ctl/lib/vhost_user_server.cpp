@@ -67,15 +67,15 @@ UniqueFd listenUnix(const std::string &path)
 				    fmt::format("{}: another backend listens there", path));
 		/* A stale socket of a backend that is gone. */
 		if (::unlink(path.c_str()) < 0)
-			throwErrno(fmt::format("remove stale socket {}", path));
+			throwErrno("remove stale socket {}", path);
 	}
 	UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	if (!sock)
 		throwErrno("socket AF_UNIX");
 	if (::bind(sock.get(), reinterpret_cast<const struct sockaddr *>(&addr), sizeof(addr)) < 0)
-		throwErrno(fmt::format("bind {}", path));
+		throwErrno("bind {}", path);
 	if (::listen(sock.get(), 1) < 0)
-		throwErrno(fmt::format("listen on {}", path));
+		throwErrno("listen on {}", path);
 	return sock;
 }
 

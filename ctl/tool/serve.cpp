@@ -125,7 +125,7 @@ int serveCommand(Context &ctx, const Args &args)
 	int flags = (o.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	vhost::UniqueFd backend(::open(o.backend.c_str(), flags));
 	if (!backend)
-		vhost::throwErrno(fmt::format("open backend {}", o.backend));
+		vhost::throwErrno("open backend {}", o.backend);
 
 	vhost::user::BackendOptions bo;
 	bo.backendFd = backend.get();

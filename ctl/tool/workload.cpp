@@ -252,14 +252,14 @@ uint64_t backendSize(int fd, const std::string &path)
 	struct stat st = {};
 
 	if (::fstat(fd, &st) < 0)
-		vhost::throwErrno(fmt::format("stat {}", path));
+		vhost::throwErrno("stat {}", path);
 	if (S_ISREG(st.st_mode))
 		return static_cast<uint64_t>(st.st_size);
 	if (S_ISBLK(st.st_mode)) {
 		uint64_t size = 0;
 
 		if (::ioctl(fd, BLKGETSIZE64, &size) < 0)
-			vhost::throwErrno(fmt::format("BLKGETSIZE64 {}", path));
+			vhost::throwErrno("BLKGETSIZE64 {}", path);
 		return size;
 	}
 	throw vhost::Error(EINVAL,
@@ -280,7 +280,7 @@ Backend openBackend(const std::string &path, Rw rw)
 
 	b.fd = vhost::UniqueFd(::open(path.c_str(), flags));
 	if (!b.fd)
-		vhost::throwErrno(fmt::format("open backend {}", path));
+		vhost::throwErrno("open backend {}", path);
 	b.size = backendSize(b.fd.get(), path);
 	return b;
 }

@@ -10,6 +10,22 @@
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;
 
+namespace {
+
+/* An argument whose formatting changes errno, as an allocation may. */
+struct ClobbersErrno {};
+
+} // namespace
+
+template <>
+struct fmt::formatter<ClobbersErrno> : fmt::formatter<std::string_view> {
+	auto format(ClobbersErrno, fmt::format_context &ctx) const
+	{
+		errno = EAGAIN;
+		return fmt::formatter<std::string_view>::format("/dev/vhost-blk", ctx);
+	}
+};
+
 TEST_CASE("Error carries the errno and what was being done", "[error]")
 {
 	vhost::Error e(EBUSY, "VHOST_SET_OWNER on /dev/vhost-blk");
@@ -27,10 +43,22 @@ TEST_CASE("throwErrno reports the errno of the failed call", "[error]")
 
 	REQUIRE(fd < 0);
 	try {
-		vhost::throwErrno("open /nonexistent/vhost-blk");
+		vhost::throwErrno("open {}", "/nonexistent/vhost-blk");
 		FAIL("throwErrno returned");
 	} catch (const vhost::Error &e) {
 		CHECK(e.errnum() == ENOENT);
 		CHECK(e.context() == "open /nonexistent/vhost-blk");
+	}
+}
+
+TEST_CASE("throwErrno saves errno before it formats the message", "[error]")
+{
+	errno = ENOSPC;
+	try {
+		vhost::throwErrno("write {} at {}", ClobbersErrno{}, 4096);
+		FAIL("throwErrno returned");
+	} catch (const vhost::Error &e) {
+		CHECK(e.errnum() == ENOSPC);
+		CHECK(e.context() == "write /dev/vhost-blk at 4096");
 	}
 }

@@ -6,8 +6,12 @@
  */
 #pragma once
 
+#include <cerrno>
 #include <string>
 #include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
 
 namespace vhost {
 
@@ -26,7 +30,17 @@ private:
 	std::string context_;
 };
 
-/* Throw an Error for the current errno. */
-[[noreturn]] void throwErrno(std::string what);
+/*
+ * Throw an Error for the current errno, with the message formatted from
+ * @format and @args.  errno is saved before anything is formatted: building
+ * the message (allocating, formatting an argument) may change it.
+ */
+template <typename... Args>
+[[noreturn]] void throwErrno(fmt::format_string<Args...> format, Args &&...args)
+{
+	int err = errno;
+
+	throw Error(err, fmt::format(format, std::forward<Args>(args)...));
+}
 
 } // namespace vhost
