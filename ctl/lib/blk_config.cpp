@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <cstring>
+#include <cstddef>
 #include <linux/fs.h>
 #include <linux/virtio_blk.h>
 #include <sys/ioctl.h>
@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/le.hpp"
 
 namespace virtio::blk {
 
@@ -71,35 +72,55 @@ std::array<std::byte, vhost::user::maxConfigSize> encodeConfig(const ConfigParam
 	uint32_t lbs = g.logicalBlock >= sector && std::has_single_bit(g.logicalBlock)
 			       ? g.logicalBlock
 			       : sector;
-	virtio_blk_config c = {};
+	std::array<std::byte, vhost::user::maxConfigSize> out{};
+	auto put = [&out](std::size_t at, auto v) { vhost::le::store(std::span(out), at, v); };
 
-	c.capacity = g.bytes / sector;
+	put(offsetof(virtio_blk_config, capacity), uint64_t{g.bytes / sector});
 	if (has(p.features, VIRTIO_BLK_F_SEG_MAX))
-		c.seg_max = p.segMax;
+		put(offsetof(virtio_blk_config, seg_max), p.segMax);
 	if (has(p.features, VIRTIO_BLK_F_BLK_SIZE))
-		c.blk_size = lbs;
+		put(offsetof(virtio_blk_config, blk_size), lbs);
 	if (has(p.features, VIRTIO_BLK_F_TOPOLOGY)) {
 		uint32_t ratio = g.physicalBlock > lbs ? g.physicalBlock / lbs : 1;
 
-		c.physical_block_exp = static_cast<uint8_t>(std::countr_zero(ratio));
-		c.min_io_size = static_cast<uint16_t>(std::min<uint32_t>(g.minIo / lbs, 0xffff));
-		c.opt_io_size = g.optIo / lbs;
+		put(offsetof(virtio_blk_config, physical_block_exp),
+		    static_cast<uint8_t>(std::countr_zero(ratio)));
+		put(offsetof(virtio_blk_config, min_io_size),
+		    static_cast<uint16_t>(std::min<uint32_t>(g.minIo / lbs, 0xffff)));
+		put(offsetof(virtio_blk_config, opt_io_size), uint32_t{g.optIo / lbs});
 	}
 	if (has(p.features, VIRTIO_BLK_F_MQ))
-		c.num_queues = static_cast<uint16_t>(p.queues);
+		put(offsetof(virtio_blk_config, num_queues), static_cast<uint16_t>(p.queues));
 	if (has(p.features, VIRTIO_BLK_F_DISCARD)) {
-		c.max_discard_sectors = p.maxDiscardSectors;
-		c.max_discard_seg = p.maxDiscardSeg;
-		c.discard_sector_alignment = lbs / sector;
+		put(offsetof(virtio_blk_config, max_discard_sectors), p.maxDiscardSectors);
+		put(offsetof(virtio_blk_config, max_discard_seg), p.maxDiscardSeg);
+		put(offsetof(virtio_blk_config, discard_sector_alignment), uint32_t{lbs / sector});
 	}
 	if (has(p.features, VIRTIO_BLK_F_WRITE_ZEROES)) {
-		c.max_write_zeroes_sectors = p.maxWriteZeroesSectors;
-		c.max_write_zeroes_seg = p.maxWriteZeroesSeg;
+		put(offsetof(virtio_blk_config, max_write_zeroes_sectors), p.maxWriteZeroesSectors);
+		put(offsetof(virtio_blk_config, max_write_zeroes_seg), p.maxWriteZeroesSeg);
 	}
-
-	std::array<std::byte, vhost::user::maxConfigSize> out{};
-	std::memcpy(out.data(), &c, sizeof(c));
 	return out;
+}
+
+Config decodeConfig(std::span<const std::byte> bytes)
+{
+	Config c;
+	auto get = [bytes]<typename T>(std::size_t at, T &field) {
+		if (at + sizeof(T) <= bytes.size())
+			field = vhost::le::load<T>(bytes, at);
+	};
+
+	get(offsetof(virtio_blk_config, capacity), c.capacity);
+	get(offsetof(virtio_blk_config, size_max), c.sizeMax);
+	get(offsetof(virtio_blk_config, seg_max), c.segMax);
+	get(offsetof(virtio_blk_config, blk_size), c.blkSize);
+	get(offsetof(virtio_blk_config, num_queues), c.numQueues);
+	get(offsetof(virtio_blk_config, max_discard_sectors), c.maxDiscardSectors);
+	get(offsetof(virtio_blk_config, max_discard_seg), c.maxDiscardSeg);
+	get(offsetof(virtio_blk_config, max_write_zeroes_sectors), c.maxWriteZeroesSectors);
+	get(offsetof(virtio_blk_config, max_write_zeroes_seg), c.maxWriteZeroesSeg);
+	return c;
 }
 
 } // namespace virtio::blk

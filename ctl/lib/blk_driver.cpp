@@ -12,12 +12,12 @@
 
 #include "vhostctl/error.hpp"
 #include "vhostctl/kernel_transport.hpp"
+#include "vhostctl/system.hpp"
 
 namespace virtio {
 
 namespace {
 
-constexpr std::size_t pageBytes = 4096;
 /* A slot's header block: the 16-byte header, then the status byte. */
 constexpr std::size_t slotHeaderBytes = 32;
 constexpr std::size_t statusOffset = blk::headerSize;
@@ -54,14 +54,14 @@ const uint64_t BlkDriverConfig::defaultFeatures =
 
 BlkQueue::BlkQueue(unsigned int index, Memory &mem, const BlkDriverConfig &cfg, bool eventIdx)
 	: index_(index),
-	  ringArea_(mem.alloc(RingLayout::compute(cfg.queueSize).totalSize, pageBytes)),
+	  ringArea_(mem.alloc(RingLayout::compute(cfg.queueSize).totalSize, vhost::pageSize())),
 	  ring_(ringArea_.host, cfg.queueSize, eventIdx), headSlot_(cfg.queueSize, -1)
 {
 	slots_.resize(cfg.depth);
 	for (auto &slot : slots_)
 		slot.header = mem.alloc(slotHeaderBytes, slotHeaderBytes);
 	for (auto &slot : slots_)
-		slot.data = mem.alloc(cfg.maxData, pageBytes);
+		slot.data = mem.alloc(cfg.maxData, vhost::pageSize());
 	for (unsigned int i = cfg.depth; i-- > 0;)
 		freeSlots_.push_back(i);
 }
@@ -168,11 +168,12 @@ uint64_t BlkQueue::takeRingErrors()
 std::size_t BlkDriver::memorySize(const BlkDriverConfig &cfg)
 {
 	validate(cfg);
-	std::size_t ring = Memory::alignUp(RingLayout::compute(cfg.queueSize).totalSize, pageBytes);
-	std::size_t headers = Memory::alignUp(cfg.depth * slotHeaderBytes, pageBytes);
-	std::size_t data = cfg.depth * Memory::alignUp(cfg.maxData, pageBytes);
+	std::size_t ring =
+		Memory::alignUp(RingLayout::compute(cfg.queueSize).totalSize, vhost::pageSize());
+	std::size_t headers = Memory::alignUp(cfg.depth * slotHeaderBytes, vhost::pageSize());
+	std::size_t data = cfg.depth * Memory::alignUp(cfg.maxData, vhost::pageSize());
 
-	return cfg.queues * (ring + headers + data + pageBytes);
+	return cfg.queues * (ring + headers + data + vhost::pageSize());
 }
 
 BlkDriver::BlkDriver(vhost::BlkDevice dev, const BlkDriverConfig &cfg)

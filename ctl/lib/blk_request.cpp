@@ -3,26 +3,11 @@
 
 #include <array>
 
+#include "vhostctl/le.hpp"
+
 namespace virtio::blk {
 
 namespace {
-
-template <typename T>
-void putLe(std::byte *p, T v) noexcept
-{
-	for (std::size_t i = 0; i < sizeof(T); i++)
-		p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xff);
-}
-
-template <typename T>
-T getLe(const std::byte *p) noexcept
-{
-	T v = 0;
-
-	for (std::size_t i = 0; i < sizeof(T); i++)
-		v |= static_cast<T>(static_cast<T>(p[i]) << (8 * i));
-	return v;
-}
 
 struct TypeName {
 	Type type;
@@ -44,25 +29,26 @@ Header encodeHeader(Type type, uint64_t sector) noexcept
 {
 	Header h{};
 
-	putLe<uint32_t>(h.data(), static_cast<uint32_t>(type));
-	putLe<uint32_t>(h.data() + 4, 0);
-	putLe<uint64_t>(h.data() + 8, sector);
+	vhost::le::store<uint32_t>(h.data(), static_cast<uint32_t>(type));
+	vhost::le::store<uint32_t>(h.data() + 4, 0);
+	vhost::le::store<uint64_t>(h.data() + 8, sector);
 	return h;
 }
 
 DecodedHeader decodeHeader(std::span<const std::byte, headerSize> bytes) noexcept
 {
-	return DecodedHeader{getLe<uint32_t>(bytes.data()), getLe<uint32_t>(bytes.data() + 4),
-			     getLe<uint64_t>(bytes.data() + 8)};
+	return DecodedHeader{vhost::le::load<uint32_t>(bytes.data()),
+			     vhost::le::load<uint32_t>(bytes.data() + 4),
+			     vhost::le::load<uint64_t>(bytes.data() + 8)};
 }
 
 Segment encodeSegment(uint64_t sector, uint32_t numSectors, uint32_t flags) noexcept
 {
 	Segment s{};
 
-	putLe<uint64_t>(s.data(), sector);
-	putLe<uint32_t>(s.data() + 8, numSectors);
-	putLe<uint32_t>(s.data() + 12, flags);
+	vhost::le::store<uint64_t>(s.data(), sector);
+	vhost::le::store<uint32_t>(s.data() + 8, numSectors);
+	vhost::le::store<uint32_t>(s.data() + 12, flags);
 	return s;
 }
 

@@ -10,15 +10,11 @@
 #include <fmt/format.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/system.hpp"
 
 namespace vhost::user {
 
 namespace {
-
-uint64_t pageSize()
-{
-	return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-}
 
 bool sameRegion(const GuestRegion &a, const MemTableRegion &b, const struct stat &st)
 {
@@ -31,7 +27,7 @@ bool sameRegion(const GuestRegion &a, const MemTableRegion &b, const struct stat
 
 Mapping::Mapping(int fd, uint64_t offset, uint64_t size) : size_(size)
 {
-	uint64_t delta = offset % pageSize();
+	uint64_t delta = offset % vhost::pageSize();
 
 	if (!size || size > SIZE_MAX - delta || offset > static_cast<uint64_t>(INT64_MAX))
 		throw Error(EINVAL, fmt::format("map {} bytes at offset {:#x}", size, offset));

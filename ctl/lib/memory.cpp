@@ -10,17 +10,11 @@
 #include <fmt/format.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/system.hpp"
 
 namespace virtio {
 
-namespace {
-
-std::size_t pageSize()
-{
-	return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
-
-} // namespace
+using vhost::pageSize;
 
 Memory::Memory(std::size_t size, uint64_t gpaBase, unsigned int regions)
 	: size_(alignUp(size ? size : 1, pageSize())), gpaBase_(gpaBase), nregions_(regions)

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/le.hpp"
 
 namespace virtio {
 
@@ -22,61 +23,25 @@ constexpr std::size_t availElemBytes = 2;  /* le16 */
 constexpr std::size_t usedElemBytes = 8;   /* le32 id, le32 len */
 constexpr std::size_t eventBytes = 2;      /* le16 used_event / avail_event */
 
-/* The ring is little endian (VIRTIO_F_VERSION_1). */
-template <typename T>
-T toLe(T v) noexcept
-{
-	if constexpr (std::endian::native == std::endian::little)
-		return v;
-	else if constexpr (sizeof(T) == 2)
-		return static_cast<T>(__builtin_bswap16(v));
-	else if constexpr (sizeof(T) == 4)
-		return static_cast<T>(__builtin_bswap32(v));
-	else
-		return static_cast<T>(__builtin_bswap64(v));
-}
-
-template <typename T>
-T fromLe(T v) noexcept
-{
-	return toLe(v);
-}
-
-template <typename T>
-void storeLe(std::byte *p, T v) noexcept
-{
-	v = toLe(v);
-	std::memcpy(p, &v, sizeof(v));
-}
-
-template <typename T>
-T loadLe(const std::byte *p) noexcept
-{
-	T v;
-
-	std::memcpy(&v, p, sizeof(v));
-	return fromLe(v);
-}
-
 /* Indices the other side reads or writes concurrently. */
 uint16_t loadAcquire(uint16_t *p) noexcept
 {
-	return fromLe(std::atomic_ref<uint16_t>(*p).load(std::memory_order_acquire));
+	return vhost::le::convert(std::atomic_ref<uint16_t>(*p).load(std::memory_order_acquire));
 }
 
 void storeRelease(uint16_t *p, uint16_t v) noexcept
 {
-	std::atomic_ref<uint16_t>(*p).store(toLe(v), std::memory_order_release);
+	std::atomic_ref<uint16_t>(*p).store(vhost::le::convert(v), std::memory_order_release);
 }
 
 uint16_t loadRelaxed(uint16_t *p) noexcept
 {
-	return fromLe(std::atomic_ref<uint16_t>(*p).load(std::memory_order_relaxed));
+	return vhost::le::convert(std::atomic_ref<uint16_t>(*p).load(std::memory_order_relaxed));
 }
 
 void storeRelaxed(uint16_t *p, uint16_t v) noexcept
 {
-	std::atomic_ref<uint16_t>(*p).store(toLe(v), std::memory_order_relaxed);
+	std::atomic_ref<uint16_t>(*p).store(vhost::le::convert(v), std::memory_order_relaxed);
 }
 
 } // namespace
@@ -189,17 +154,17 @@ std::optional<uint16_t> SplitQueue::add(std::span<const Buffer> chain)
 						       (chain[i].deviceWritable ? descFWrite : 0));
 		uint16_t next = last ? 0 : ids[i + 1];
 
-		storeLe<uint64_t>(d, chain[i].gpa);
-		storeLe<uint32_t>(d + 8, chain[i].len);
-		storeLe<uint16_t>(d + 12, flags);
-		storeLe<uint16_t>(d + 14, next);
+		vhost::le::store<uint64_t>(d, chain[i].gpa);
+		vhost::le::store<uint32_t>(d + 8, chain[i].len);
+		vhost::le::store<uint16_t>(d + 12, flags);
+		vhost::le::store<uint16_t>(d + 14, next);
 		next_[ids[i]] = next;
 	}
 
 	uint16_t head = ids.front();
 	chainLen_[head] = static_cast<uint16_t>(chain.size());
-	storeLe<uint16_t>(reinterpret_cast<std::byte *>(availRing() + ringSlot(availIdx_, size())),
-			  head);
+	vhost::le::store<uint16_t>(
+		reinterpret_cast<std::byte *>(availRing() + ringSlot(availIdx_, size())), head);
 	availIdx_++;
 	inFlight_++;
 	return head;
@@ -233,8 +198,8 @@ std::optional<UsedElem> SplitQueue::popUsed()
 
 	/* hasUsed()'s acquire orders the element after the index. */
 	const std::byte *e = usedRing() + usedElemBytes * ringSlot(lastUsed_, size());
-	uint32_t id = loadLe<uint32_t>(e);
-	uint32_t len = loadLe<uint32_t>(e + 4);
+	uint32_t id = vhost::le::load<uint32_t>(e);
+	uint32_t len = vhost::le::load<uint32_t>(e + 4);
 
 	if (id >= size() || !chainLen_[id])
 		throw vhost::Error(

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -14,7 +15,9 @@
 #include <fmt/format.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/le.hpp"
 #include "vhostctl/memory.hpp"
+#include "vhostctl/unix_socket.hpp"
 
 namespace vhost::user {
 
@@ -59,40 +62,27 @@ constexpr std::array<RequestName, 29> requestNames = {{
 	{Request::GetStatus, "GET_STATUS"},
 }};
 
-/* Payload layouts on the wire: native byte order, no holes. */
-struct WireVringAddr {
-	uint32_t index;
-	uint32_t flags;
-	uint64_t desc;
-	uint64_t used;
-	uint64_t avail;
-	uint64_t log;
-};
-static_assert(sizeof(WireVringAddr) == 40);
+/*
+ * Payloads are in the host's byte order, which the codec's little endian is
+ * on every host this project builds for.
+ */
+static_assert(std::endian::native == std::endian::little,
+	      "vhost-user payloads are in the host's order; this code assumes little endian");
 
-struct WireRegion {
-	uint64_t gpa;
-	uint64_t size;
-	uint64_t userAddr;
-	uint64_t mmapOffset;
-};
-static_assert(sizeof(WireRegion) == 32);
-
+constexpr std::size_t vringAddrBytes = 40; /* u32 index, flags; u64 desc, used, avail, log */
+constexpr std::size_t regionBytes = 32;    /* u64 gpa, size, user address, mmap offset */
 constexpr std::size_t memTableHeaderSize = 8;
 
 template <typename T>
-void put(std::vector<std::byte> &out, std::size_t at, const T &v)
+void put(std::vector<std::byte> &out, std::size_t at, T v)
 {
-	std::memcpy(out.data() + at, &v, sizeof(v));
+	le::store<T>(out, at, v);
 }
 
 template <typename T>
 T get(std::span<const std::byte> in, std::size_t at)
 {
-	T v;
-
-	std::memcpy(&v, in.data() + at, sizeof(v));
-	return v;
+	return le::load<T>(in, at);
 }
 
 void expectSize(std::span<const std::byte> payload, std::size_t size, std::string_view what)
@@ -188,9 +178,9 @@ std::array<std::byte, headerSize> encodeHeader(const Header &header) noexcept
 {
 	std::array<std::byte, headerSize> out{};
 
-	std::memcpy(out.data(), &header.request, 4);
-	std::memcpy(out.data() + 4, &header.flags, 4);
-	std::memcpy(out.data() + 8, &header.size, 4);
+	le::store(out.data(), header.request);
+	le::store(out.data() + 4, header.flags);
+	le::store(out.data() + 8, header.size);
 	return out;
 }
 
@@ -198,9 +188,9 @@ Header decodeHeader(std::span<const std::byte, headerSize> bytes) noexcept
 {
 	Header h;
 
-	std::memcpy(&h.request, bytes.data(), 4);
-	std::memcpy(&h.flags, bytes.data() + 4, 4);
-	std::memcpy(&h.size, bytes.data() + 8, 4);
+	h.request = le::load<uint32_t>(bytes.data());
+	h.flags = le::load<uint32_t>(bytes.data() + 4);
+	h.size = le::load<uint32_t>(bytes.data() + 8);
 	return h;
 }
 
@@ -235,31 +225,39 @@ VringState decodeVringState(std::span<const std::byte> payload)
 
 std::vector<std::byte> encodeVringAddr(const VringAddrMsg &addr)
 {
-	WireVringAddr w = {addr.index, addr.flags, addr.desc, addr.used, addr.avail, addr.log};
-	std::vector<std::byte> out(sizeof(w));
+	std::vector<std::byte> out(vringAddrBytes);
 
-	put(out, 0, w);
+	put(out, 0, addr.index);
+	put(out, 4, addr.flags);
+	put(out, 8, addr.desc);
+	put(out, 16, addr.used);
+	put(out, 24, addr.avail);
+	put(out, 32, addr.log);
 	return out;
 }
 
 VringAddrMsg decodeVringAddr(std::span<const std::byte> payload)
 {
-	expectSize(payload, sizeof(WireVringAddr), "vring address");
-	auto w = get<WireVringAddr>(payload, 0);
-	return VringAddrMsg{w.index, w.flags, w.desc, w.used, w.avail, w.log};
+	expectSize(payload, vringAddrBytes, "vring address");
+	return VringAddrMsg{get<uint32_t>(payload, 0),  get<uint32_t>(payload, 4),
+			    get<uint64_t>(payload, 8),  get<uint64_t>(payload, 16),
+			    get<uint64_t>(payload, 24), get<uint64_t>(payload, 32)};
 }
 
 std::vector<std::byte> encodeMemTable(std::span<const MemTableRegion> regions)
 {
-	std::vector<std::byte> out(memTableHeaderSize + regions.size() * sizeof(WireRegion));
+	std::vector<std::byte> out(memTableHeaderSize + regions.size() * regionBytes);
 
 	put(out, 0, static_cast<uint32_t>(regions.size()));
 	put(out, 4, uint32_t{0});
 	for (std::size_t i = 0; i < regions.size(); i++) {
 		const MemTableRegion &r = regions[i];
-		WireRegion w = {r.guestPhysAddr, r.size, r.userAddr, r.mmapOffset};
+		std::size_t at = memTableHeaderSize + i * regionBytes;
 
-		put(out, memTableHeaderSize + i * sizeof(w), w);
+		put(out, at, r.guestPhysAddr);
+		put(out, at + 8, r.size);
+		put(out, at + 16, r.userAddr);
+		put(out, at + 24, r.mmapOffset);
 	}
 	return out;
 }
@@ -272,15 +270,17 @@ std::vector<MemTableRegion> decodeMemTable(std::span<const std::byte> payload)
 	if (n > maxMemRegions)
 		throw Error(EPROTO, fmt::format("vhost-user memory table of {} regions", n));
 	/* A sender may send the whole array of maxMemRegions, or just the used ones. */
-	std::size_t need = memTableHeaderSize + n * sizeof(WireRegion);
+	std::size_t need = memTableHeaderSize + n * regionBytes;
 	if (payload.size() != need &&
-	    payload.size() != memTableHeaderSize + maxMemRegions * sizeof(WireRegion))
+	    payload.size() != memTableHeaderSize + maxMemRegions * regionBytes)
 		expectSize(payload, need, "memory table");
 
 	std::vector<MemTableRegion> out;
 	for (std::size_t i = 0; i < n; i++) {
-		auto w = get<WireRegion>(payload, memTableHeaderSize + i * sizeof(WireRegion));
-		out.push_back({w.gpa, w.size, w.userAddr, w.mmapOffset});
+		std::size_t at = memTableHeaderSize + i * regionBytes;
+
+		out.push_back({get<uint64_t>(payload, at), get<uint64_t>(payload, at + 8),
+			       get<uint64_t>(payload, at + 16), get<uint64_t>(payload, at + 24)});
 	}
 	return out;
 }
@@ -384,12 +384,7 @@ Message recvMessage(int sock, std::string_view what, std::chrono::milliseconds t
 std::unique_ptr<Frontend> Frontend::connect(const std::string &socketPath, unsigned int queues,
 					    const FrontendOptions &opts)
 {
-	struct sockaddr_un addr = {};
-
-	addr.sun_family = AF_UNIX;
-	if (socketPath.empty() || socketPath.size() >= sizeof(addr.sun_path))
-		throw Error(ENAMETOOLONG, fmt::format("vhost-user socket path \"{}\"", socketPath));
-	std::memcpy(addr.sun_path, socketPath.data(), socketPath.size());
+	struct sockaddr_un addr = unixAddress(socketPath);
 
 	auto deadline = Clock::now() + opts.connectTimeout;
 	for (;;) {

@@ -16,22 +16,12 @@
 #include <fmt/format.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/unix_socket.hpp"
 #include "vhostctl/vhost_user_backend.hpp"
 
 namespace vhost::user {
 
 namespace {
-
-struct sockaddr_un unixAddress(const std::string &path)
-{
-	struct sockaddr_un addr = {};
-
-	addr.sun_family = AF_UNIX;
-	if (path.empty() || path.size() >= sizeof(addr.sun_path))
-		throw Error(ENAMETOOLONG, fmt::format("unix socket path \"{}\"", path));
-	std::memcpy(addr.sun_path, path.data(), path.size());
-	return addr;
-}
 
 /* Is somebody listening on @addr? */
 bool listening(const struct sockaddr_un &addr)
@@ -44,12 +34,13 @@ bool listening(const struct sockaddr_un &addr)
 
 std::string peerName(int sock)
 {
-	struct ucred cred = {};
-	socklen_t len = sizeof(cred);
+	try {
+		PeerCredentials p = peerCredentials(sock);
 
-	if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return fmt::format("pid {} uid {}", p.pid, p.uid);
+	} catch (const Error &) {
 		return "unknown peer";
-	return fmt::format("pid {} uid {}", cred.pid, cred.uid);
+	}
 }
 
 } // namespace

@@ -18,6 +18,7 @@
 
 #include "output.hpp"
 #include "run.hpp"
+#include "vhostctl/blk_config.hpp"
 #include "vhostctl/blk_driver.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/vhost_user.hpp"
@@ -106,11 +107,8 @@ BenchOptions parseOptions(const Args &args)
 /* The capacity in bytes from a vhost-user-blk backend's config space. */
 uint64_t userCapacity(vhost::user::Frontend &fe)
 {
-	uint64_t sectors = 0;
-	auto cfg = fe.getConfig(sizeof(sectors));
-
-	std::memcpy(&sectors, cfg.data(), sizeof(sectors));
-	return sectors * virtio::blk::sectorSize;
+	return virtio::blk::decodeConfig(fe.getConfig(sizeof(uint64_t))).capacity *
+	       virtio::blk::sectorSize;
 }
 
 /* Busy time of the workers of the device this process owns, from netlink. */

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +18,7 @@
 #include "run.hpp"
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/error.hpp"
+#include "vhostctl/signal_fd.hpp"
 #include "vhostctl/vhost_user.hpp"
 #include "vhostctl/vhost_user_backend.hpp"
 
@@ -73,43 +73,6 @@ ServeOptions parseOptions(const Args &args)
 	return o;
 }
 
-/* SIGINT and SIGTERM as a readable descriptor; the old mask comes back after. */
-class SignalFd
-{
-public:
-	SignalFd()
-	{
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGINT);
-		sigaddset(&set, SIGTERM);
-		if (::pthread_sigmask(SIG_BLOCK, &set, &old_) != 0)
-			throw vhost::Error(EINVAL, "block SIGINT and SIGTERM");
-		fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-		if (!fd_) {
-			::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-			vhost::throwErrno("signalfd");
-		}
-	}
-	SignalFd(const SignalFd &) = delete;
-	SignalFd &operator=(const SignalFd &) = delete;
-	~SignalFd()
-	{
-		/* Take the signals that came, so that unblocking them does not kill us. */
-		struct signalfd_siginfo info;
-		while (::read(fd_.get(), &info, sizeof(info)) == sizeof(info)) {
-		}
-		fd_.reset();
-		::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-	}
-	int fd() const noexcept { return fd_.get(); }
-
-private:
-	vhost::UniqueFd fd_;
-	sigset_t old_{};
-};
-
 /* The socket file goes when serve does. */
 struct SocketFile {
 	std::string path;
@@ -159,7 +122,7 @@ int serveCommand(Context &ctx, const Args &args)
 			vhost::BlkDevice::open(o.device), std::move(workers));
 	};
 
-	SignalFd signals;
+	vhost::SignalFd signals({SIGINT, SIGTERM});
 	vhost::UniqueFd listener = vhost::user::listenUnix(o.socket);
 	SocketFile file{o.socket};
 	log << fmt::format("vhostctl serve: {} ({} bytes{}) on {}, {} queues, workers {}",

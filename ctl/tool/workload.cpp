@@ -10,16 +10,16 @@
 #include <cstring>
 #include <exception>
 #include <fcntl.h>
-#include <linux/fs.h>
+#include <poll.h>
 #include <random>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "vhostctl/blk_config.hpp"
 #include "vhostctl/error.hpp"
+#include "vhostctl/signal_fd.hpp"
 
 namespace vhostctl::run {
 
@@ -32,45 +32,14 @@ constexpr auto stallTimeout = std::chrono::seconds(30);
 constexpr auto pollInterval = std::chrono::milliseconds(100);
 constexpr auto progressInterval = std::chrono::seconds(1);
 
-/* SIGINT and SIGTERM end the run early, with a summary. */
-std::atomic<bool> interrupted{false};
-
-extern "C" void onSignal(int)
-{
-	interrupted.store(true);
-}
-
-class SignalGuard
-{
-public:
-	SignalGuard()
-	{
-		struct sigaction sa = {};
-
-		sa.sa_handler = onSignal;
-		sigemptyset(&sa.sa_mask);
-		interrupted.store(false);
-		::sigaction(SIGINT, &sa, &oldInt_);
-		::sigaction(SIGTERM, &sa, &oldTerm_);
-	}
-	SignalGuard(const SignalGuard &) = delete;
-	SignalGuard &operator=(const SignalGuard &) = delete;
-	~SignalGuard()
-	{
-		::sigaction(SIGINT, &oldInt_, nullptr);
-		::sigaction(SIGTERM, &oldTerm_, nullptr);
-	}
-
-private:
-	struct sigaction oldInt_ = {};
-	struct sigaction oldTerm_ = {};
-};
-
 /* What the queue threads share with the thread that waits for them. */
 struct Shared {
 	Clock::time_point measureFrom;
 	Clock::time_point deadline;
+	/* A queue failed: the others stop too. */
 	std::atomic<bool> stop{false};
+	/* SIGINT or SIGTERM: end the run early, with a summary. */
+	std::atomic<bool> interrupted{false};
 };
 
 struct QueueState {
@@ -129,7 +98,7 @@ void queueLoop(virtio::BlkQueue &q, const Workload &w, uint64_t blocks, Shared &
 	auto lastProgress = Clock::now();
 	for (;;) {
 		auto now = Clock::now();
-		bool submitting = now < sh.deadline && !sh.stop.load() && !interrupted.load();
+		bool submitting = now < sh.deadline && !sh.stop.load() && !sh.interrupted.load();
 
 		if (submitting) {
 			while (q.inFlight() < q.depth()) {
@@ -189,7 +158,8 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 		return std::chrono::duration_cast<Clock::duration>(
 			std::chrono::duration<double>(s));
 	};
-	SignalGuard signals;
+	/* Blocked before the queue threads start, so that they inherit the mask. */
+	vhost::SignalFd signals({SIGINT, SIGTERM});
 	Shared sh;
 	std::vector<QueueState> queues(drv.numQueues());
 	auto start = Clock::now();
@@ -213,8 +183,11 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 		}
 		auto next = sh.measureFrom + progressInterval;
 		while (running.load()) {
-			std::this_thread::sleep_for(pollInterval);
-			if (!progress || Clock::now() < next || interrupted.load())
+			struct pollfd pfd = {signals.fd(), POLLIN, 0};
+			if (::poll(&pfd, 1, static_cast<int>(pollInterval.count())) > 0 &&
+			    signals.take())
+				sh.interrupted.store(true);
+			if (!progress || Clock::now() < next || sh.interrupted.load())
 				continue;
 			uint64_t done = 0;
 			for (const auto &qs : queues)
@@ -247,25 +220,6 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 	return total;
 }
 
-uint64_t backendSize(int fd, const std::string &path)
-{
-	struct stat st = {};
-
-	if (::fstat(fd, &st) < 0)
-		vhost::throwErrno("stat {}", path);
-	if (S_ISREG(st.st_mode))
-		return static_cast<uint64_t>(st.st_size);
-	if (S_ISBLK(st.st_mode)) {
-		uint64_t size = 0;
-
-		if (::ioctl(fd, BLKGETSIZE64, &size) < 0)
-			vhost::throwErrno("BLKGETSIZE64 {}", path);
-		return size;
-	}
-	throw vhost::Error(EINVAL,
-			   fmt::format("backend {}: not a block device or regular file", path));
-}
-
 void requireNoErrors(const Stats &st)
 {
 	if (st.errors)
@@ -281,7 +235,7 @@ Backend openBackend(const std::string &path, Rw rw)
 	b.fd = vhost::UniqueFd(::open(path.c_str(), flags));
 	if (!b.fd)
 		vhost::throwErrno("open backend {}", path);
-	b.size = backendSize(b.fd.get(), path);
+	b.size = virtio::blk::probeGeometry(b.fd.get(), path).bytes;
 	return b;
 }
 

@@ -58,9 +58,6 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 /* Error(EIO) naming the first failed request, if any failed. */
 void requireNoErrors(const Stats &st);
 
-/* The size in bytes of an open block device or regular file. */
-uint64_t backendSize(int fd, const std::string &path);
-
 /* A backend opened for @rw: read-only unless the workload writes. */
 struct Backend {
 	vhost::UniqueFd fd;

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "vhostctl/vhost_user.hpp"
@@ -45,9 +46,26 @@ struct ConfigParams {
 };
 
 /*
- * The config space, native (little-endian) byte order, zero past the
- * struct: a field whose feature is not offered stays 0.
+ * The config space, little endian, zero past the struct: a field whose
+ * feature is not offered stays 0.
  */
 std::array<std::byte, vhost::user::maxConfigSize> encodeConfig(const ConfigParams &params);
+
+/* The fields of a config space a driver reads (struct virtio_blk_config). */
+struct Config {
+	/* In 512-byte sectors. */
+	uint64_t capacity = 0;
+	uint32_t sizeMax = 0;
+	uint32_t segMax = 0;
+	uint32_t blkSize = 0;
+	uint16_t numQueues = 0;
+	uint32_t maxDiscardSectors = 0;
+	uint32_t maxDiscardSeg = 0;
+	uint32_t maxWriteZeroesSectors = 0;
+	uint32_t maxWriteZeroesSeg = 0;
+};
+
+/* Decode what @bytes (from offset 0) hold; the fields past their end stay 0. */
+Config decodeConfig(std::span<const std::byte> bytes);
 
 } // namespace virtio::blk
