@@ -103,6 +103,25 @@ std::array<std::byte, vhost::user::maxConfigSize> encodeConfig(const ConfigParam
 	return out;
 }
 
+Limits limitsOf(const ConfigParams &p)
+{
+	Limits l;
+
+	l.capacity = p.geometry.bytes / sector;
+	if (has(p.features, VIRTIO_BLK_F_SEG_MAX))
+		l.segMax = p.segMax;
+	if (has(p.features, VIRTIO_BLK_F_DISCARD)) {
+		l.maxDiscardSectors = p.maxDiscardSectors;
+		l.maxDiscardSeg = p.maxDiscardSeg;
+	}
+	if (has(p.features, VIRTIO_BLK_F_WRITE_ZEROES)) {
+		l.maxWriteZeroesSectors = p.maxWriteZeroesSectors;
+		l.maxWriteZeroesSeg = p.maxWriteZeroesSeg;
+	}
+	l.readOnly = has(p.features, VIRTIO_BLK_F_RO);
+	return l;
+}
+
 Config decodeConfig(std::span<const std::byte> bytes)
 {
 	Config c;

@@ -187,13 +187,13 @@ BlkDriver::BlkDriver(std::unique_ptr<Transport> transport, const BlkDriverConfig
 	Transport &t = *transport_;
 
 	if (cfg_.workerMode)
-		device().setForkFromOwner(*cfg_.workerMode);
+		kernel().setForkFromOwner(*cfg_.workerMode);
 	t.setOwner();
 
 	uint64_t want = cfg_.features ? cfg_.features : BlkDriverConfig::defaultFeatures;
 	features_ = want & t.features();
 	t.setFeatures(features_);
-	t.setMemTable(mem_);
+	t.setMemTable(mem_.regions());
 
 	bool eventIdx = features_ & bit(featureEventIdx);
 	for (unsigned int q = 0; q < cfg_.queues; q++) {
@@ -217,14 +217,14 @@ BlkDriver::~BlkDriver()
 	transport_->close();
 }
 
-vhost::BlkDevice &BlkDriver::device()
+vhost::BlkTransport &BlkDriver::kernel()
 {
-	auto *kernel = dynamic_cast<vhost::KernelTransport *>(transport_.get());
+	auto *kernel = dynamic_cast<vhost::BlkTransport *>(transport_.get());
 
 	if (!kernel)
-		throw vhost::Error(ENOTTY, fmt::format("{} is not a /dev/vhost-blk device",
+		throw vhost::Error(ENOTTY, fmt::format("{} is not an in-kernel vhost-blk device",
 						       transport_->name()));
-	return kernel->device();
+	return *kernel;
 }
 
 } // namespace virtio

@@ -104,8 +104,8 @@ std::vector<vhost::MemRegion> Memory::regions() const
 		std::size_t n = pages / nregions_ + (i < pages % nregions_ ? 1 : 0);
 		std::size_t len = n * pageSize();
 
-		out.push_back(
-			{gpaBase_ + offset, len, reinterpret_cast<uintptr_t>(base_ + offset)});
+		out.push_back({gpaBase_ + offset, len, reinterpret_cast<uintptr_t>(base_ + offset),
+			       fd_.get(), offset});
 		offset += len;
 	}
 	return out;

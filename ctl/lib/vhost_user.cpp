@@ -543,10 +543,8 @@ void Frontend::setFeatures(uint64_t features)
 	request(Request::SetFeatures, encodeU64(features), {}, fmt::format("{:#x}", features));
 }
 
-void Frontend::setMemTable(const virtio::Memory &mem)
+void Frontend::setMemTable(std::span<const MemRegion> regions)
 {
-	auto regions = mem.regions();
-	auto base = reinterpret_cast<uintptr_t>(mem.base());
 	std::vector<MemTableRegion> table;
 	std::vector<int> fds;
 
@@ -555,8 +553,14 @@ void Frontend::setMemTable(const virtio::Memory &mem)
 					   fmt::format("{} regions, at most {}", regions.size(),
 						       maxMemRegions)));
 	for (const auto &r : regions) {
-		table.push_back({r.guestPhysAddr, r.size, r.userAddr, r.userAddr - base});
-		fds.push_back(mem.fd());
+		if (r.fd < 0)
+			throw Error(
+				EINVAL,
+				context(Request::SetMemTable,
+					fmt::format("region at guest {:#x}: no descriptor to send",
+						    r.guestPhysAddr)));
+		table.push_back({r.guestPhysAddr, r.size, r.userAddr, r.fdOffset});
+		fds.push_back(r.fd);
 	}
 	request(Request::SetMemTable, encodeMemTable(table), fds,
 		fmt::format("{} regions", regions.size()));

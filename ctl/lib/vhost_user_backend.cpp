@@ -9,7 +9,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <poll.h>
 
 #include <fmt/format.h>
@@ -107,11 +106,10 @@ Backend::~Backend()
 	reset();
 }
 
-void Backend::log(std::string_view line)
+void Backend::log(LogLevel level, std::string_view line)
 {
-	std::ostream &out = opts_.log ? *opts_.log : std::cerr;
-
-	out << "vhostctl serve: " << line << std::endl;
+	if (opts_.log)
+		opts_.log(level, line);
 }
 
 void Backend::reply(const Header &req, std::span<const std::byte> payload)
@@ -123,14 +121,14 @@ void Backend::reply(const Header &req, std::span<const std::byte> payload)
 		    opts_.ioTimeout);
 }
 
-KernelDevice &Backend::kernel()
+BlkTransport &Backend::kernel()
 {
 	if (!kernel_)
 		kernel_ = factory_();
 	return *kernel_;
 }
 
-KernelDevice &Backend::owned(Request req)
+BlkTransport &Backend::owned(Request req)
 {
 	if (!owner_)
 		throw Error(EPERM, fmt::format("{} before SET_OWNER", requestName(req)));
@@ -165,7 +163,7 @@ void Backend::setOwner()
 {
 	if (owner_)
 		throw Error(EBUSY, "SET_OWNER: the device has an owner");
-	KernelDevice &k = kernel();
+	BlkTransport &k = kernel();
 	k.setOwner();
 	owner_ = true;
 	if (opts_.serial)
@@ -196,7 +194,7 @@ void Backend::setProtocolFeatures(uint64_t features)
 
 void Backend::setMemTable(Message &m)
 {
-	KernelDevice &k = owned(Request::SetMemTable);
+	BlkTransport &k = owned(Request::SetMemTable);
 	auto regions = decodeMemTable(m.payload);
 	GuestMemory next = GuestMemory::map(regions, m.fds, &mem_);
 
@@ -221,12 +219,12 @@ void Backend::setMemTable(Message &m)
 	}
 	/* The old mappings go only now that the kernel no longer uses them. */
 	mem_ = std::move(next);
-	log(fmt::format("memory table: {} regions", regions.size()));
+	log(LogLevel::Info, fmt::format("memory table: {} regions", regions.size()));
 }
 
 void Backend::setVringNum(const VringState &s)
 {
-	KernelDevice &k = owned(Request::SetVringNum);
+	BlkTransport &k = owned(Request::SetVringNum);
 	Ring &r = ring(Request::SetVringNum, s.index);
 
 	if (r.active)
@@ -237,7 +235,7 @@ void Backend::setVringNum(const VringState &s)
 
 void Backend::setVringBase(const VringState &s)
 {
-	KernelDevice &k = owned(Request::SetVringBase);
+	BlkTransport &k = owned(Request::SetVringBase);
 	Ring &r = ring(Request::SetVringBase, s.index);
 
 	if (r.active)
@@ -248,7 +246,7 @@ void Backend::setVringBase(const VringState &s)
 
 void Backend::setVringAddr(const VringAddrMsg &a)
 {
-	KernelDevice &k = owned(Request::SetVringAddr);
+	BlkTransport &k = owned(Request::SetVringAddr);
 	Ring &r = ring(Request::SetVringAddr, a.index);
 
 	if (a.flags & bit(VHOST_VRING_F_LOG))
@@ -265,7 +263,7 @@ void Backend::setVringAddr(const VringAddrMsg &a)
 
 VringState Backend::getVringBase(const VringState &s)
 {
-	KernelDevice &k = owned(Request::GetVringBase);
+	BlkTransport &k = owned(Request::GetVringBase);
 	Ring &r = ring(Request::GetVringBase, s.index);
 
 	/* The kernel stops the ring and drains it before it reads the index. */
@@ -282,7 +280,7 @@ void Backend::setVringFile(Message &m)
 	uint64_t arg = decodeU64(m.payload);
 	auto index = static_cast<unsigned int>(arg & vringIndexMask);
 	bool noFd = arg & vringNoFd;
-	KernelDevice &k = owned(req);
+	BlkTransport &k = owned(req);
 	Ring &r = ring(req, index);
 
 	if (arg & ~(vringIndexMask | vringNoFd))
@@ -321,7 +319,7 @@ void Backend::setVringFile(Message &m)
 
 void Backend::setVringEnable(const VringState &s)
 {
-	KernelDevice &k = owned(Request::SetVringEnable);
+	BlkTransport &k = owned(Request::SetVringEnable);
 	Ring &r = ring(Request::SetVringEnable, s.index);
 
 	if (s.num > 1)
@@ -356,6 +354,18 @@ std::vector<std::byte> Backend::getConfig(std::span<const std::byte> payload)
 			    std::span<const std::byte>(cfg).subspan(c.offset, size));
 }
 
+void Backend::configureWorkers()
+{
+	BlkTransport &k = *kernel_;
+	auto ids = applyLayout(k, opts_.queues, opts_.workers);
+
+	if (opts_.busyPoll)
+		setBusyPoll(k, opts_.queues, *opts_.busyPoll);
+	log(LogLevel::Info,
+	    fmt::format("workers {} (vq:worker {}){}", opts_.workers.text(), formatBindings(ids),
+			opts_.busyPoll ? fmt::format(", busy-poll {} us", *opts_.busyPoll) : ""));
+}
+
 void Backend::detach()
 {
 	if (!attached_)
@@ -382,7 +392,7 @@ void Backend::reconcile()
 		return;
 	detach();
 
-	KernelDevice &k = *kernel_;
+	BlkTransport &k = *kernel_;
 	static constexpr VringAddr none = {0, 0, 0, 0};
 	/*
 	 * The kernel starts every ring whose addresses are set: hide those
@@ -406,7 +416,7 @@ void Backend::reconcile()
 	};
 	try {
 		if (!workersDone_) {
-			k.configureWorkers(opts_.queues);
+			configureWorkers();
 			workersDone_ = true;
 		}
 		k.setBackend(opts_.backendFd);
@@ -422,7 +432,7 @@ void Backend::reconcile()
 		if (want[i])
 			active += fmt::format("{}{}", active.empty() ? "" : ",", i);
 	}
-	log(fmt::format("backend attached, serving vq {}", active));
+	log(LogLevel::Info, fmt::format("backend attached, serving vq {}", active));
 }
 
 void Backend::reset() noexcept
@@ -463,7 +473,7 @@ std::optional<std::vector<std::byte>> Backend::dispatch(Message &m)
 		setOwner();
 		return std::nullopt;
 	case Request::ResetOwner:
-		log("RESET_OWNER: closing the device");
+		log(LogLevel::Info, "RESET_OWNER: closing the device");
 		reset();
 		return std::nullopt;
 	case Request::SetMemTable:
@@ -517,14 +527,15 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 		m = recvMessage(sock_.get(), "vhost-user backend", timeout);
 	} catch (const Error &e) {
 		if (e.errnum() != ECONNRESET) {
-			log(e.what());
+			log(LogLevel::Error, e.what());
 			failed_ = true;
 		}
 		return false;
 	}
 	std::string name = requestName(m.header.request);
 	if ((m.header.flags & flagVersionMask) != version || (m.header.flags & flagReply)) {
-		log(fmt::format("vhost-user {}: flags {:#x}, not a version 1 request: closing",
+		log(LogLevel::Error,
+		    fmt::format("vhost-user {}: flags {:#x}, not a version 1 request: closing",
 				name, m.header.flags));
 		failed_ = true;
 		return false;
@@ -539,12 +550,13 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 		}
 		reconcile();
 	} catch (const Error &e) {
-		log(fmt::format("vhost-user {} refused: {}", name, e.what()));
+		log(LogLevel::Warning, fmt::format("vhost-user {} refused: {}", name, e.what()));
 		if (hasReply(m.header.request)) {
-			log(fmt::format(
-				"vhost-user {}: the frontend waits for a reply that cannot be "
-				"given: closing",
-				name));
+			log(LogLevel::Error,
+			    fmt::format(
+				    "vhost-user {}: the frontend waits for a reply that cannot be "
+				    "given: closing",
+				    name));
 			failed_ = true;
 			return false;
 		}
@@ -555,7 +567,7 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 		try {
 			reply(m.header, encodeU64(status));
 		} catch (const Error &e) {
-			log(e.what());
+			log(LogLevel::Error, e.what());
 			failed_ = true;
 			return false;
 		}
@@ -572,7 +584,7 @@ Backend::End Backend::run(int stopFd)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log(fmt::format("poll: {}", std::strerror(errno)));
+			log(LogLevel::Error, fmt::format("poll: {}", std::strerror(errno)));
 			return End::Failed;
 		}
 		if (stopFd >= 0 && pfd[1].revents)
@@ -583,7 +595,7 @@ Backend::End Backend::run(int stopFd)
 			if (!handleOne(opts_.ioTimeout))
 				return failed_ ? End::Failed : End::Disconnected;
 		} catch (const std::exception &e) {
-			log(fmt::format("unexpected failure: {}", e.what()));
+			log(LogLevel::Error, fmt::format("unexpected failure: {}", e.what()));
 			return End::Failed;
 		}
 	}

@@ -6,7 +6,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -73,7 +72,10 @@ UniqueFd listenUnix(const std::string &path)
 unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &kernel,
 			      const BackendOptions &opts)
 {
-	std::ostream &log = opts.log ? *opts.log : std::cerr;
+	auto log = [&opts](LogLevel level, const std::string &line) {
+		if (opts.log)
+			opts.log(level, line);
+	};
 	unsigned int served = 0;
 
 	for (;;) {
@@ -96,19 +98,18 @@ unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &ker
 		}
 		served++;
 		std::string peer = peerName(sock.get());
-		log << fmt::format("vhostctl serve: connection {} from {}", served, peer)
-		    << std::endl;
+		log(LogLevel::Notice, fmt::format("connection {} from {}", served, peer));
 		Backend::End end;
 		{
 			Backend b(std::move(sock), kernel, opts);
 			end = b.run(stopFd);
 			/* The device closes (requests finish) and memory unmaps here. */
 		}
-		log << fmt::format("vhostctl serve: connection {} {}", served,
-				   end == Backend::End::Disconnected ? "closed by the frontend"
-				   : end == Backend::End::Stopped    ? "ended by a signal"
-								     : "dropped after an error")
-		    << std::endl;
+		log(end == Backend::End::Failed ? LogLevel::Warning : LogLevel::Notice,
+		    fmt::format("connection {} {}", served,
+				end == Backend::End::Disconnected ? "closed by the frontend"
+				: end == Backend::End::Stopped    ? "ended by a signal"
+								  : "dropped after an error"));
 		if (end == Backend::End::Stopped)
 			return served;
 	}

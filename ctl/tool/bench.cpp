@@ -180,9 +180,9 @@ int benchCommand(Context &ctx, const Args &args)
 		backend = run::openBackend(o.backend, o.workload.rw);
 		size = backend.size;
 		drv = std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(o.device), cfg);
-		run::applyLayout(drv->device(), o.queues, o.workers);
+		vhost::applyLayout(drv->kernel(), o.queues, o.workers);
 		if (o.busyPoll)
-			run::setBusyPoll(drv->device(), o.queues, *o.busyPoll);
+			vhost::setBusyPoll(drv->kernel(), o.queues, *o.busyPoll);
 		drv->attachBackend(backend.fd.get());
 	} else {
 		auto fe = vhost::user::Frontend::connect(o.vhostUser, o.queues);

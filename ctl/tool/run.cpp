@@ -59,7 +59,7 @@ int runCommand(Context &ctx, const Args &args)
 	virtio::BlkDriverConfig cfg = driverConfig(w, o.queues);
 	cfg.workerMode = o.workerMode;
 	virtio::BlkDriver drv(vhost::BlkDevice::open(o.device), cfg);
-	std::vector<unsigned int> workers = applyLayout(drv.device(), o.queues, o.workers);
+	std::vector<unsigned int> workers = vhost::applyLayout(drv.kernel(), o.queues, o.workers);
 	drv.attachBackend(backend.fd.get());
 
 	/* 3. I/O until the deadline or a signal, then every request back. */
@@ -81,19 +81,6 @@ constexpr std::array<Command, 1> commands = {{
 }};
 
 } // namespace
-
-std::string WorkerLayout::text() const
-{
-	switch (kind) {
-	case Single:
-		return "single";
-	case PerVq:
-		return "per-vq";
-	case Count:
-		break;
-	}
-	return fmt::format("{}", count);
-}
 
 uint32_t parseBlockSize(std::string_view text, std::string_view command)
 {
@@ -131,22 +118,11 @@ uint32_t parseBlockSize(std::string_view text, std::string_view command)
 
 WorkerLayout parseLayout(std::string_view text, std::string_view command)
 {
-	if (text == "single")
-		return {WorkerLayout::Single, 0};
-	if (text == "per-vq")
-		return {WorkerLayout::PerVq, 0};
-	uint32_t n = 0;
-	try {
-		n = parseU32(text, "worker count");
-	} catch (const UsageError &) {
-		throw UsageError(fmt::format(
-			"{}: --workers takes single, per-vq or a number of workers, not '{}'",
-			command, text));
-	}
-	if (!n || n > 1024)
-		throw UsageError(
-			fmt::format("{}: --workers {}: from 1 to 1024 workers", command, text));
-	return {WorkerLayout::Count, n};
+	if (auto layout = WorkerLayout::parse(text))
+		return *layout;
+	throw UsageError(fmt::format("{}: --workers takes single, per-vq or a number of workers "
+				     "from 1 to {}, not '{}'",
+				     command, WorkerLayout::maxCount, text));
 }
 
 unsigned int queueSizeFor(unsigned int iodepth)
@@ -189,39 +165,6 @@ RunOptions parseOptions(const Args &args)
 	else if (mode == "kthread")
 		o.workerMode = vhost::WorkerMode::Kthread;
 	return o;
-}
-
-std::vector<unsigned int> applyLayout(vhost::Device &dev, unsigned int queues,
-				      const WorkerLayout &layout)
-{
-	std::vector<unsigned int> serving(queues, 0);
-	std::vector<unsigned int> ids;
-
-	switch (layout.kind) {
-	case WorkerLayout::Single:
-		for (unsigned int q = 0; q < queues; q++)
-			serving[q] = dev.getVringWorker(q);
-		return serving;
-	case WorkerLayout::PerVq:
-		for (unsigned int q = 0; q < queues; q++)
-			ids.push_back(dev.newWorker());
-		break;
-	case WorkerLayout::Count:
-		for (unsigned int i = 0; i < layout.count; i++)
-			ids.push_back(dev.newWorker());
-		break;
-	}
-	for (unsigned int q = 0; q < queues; q++) {
-		serving[q] = ids[q % ids.size()];
-		dev.attachVringWorker(q, serving[q]);
-	}
-	return serving;
-}
-
-void setBusyPoll(vhost::Device &dev, unsigned int queues, unsigned int us)
-{
-	for (unsigned int q = 0; q < queues; q++)
-		dev.setVringBusyloopTimeout(q, us);
 }
 
 } // namespace vhostctl::run

@@ -14,22 +14,12 @@
 
 #include "cli.hpp"
 #include "vhostctl/device.hpp"
+#include "vhostctl/worker_layout.hpp"
 #include "workload.hpp"
 
 namespace vhostctl::run {
 
-/* How the virtqueues are spread over workers. */
-struct WorkerLayout {
-	enum Kind {
-		Single, /* the default worker serves every virtqueue */
-		PerVq,  /* a new worker per virtqueue */
-		Count,  /* @count new workers, virtqueues round robin */
-	};
-	Kind kind = Single;
-	unsigned int count = 0;
-
-	std::string text() const;
-};
+using vhost::WorkerLayout;
 
 struct RunOptions {
 	std::string backend;
@@ -51,15 +41,5 @@ uint32_t parseBlockSize(std::string_view text, std::string_view command = "run")
 WorkerLayout parseLayout(std::string_view text, std::string_view command = "run");
 /* Ring entries for @iodepth requests of three descriptors each. */
 unsigned int queueSizeFor(unsigned int iodepth);
-
-/*
- * Create the workers of @layout on @dev (owned) and attach virtqueues
- * 0..@queues-1 to them; returns the worker serving each.
- */
-std::vector<unsigned int> applyLayout(vhost::Device &dev, unsigned int queues,
-				      const WorkerLayout &layout);
-
-/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of @us on virtqueues 0..@queues-1. */
-void setBusyPoll(vhost::Device &dev, unsigned int queues, unsigned int us);
 
 } // namespace vhostctl::run

@@ -31,7 +31,7 @@ struct ServeOptions {
 	std::string backend;
 	std::string device = vhost::BlkDevice::defaultPath;
 	unsigned int queues = 1;
-	run::WorkerLayout workers;
+	vhost::WorkerLayout workers;
 	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every vq: vhost-user cannot say it. */
 	unsigned int busyPoll = 0;
 	bool readOnly = false;
@@ -96,7 +96,19 @@ int serveCommand(Context &ctx, const Args &args)
 	bo.queues = o.queues;
 	bo.readOnly = o.readOnly;
 	bo.serial = o.serial;
-	bo.log = &ctx.err;
+	bo.workers = o.workers;
+	if (o.busyPoll)
+		bo.busyPoll = o.busyPoll;
+	std::ostream &err = ctx.err;
+	auto log = [&err](vhost::LogLevel level, std::string_view line) {
+		if (level <= vhost::LogLevel::Warning)
+			err << fmt::format("vhostctl serve: {}: {}\n", vhost::logLevelName(level),
+					   line);
+		else
+			err << fmt::format("vhostctl serve: {}\n", line);
+		err.flush();
+	};
+	bo.log = log;
 	if (bo.geometry.bytes < virtio::blk::sectorSize)
 		throw vhost::Error(EINVAL, fmt::format("backend {}: {} bytes, less than a sector",
 						       o.backend, bo.geometry.bytes));
@@ -104,33 +116,19 @@ int serveCommand(Context &ctx, const Args &args)
 	/* Probe now, so that a missing module fails here rather than per connection. */
 	vhost::BlkDevice::open(o.device);
 
-	std::ostream &log = ctx.err;
-	auto factory = [&]() -> std::unique_ptr<vhost::user::KernelDevice> {
-		/* The layout is applied once per device, when its rings are first set up. */
-		auto workers = [&, layout = o.workers](vhost::BlkDevice &dev, unsigned int queues) {
-			auto ids = run::applyLayout(dev, queues, layout);
-			if (o.busyPoll)
-				run::setBusyPoll(dev, queues, o.busyPoll);
-			std::string list;
-			for (std::size_t q = 0; q < ids.size(); q++)
-				list += fmt::format("{}{}:{}", q ? " " : "", q, ids[q]);
-			log << fmt::format("vhostctl serve: workers {} (vq:worker {})",
-					   layout.text(), list)
-			    << std::endl;
-		};
-		return std::make_unique<vhost::user::BlkKernelDevice>(
-			vhost::BlkDevice::open(o.device), std::move(workers));
+	auto factory = [&o]() -> std::unique_ptr<vhost::BlkTransport> {
+		return std::make_unique<vhost::KernelTransport>(vhost::BlkDevice::open(o.device));
 	};
 
 	vhost::SignalFd signals({SIGINT, SIGTERM});
 	vhost::UniqueFd listener = vhost::user::listenUnix(o.socket);
 	SocketFile file{o.socket};
-	log << fmt::format("vhostctl serve: {} ({} bytes{}) on {}, {} queues, workers {}",
-			   o.backend, bo.geometry.bytes, o.readOnly ? ", read-only" : "", o.socket,
-			   o.queues, o.workers.text())
-	    << std::endl;
+	log(vhost::LogLevel::Notice,
+	    fmt::format("{} ({} bytes{}) on {}, {} queues, workers {}", o.backend,
+			bo.geometry.bytes, o.readOnly ? ", read-only" : "", o.socket, o.queues,
+			o.workers.text()));
 	unsigned int n = vhost::user::serveConnections(listener.get(), signals.fd(), factory, bo);
-	log << fmt::format("vhostctl serve: stopped after {} connections", n) << std::endl;
+	log(vhost::LogLevel::Notice, fmt::format("stopped after {} connections", n));
 	return exitOk;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A vhost::user::KernelDevice that records every call instead of issuing
- * ioctls, for driving the vhost-user backend without a kernel.  The devices
+ * A vhost::BlkTransport that records every call instead of issuing ioctls,
+ * for driving the vhost-user backend without a kernel.  The devices
  * a factory opens share one FakeKernel, which outlives them.
  */
 #pragma once
@@ -113,7 +113,7 @@ public:
 	}
 
 private:
-	class Device final : public vhost::user::KernelDevice
+	class Device final : public vhost::BlkTransport
 	{
 	public:
 		explicit Device(FakeKernel &k) : k_(k)
@@ -127,6 +127,7 @@ private:
 			k_.closed++;
 			k_.calls.push_back({id_, "close"});
 		}
+		std::string name() const override { return "fake"; }
 		uint64_t features() override { return k_.features; }
 		void setOwner() override { record("setOwner"); }
 		void setFeatures(uint64_t f) override
@@ -164,9 +165,34 @@ private:
 		void setBackend(int fd) override { record("setBackend", 0, uint64_t(fd)); }
 		void detachBackend() override { record("detachBackend"); }
 		void setSerial(std::string_view s) override { record("setSerial", 0, s.size()); }
-		void configureWorkers(unsigned int queues) override
+		void setLimits(const virtio::blk::Limits &l) override
 		{
-			record("configureWorkers", 0, queues);
+			record("setLimits", 0, l.capacity, l.readOnly);
+		}
+		void enableVring(unsigned int, bool) override {}
+		void close() noexcept override {}
+		void setForkFromOwner(vhost::WorkerMode mode) override
+		{
+			record("setForkFromOwner", 0, static_cast<uint64_t>(mode));
+		}
+		unsigned int newWorker() override
+		{
+			record("newWorker");
+			std::lock_guard lock(k_.mutex);
+			return ++workers_;
+		}
+		void attachVringWorker(unsigned int i, unsigned int worker) override
+		{
+			record("attachVringWorker", i, worker);
+		}
+		unsigned int getVringWorker(unsigned int i) override
+		{
+			record("getVringWorker", i);
+			return 0;
+		}
+		void setVringBusyloopTimeout(unsigned int i, unsigned int us) override
+		{
+			record("setVringBusyloopTimeout", i, us);
 		}
 
 	private:
@@ -189,6 +215,7 @@ private:
 
 		FakeKernel &k_;
 		unsigned int id_ = 0;
+		unsigned int workers_ = 0;
 	};
 };
 

@@ -13,12 +13,14 @@
 
 #include <linux/virtio_blk.h>
 
+#include "fake_kernel_device.hpp"
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/le.hpp"
 #include "vhostctl/signal_fd.hpp"
 #include "vhostctl/system.hpp"
 #include "vhostctl/unix_socket.hpp"
+#include "vhostctl/worker_layout.hpp"
 
 namespace le = vhost::le;
 
@@ -106,4 +108,31 @@ TEST_CASE("unix addresses and peer credentials", "[system]")
 		CHECK(peer.inGroup(g));
 	::close(sv[0]);
 	::close(sv[1]);
+}
+
+TEST_CASE("Worker layouts: parsed, named and applied", "[layout]")
+{
+	using vhost::WorkerLayout;
+
+	CHECK(WorkerLayout::parse("single") == WorkerLayout{WorkerLayout::Single, 0});
+	CHECK(WorkerLayout::parse("per-vq") == WorkerLayout{WorkerLayout::PerVq, 0});
+	CHECK(WorkerLayout::parse("3") == WorkerLayout{WorkerLayout::Count, 3});
+	for (auto bad : {"", "0", "1025", "3x", "-1", "many"})
+		CHECK_FALSE(WorkerLayout::parse(bad));
+	CHECK(WorkerLayout::parse("1024")->text() == "1024");
+	CHECK(WorkerLayout{WorkerLayout::PerVq, 0}.text() == "per-vq");
+
+	test::FakeKernel k;
+	auto dev = k.factory()();
+	CHECK(vhost::applyLayout(*dev, 5, {WorkerLayout::Count, 2}) ==
+	      std::vector<unsigned int>{1, 2, 1, 2, 1});
+	CHECK(k.count("newWorker") == 2);
+	CHECK(k.last("attachVringWorker", 4).a == 1);
+	CHECK(vhost::applyLayout(*dev, 2, {}) == std::vector<unsigned int>{0, 0});
+	CHECK(k.count("getVringWorker") == 2);
+	CHECK(vhost::formatBindings({1, 2, 1}) == "0:1 1:2 2:1");
+	vhost::setBusyPoll(*dev, 3, 50);
+	CHECK(k.count("setVringBusyloopTimeout") == 3);
+	CHECK(k.last("setVringBusyloopTimeout", 2).a == 50);
+	CHECK_THROWS_AS(vhost::applyLayout(*dev, 2, {WorkerLayout::Count, 0}), vhost::Error);
 }

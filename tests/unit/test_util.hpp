@@ -4,11 +4,15 @@
 
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <system_error>
 
 #include <catch2/catch_test_macros.hpp>
+#include <fmt/format.h>
 #include <stdlib.h>
+
+#include "vhostctl/log.hpp"
 
 /* A T read from possibly unaligned bytes. */
 template <typename T>
@@ -18,6 +22,29 @@ T load(const std::byte *p)
 	std::memcpy(&v, p, sizeof(v));
 	return v;
 }
+
+/* A vhost::Logger that keeps every line, for any thread to add to. */
+class LogCapture
+{
+public:
+	vhost::Logger logger()
+	{
+		return [this](vhost::LogLevel level, std::string_view line) {
+			std::lock_guard lock(mutex_);
+			text_ += fmt::format("{}: {}\n", vhost::logLevelName(level), line);
+		};
+	}
+	std::string str() const
+	{
+		std::lock_guard lock(mutex_);
+		return text_;
+	}
+	bool has(std::string_view what) const { return str().find(what) != std::string::npos; }
+
+private:
+	mutable std::mutex mutex_;
+	std::string text_;
+};
 
 /* A fresh directory under $TMPDIR, removed with what it holds. */
 struct TempDir {

@@ -461,7 +461,8 @@ TEST_CASE("A REPLY_ACK failure is an Error naming the message", "[vhost-user]")
 	{
 		Frontend f(be.start(), "nack", 1);
 		virtio::Memory mem(4096);
-		CHECK(failsWith([&] { f.setMemTable(mem); }, EIO, "vhost-user SET_MEM_TABLE"));
+		CHECK(failsWith([&] { f.setMemTable(mem.regions()); }, EIO,
+				"vhost-user SET_MEM_TABLE"));
 		/* The connection is still in step. */
 		f.setOwner();
 		CHECK(f.connected());
@@ -590,7 +591,7 @@ TEST_CASE("Frontend hands over memory, rings and eventfds", "[vhost-user]")
 		static_cast<std::byte *>(mem.host(mem.gpaBase()))[i] = std::byte(i * 7 + 1);
 	{
 		Frontend f(be.start(), "fds", 2);
-		f.setMemTable(mem);
+		f.setMemTable(mem.regions());
 		f.setVringNum(1, 64);
 		f.setVringAddr(1, {.desc = 0x1000, .avail = 0x2000, .used = 0x3000, .flags = 0});
 		f.setVringBase(1, 5);

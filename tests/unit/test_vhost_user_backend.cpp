@@ -55,14 +55,15 @@ std::array<UniqueFd, 2> socketPair()
 	return {UniqueFd(sv[0]), UniqueFd(sv[1])};
 }
 
-BackendOptions defaultOptions(std::ostream &log)
+BackendOptions defaultOptions(LogCapture &log)
 {
 	BackendOptions o;
 
 	o.backendFd = fakeBackendFd;
 	o.geometry = {64ULL << 20, 4096, 4096, 4096, 65536};
 	o.queues = 4;
-	o.log = &log;
+	o.log = log.logger();
+	o.workers = {vhost::WorkerLayout::PerVq, 0};
 	o.ioTimeout = 5s;
 	return o;
 }
@@ -70,7 +71,7 @@ BackendOptions defaultOptions(std::ostream &log)
 /* A Backend serving one end of a socketpair from a thread. */
 struct Bridge {
 	FakeKernel kernel;
-	std::ostringstream log;
+	LogCapture log;
 	BackendOptions opts = defaultOptions(log);
 	EventFd stop;
 	UniqueFd peer;
@@ -144,7 +145,7 @@ void bringUp(Frontend &fe, Guest &g)
 {
 	fe.setOwner();
 	fe.setFeatures(fe.features() & FakeKernel::vhostBlkFeatures);
-	fe.setMemTable(g.mem);
+	fe.setMemTable(g.mem.regions());
 }
 
 /* Does @fn throw vhost::Error with @err? */
@@ -369,12 +370,12 @@ TEST_CASE("a new memory table keeps unchanged mappings and moves ring addresses"
 
 	/* The same table again: same mappings, the rings are not touched. */
 	br.kernel.clear();
-	fe->setMemTable(g.mem);
+	fe->setMemTable(g.mem.regions());
 	CHECK(br.kernel.ops() == std::vector<std::string>{"setMemTable"});
 
 	/* Memory at another file: hot-plug elsewhere; the ring is not in it any more. */
 	virtio::Memory other(1 << 20, 1ULL << 34);
-	CHECK(failsWith([&] { fe->setMemTable(other); }, EIO));
+	CHECK(failsWith([&] { fe->setMemTable(other.regions()); }, EIO));
 	CHECK(br.kernel.count("setMemTable") == 1);
 	CHECK(br.kernel.count("setVringAddr") == 0);
 	CHECK(first.a != 0);
@@ -394,9 +395,9 @@ TEST_CASE("bring-up attaches the backend once the rings are enabled, workers fir
 	auto ops = br.kernel.ops(false);
 	auto at = std::find(ops.begin(), ops.end(), "setBackend");
 	REQUIRE(at != ops.end());
-	CHECK(*(at - 1) == "configureWorkers");
+	CHECK(*(at - 1) == "attachVringWorker");
 	CHECK(br.kernel.last("setBackend").a == fakeBackendFd);
-	CHECK(br.kernel.last("configureWorkers").a == 4);
+	CHECK(br.kernel.count("newWorker") == 4);
 
 	/* Kick and call are the frontend's eventfds themselves. */
 	g.kicks[0].signal();
@@ -416,7 +417,7 @@ TEST_CASE("bring-up attaches the backend once the rings are enabled, workers fir
 		return std::find(ops.begin(), ops.end(), op) - ops.begin();
 	};
 	CHECK(pos("detachBackend") < pos("setBackend"));
-	CHECK(br.kernel.count("configureWorkers") == 0);
+	CHECK(br.kernel.count("newWorker") == 0);
 	auto addrs = br.kernel.snapshot();
 	std::vector<uint64_t> ring1;
 	for (const auto &c : addrs)
@@ -492,7 +493,7 @@ TEST_CASE("a stopped ring is set up again and restarts (guest reboot)", "[vhost-
 	/* Start again, maybe with a new memory table: the backend is detached first. */
 	br.kernel.clear();
 	fe->setFeatures(fe->features() & FakeKernel::vhostBlkFeatures);
-	fe->setMemTable(g.mem);
+	fe->setMemTable(g.mem.regions());
 	g.setUp(*fe, 0);
 	fe->setVringBase(0, 40);
 	fe->enableVring(0, true);
@@ -505,7 +506,7 @@ TEST_CASE("a stopped ring is set up again and restarts (guest reboot)", "[vhost-
 	CHECK(first("detachBackend") < first("setVringNum 0"));
 	CHECK(br.kernel.last("setVringBase", 0).a == 40);
 	CHECK(br.kernel.count("setBackend") == 2);
-	CHECK(br.kernel.count("configureWorkers") == 0);
+	CHECK(br.kernel.count("newWorker") == 0);
 	CHECK(ops.back() != "detachBackend");
 
 	/* Re-enabling a disabled ring restarts it on its kick. */
@@ -637,7 +638,7 @@ TEST_CASE("serveConnections serves one connection after another until stopped",
 	TempDir dir;
 	std::string path = (dir.path / "blk.sock").string();
 	FakeKernel kernel;
-	std::ostringstream log;
+	LogCapture log;
 	BackendOptions opts = defaultOptions(log);
 	EventFd stop;
 	UniqueFd listener = listenUnix(path);
@@ -666,7 +667,7 @@ TEST_CASE("serveConnections serves one connection after another until stopped",
 	CHECK(served == 4);
 	CHECK(kernel.opened == 3);
 	CHECK(kernel.closed == 3);
-	CHECK(kernel.count("configureWorkers") == 2);
+	CHECK(kernel.count("newWorker") == 2 * 4);
 	CHECK(log.str().find("connection 2 closed by the frontend") != std::string::npos);
 	CHECK(log.str().find("connection 4 ended by a signal") != std::string::npos);
 

@@ -207,7 +207,7 @@ TEST_CASE("Frontend drives qemu-storage-daemon: config, write, read back", "[vho
 
 	f->setOwner();
 	f->setFeatures(virtioVersion1);
-	f->setMemTable(mem);
+	f->setMemTable(mem.regions());
 	f->setVringNum(0, num);
 	f->setVringAddr(0, q.addresses());
 	f->setVringBase(0, 0);

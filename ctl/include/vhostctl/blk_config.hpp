@@ -51,6 +51,28 @@ struct ConfigParams {
  */
 std::array<std::byte, vhost::user::maxConfigSize> encodeConfig(const ConfigParams &params);
 
+/*
+ * What a VMM put in the config space, which the device should enforce
+ * rather than trust the guest to respect: the capacity, request limits and
+ * read-only.  A field whose feature is not offered is 0.
+ */
+struct Limits {
+	/* In 512-byte sectors. */
+	uint64_t capacity = 0;
+	uint32_t sizeMax = 0;
+	uint32_t segMax = 0;
+	uint32_t maxDiscardSectors = 0;
+	uint32_t maxDiscardSeg = 0;
+	uint32_t maxWriteZeroesSectors = 0;
+	uint32_t maxWriteZeroesSeg = 0;
+	bool readOnly = false;
+
+	bool operator==(const Limits &) const = default;
+};
+
+/* The limits the config space of @params states. */
+Limits limitsOf(const ConfigParams &params);
+
 /* The fields of a config space a driver reads (struct virtio_blk_config). */
 struct Config {
 	/* In 512-byte sectors. */

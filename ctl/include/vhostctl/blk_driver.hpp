@@ -25,6 +25,7 @@
 #include "vhostctl/blk_request.hpp"
 #include "vhostctl/device.hpp"
 #include "vhostctl/eventfd.hpp"
+#include "vhostctl/kernel_transport.hpp"
 #include "vhostctl/memory.hpp"
 #include "vhostctl/split_queue.hpp"
 #include "vhostctl/transport.hpp"
@@ -43,8 +44,8 @@ struct BlkDriverConfig {
 	/* Features to ask for; 0: defaultFeatures.  Only offered bits are acked. */
 	uint64_t features = 0;
 	/*
-	 * VHOST_SET_FORK_FROM_OWNER before VHOST_SET_OWNER, if set; only
-	 * /dev/vhost-blk has it.
+	 * VHOST_SET_FORK_FROM_OWNER before VHOST_SET_OWNER, if set; only an
+	 * in-kernel device (a vhost::BlkTransport) has it.
 	 */
 	std::optional<vhost::WorkerMode> workerMode;
 	/* Guest physical address of the memory; split into this many regions. */
@@ -155,10 +156,11 @@ public:
 
 	Transport &transport() noexcept { return *transport_; }
 	/*
-	 * The /dev/vhost-blk device behind the driver, for its backend and
-	 * worker ioctls; throws vhost::Error(ENOTTY) for another transport.
+	 * The in-kernel device behind the driver, for its backend, worker
+	 * and polling ioctls; throws vhost::Error(ENOTTY) for another
+	 * transport.
 	 */
-	vhost::BlkDevice &device();
+	vhost::BlkTransport &kernel();
 	const BlkDriverConfig &config() const noexcept { return cfg_; }
 	/* The features acked: asked for and offered. */
 	uint64_t features() const noexcept { return features_; }
@@ -168,8 +170,8 @@ public:
 	}
 	BlkQueue &queue(unsigned int index) { return *queues_.at(index); }
 
-	void attachBackend(int fd) { device().setBackend(fd); }
-	void detachBackend() { device().detachBackend(); }
+	void attachBackend(int fd) { kernel().setBackend(fd); }
+	void detachBackend() { kernel().detachBackend(); }
 
 	/* Guest memory needed by @cfg, in bytes. */
 	static std::size_t memorySize(const BlkDriverConfig &cfg);

@@ -20,11 +20,18 @@
 
 namespace vhost {
 
-/* One region of VHOST_SET_MEM_TABLE: guest physical range -> user address. */
+/*
+ * One region of a memory table: guest physical range -> user address.  A
+ * vhost-user frontend also sends the file the region lies in and where:
+ * VHOST_SET_MEM_TABLE has no use for them.
+ */
 struct MemRegion {
-	uint64_t guestPhysAddr;
-	uint64_t size;
-	uint64_t userAddr;
+	uint64_t guestPhysAddr = 0;
+	uint64_t size = 0;
+	uint64_t userAddr = 0;
+	/* The descriptor (not owned) and the region's offset in it; -1 if none. */
+	int fd = -1;
+	uint64_t fdOffset = 0;
 };
 
 /* VHOST_SET_VRING_ADDR: user addresses of a split ring's three parts. */

@@ -60,7 +60,7 @@ public:
 	uint64_t gpa(const void *host) const;
 	void *host(uint64_t gpa, std::size_t len = 1) const;
 
-	/* The memory table for VHOST_SET_MEM_TABLE. */
+	/* The memory table, each region with fd() and its offset in it. */
 	std::vector<vhost::MemRegion> regions() const;
 
 	/* Round @size up to a multiple of @align (a power of two). */

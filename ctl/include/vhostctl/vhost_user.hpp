@@ -231,8 +231,11 @@ public:
 	uint64_t features() override;
 	/* SET_FEATURES @features, with bit 30 added when it was offered. */
 	void setFeatures(uint64_t features) override;
-	/* SET_MEM_TABLE: each region with mem.fd() at its offset in it. */
-	void setMemTable(const virtio::Memory &mem) override;
+	/*
+	 * SET_MEM_TABLE: each region with its fd, mapped from its fdOffset;
+	 * EINVAL for a region without one.
+	 */
+	void setMemTable(std::span<const MemRegion> regions) override;
 	void setVringNum(unsigned int index, unsigned int num) override;
 	void setVringAddr(unsigned int index, const VringAddr &addr) override;
 	void setVringBase(unsigned int index, unsigned int base) override;

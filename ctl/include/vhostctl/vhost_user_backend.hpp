@@ -20,9 +20,9 @@
  *   (which waits for every request in flight) and a later enable attaches
  *   it again.
  *
- * The kernel side is behind KernelDevice, so that tests can record calls.
+ * The kernel side is a vhost::BlkTransport, so that tests can record calls.
  * Every failure is a vhost::Error; a message that fails is refused (a
- * non-zero REPLY_ACK when asked for) and reported on the log stream, and
+ * non-zero REPLY_ACK when asked for) and reported through the logger, and
  * the connection goes on, unless the frontend waits for a reply it cannot
  * be given.
  */
@@ -33,7 +33,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,89 +41,16 @@
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/device.hpp"
 #include "vhostctl/guest_memory.hpp"
+#include "vhostctl/kernel_transport.hpp"
+#include "vhostctl/log.hpp"
 #include "vhostctl/unique_fd.hpp"
 #include "vhostctl/vhost_user.hpp"
+#include "vhostctl/worker_layout.hpp"
 
 namespace vhost::user {
 
-/* The in-kernel device the bridge drives: the ioctls it needs of /dev/vhost-blk. */
-class KernelDevice
-{
-public:
-	virtual ~KernelDevice() = default;
-
-	virtual uint64_t features() = 0;
-	virtual void setOwner() = 0;
-	virtual void setFeatures(uint64_t features) = 0;
-	virtual void setMemTable(std::span<const MemRegion> regions) = 0;
-	virtual void setVringNum(unsigned int index, unsigned int num) = 0;
-	virtual void setVringAddr(unsigned int index, const VringAddr &addr) = 0;
-	virtual void setVringBase(unsigned int index, unsigned int base) = 0;
-	virtual unsigned int getVringBase(unsigned int index) = 0;
-	/* @fd -1 detaches. */
-	virtual void setVringKick(unsigned int index, int fd) = 0;
-	virtual void setVringCall(unsigned int index, int fd) = 0;
-	virtual void setVringErr(unsigned int index, int fd) = 0;
-	virtual void setBackend(int fd) = 0;
-	virtual void detachBackend() = 0;
-	virtual void setSerial(std::string_view serial) = 0;
-	/*
-	 * Called once per device, when its rings are first set up and just
-	 * before the backend is attached: lay virtqueues 0..@queues-1 out
-	 * over workers.
-	 */
-	virtual void configureWorkers(unsigned int queues) = 0;
-};
-
-/* Open a fresh device (not yet owned). */
-using KernelFactory = std::function<std::unique_ptr<KernelDevice>()>;
-
-/* KernelDevice on /dev/vhost-blk (vhost::BlkDevice). */
-class BlkKernelDevice final : public KernelDevice
-{
-public:
-	using Workers = std::function<void(BlkDevice &dev, unsigned int queues)>;
-
-	/* @workers: what configureWorkers() does (nothing when empty). */
-	BlkKernelDevice(BlkDevice dev, Workers workers = {})
-		: dev_(std::move(dev)), workers_(std::move(workers))
-	{}
-
-	BlkDevice &device() noexcept { return dev_; }
-
-	uint64_t features() override { return dev_.features(); }
-	void setOwner() override { dev_.setOwner(); }
-	void setFeatures(uint64_t features) override { dev_.setFeatures(features); }
-	void setMemTable(std::span<const MemRegion> regions) override { dev_.setMemTable(regions); }
-	void setVringNum(unsigned int index, unsigned int num) override
-	{
-		dev_.setVringNum(index, num);
-	}
-	void setVringAddr(unsigned int index, const VringAddr &addr) override
-	{
-		dev_.setVringAddr(index, addr);
-	}
-	void setVringBase(unsigned int index, unsigned int base) override
-	{
-		dev_.setVringBase(index, base);
-	}
-	unsigned int getVringBase(unsigned int index) override { return dev_.getVringBase(index); }
-	void setVringKick(unsigned int index, int fd) override { dev_.setVringKick(index, fd); }
-	void setVringCall(unsigned int index, int fd) override { dev_.setVringCall(index, fd); }
-	void setVringErr(unsigned int index, int fd) override { dev_.setVringErr(index, fd); }
-	void setBackend(int fd) override { dev_.setBackend(fd); }
-	void detachBackend() override { dev_.detachBackend(); }
-	void setSerial(std::string_view serial) override { dev_.setSerial(serial); }
-	void configureWorkers(unsigned int queues) override
-	{
-		if (workers_)
-			workers_(dev_, queues);
-	}
-
-private:
-	BlkDevice dev_;
-	Workers workers_;
-};
+/* Open a fresh in-kernel device (not yet owned). */
+using KernelFactory = std::function<std::unique_ptr<BlkTransport>()>;
 
 struct BackendOptions {
 	/* The backing file, open (O_RDONLY when @readOnly); not owned. */
@@ -136,10 +62,14 @@ struct BackendOptions {
 	/* VHOST_BLK_SET_SERIAL after SET_OWNER, when set. */
 	std::optional<std::string> serial;
 	uint32_t segMax = 126;
+	/* How the virtqueues are spread over workers, once per device. */
+	WorkerLayout workers;
+	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every vq with the layout, if set. */
+	std::optional<unsigned int> busyPoll;
 	/* The longest wait for the rest of a message, or for a reply to go. */
 	std::chrono::milliseconds ioTimeout{10000};
 	/* Where refusals and connection events are reported. */
-	std::ostream *log = nullptr;
+	Logger log;
 };
 
 /* Virtio feature bits the bridge may pass on from the kernel. */
@@ -198,12 +128,12 @@ private:
 		bool stopped = false;
 	};
 
-	void log(std::string_view line);
+	void log(LogLevel level, std::string_view line);
 	void reply(const Header &req, std::span<const std::byte> payload);
 	/* Dispatch; returns the reply payload of a message that has one. */
 	std::optional<std::vector<std::byte>> dispatch(Message &m);
-	KernelDevice &kernel();
-	KernelDevice &owned(Request req);
+	BlkTransport &kernel();
+	BlkTransport &owned(Request req);
 	Ring &ring(Request req, unsigned int index);
 	uint64_t offered();
 
@@ -222,6 +152,8 @@ private:
 	VringAddr translate(const Ring &r) const;
 	bool enabled(const Ring &r) const noexcept;
 	bool wanted(const Ring &r) const noexcept;
+	/* Lay the virtqueues out over workers, and set the busy-poll timeout. */
+	void configureWorkers();
 	/* Detach the backend, so that a ring may be reconfigured. */
 	void detach();
 	/* Attach the backend when enabled rings wait for it. */
@@ -232,7 +164,7 @@ private:
 	UniqueFd sock_;
 	KernelFactory factory_;
 	BackendOptions opts_;
-	std::unique_ptr<KernelDevice> kernel_;
+	std::unique_ptr<BlkTransport> kernel_;
 	bool owner_ = false;
 	bool workersDone_ = false;
 	bool attached_ = false;
