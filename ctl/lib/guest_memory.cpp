@@ -59,11 +59,17 @@ GuestMemory GuestMemory::map(std::span<const MemTableRegion> regions, std::span<
 			fmt::format("region {} (guest {:#x}+{:#x})", i, r.guestPhysAddr, r.size);
 
 		if (!r.size || r.guestPhysAddr + r.size < r.guestPhysAddr ||
-		    r.userAddr + r.size < r.userAddr)
+		    r.userAddr + r.size < r.userAddr || r.mmapOffset + r.size < r.mmapOffset)
 			throw Error(EINVAL, fmt::format("{}: empty or overflowing", what));
 		struct stat st = {};
 		if (::fstat(fds[i].get(), &st) < 0)
 			throwErrno("{}: fstat", what);
+		/* Past the end of a file the mapping would fault (SIGBUS here, EFAULT there). */
+		if (S_ISREG(st.st_mode) &&
+		    r.mmapOffset + r.size > static_cast<uint64_t>(st.st_size))
+			throw Error(EINVAL, fmt::format("{}: offset {:#x} is past the end of its "
+							"file of {} bytes",
+							what, r.mmapOffset + r.size, st.st_size));
 
 		GuestRegion g;
 		g.table = r;

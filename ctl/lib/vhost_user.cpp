@@ -116,9 +116,12 @@ bool waitFor(int fd, short events, Clock::time_point deadline, std::string_view 
 	}
 }
 
-/* Read exactly @buf.size() bytes, gathering descriptors into @fds. */
-void recvExact(int sock, std::span<std::byte> buf, std::vector<UniqueFd> &fds,
-	       Clock::time_point deadline, std::string_view what, std::chrono::milliseconds timeout)
+/*
+ * Read exactly @buf.size() bytes, gathering descriptors into @m.fds; a
+ * control message cut short (more descriptors than fit) sets @m.truncated.
+ */
+void recvExact(int sock, std::span<std::byte> buf, Message &m, Clock::time_point deadline,
+	       std::string_view what, std::chrono::milliseconds timeout)
 {
 	std::size_t done = 0;
 
@@ -149,12 +152,12 @@ void recvExact(int sock, std::span<std::byte> buf, std::vector<UniqueFd> &fds,
 				int fd;
 
 				std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-				fds.emplace_back(fd);
+				m.fds.emplace_back(fd);
 			}
 		}
+		/* The kernel closed what did not fit; the bytes are all there. */
 		if (msg.msg_flags & MSG_CTRUNC)
-			throw Error(EPROTO,
-				    fmt::format("{}: more than {} descriptors", what, maxFds));
+			m.truncated = true;
 		if (n == 0)
 			throw Error(ECONNRESET,
 				    done ? fmt::format("{}: connection closed after {} of {} bytes",
@@ -369,13 +372,13 @@ Message recvMessage(int sock, std::string_view what, std::chrono::milliseconds t
 	std::array<std::byte, headerSize> hdr{};
 	Message m;
 
-	recvExact(sock, hdr, m.fds, deadline, what, timeout);
+	recvExact(sock, hdr, m, deadline, what, timeout);
 	m.header = decodeHeader(hdr);
 	if (m.header.size > maxPayload)
 		throw Error(EPROTO,
 			    fmt::format("{}: payload of {} bytes announced", what, m.header.size));
 	m.payload.resize(m.header.size);
-	recvExact(sock, m.payload, m.fds, deadline, what, timeout);
+	recvExact(sock, m.payload, m, deadline, what, timeout);
 	return m;
 }
 
@@ -463,6 +466,8 @@ Message Frontend::receive(Request req, std::size_t size, const std::string &what
 		if (m.header.request != static_cast<uint32_t>(req))
 			throw Error(EPROTO, fmt::format("{}: reply is {}", what,
 							requestName(m.header.request)));
+		if (!m.fds.empty() || m.truncated)
+			throw Error(EPROTO, fmt::format("{}: a reply with descriptors", what));
 		if (m.header.flags != (version | flagReply))
 			throw Error(EPROTO,
 				    fmt::format("{}: reply flags {:#x}", what, m.header.flags));

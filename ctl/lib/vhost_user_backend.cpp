@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -27,6 +28,9 @@ constexpr uint64_t bit(unsigned int n)
 {
 	return 1ULL << n;
 }
+
+/* The largest ring virtio allows. */
+constexpr unsigned int maxRingSize = 32768;
 
 /* Config-space features: the bridge owns the config space, not the kernel. */
 constexpr uint64_t configFeatures =
@@ -64,13 +68,24 @@ uint64_t usedBytes(unsigned int num)
 	return 6 + 8ULL * num;
 }
 
-VringAddr translateIn(const GuestMemory &mem, const VringAddrMsg &a, unsigned int num)
+/*
+ * The bridge addresses of ring @a with @num entries: each of its three parts
+ * must lie whole in one region of @mem, or the kernel would read and write
+ * this process's own memory past the mapping.  Error(EFAULT) otherwise.
+ */
+VringAddr translateRing(const GuestMemory &mem, const VringAddrMsg &a, unsigned int num)
 {
 	if (mem.empty())
-		throw Error(EFAULT, "ring addresses before SET_MEM_TABLE");
-	return VringAddr{mem.translate(a.desc, descBytes(num)),
-			 mem.translate(a.avail, availBytes(num)),
-			 mem.translate(a.used, usedBytes(num)), 0};
+		throw Error(EFAULT,
+			    fmt::format("vq {}: ring addresses before SET_MEM_TABLE", a.index));
+	try {
+		return VringAddr{mem.translate(a.desc, descBytes(num)),
+				 mem.translate(a.avail, availBytes(num)),
+				 mem.translate(a.used, usedBytes(num)), 0};
+	} catch (const Error &e) {
+		throw Error(e.errnum(), fmt::format("vq {}: a ring of {} entries: {}", a.index, num,
+						    e.context()));
+	}
 }
 
 } // namespace
@@ -166,6 +181,7 @@ void Backend::setOwner()
 	BlkTransport &k = kernel();
 	k.setOwner();
 	owner_ = true;
+	dirty_ = true;
 	if (opts_.serial)
 		k.setSerial(*opts_.serial);
 }
@@ -181,6 +197,7 @@ void Backend::setFeatures(uint64_t features)
 	uint64_t kernelBits = features & kernel().features() & ~bit(featureProtocolFeatures);
 	owned(Request::SetFeatures).setFeatures(kernelBits);
 	acked_ = features;
+	dirty_ = true;
 }
 
 void Backend::setProtocolFeatures(uint64_t features)
@@ -198,27 +215,56 @@ void Backend::setMemTable(Message &m)
 	auto regions = decodeMemTable(m.payload);
 	GuestMemory next = GuestMemory::map(regions, m.fds, &mem_);
 
-	/* Every ring must still translate before anything changes. */
+	/* Every ring must still fit in the new table before anything changes. */
 	std::vector<std::optional<VringAddr>> addrs(rings_.size());
 	for (std::size_t i = 0; i < rings_.size(); i++) {
 		const Ring &r = rings_[i];
 		if (r.addr)
-			addrs[i] = translateIn(next, *r.addr, r.num.value_or(1));
+			addrs[i] = translateRing(next, *r.addr, r.num.value_or(1));
 	}
 	k.setMemTable(next.kernelTable());
-	for (std::size_t i = 0; i < rings_.size(); i++) {
-		Ring &r = rings_[i];
-		if (!r.kernelAddr || !addrs[i])
-			continue;
-		const VringAddr &a = *addrs[i];
-		const VringAddr &old = *r.kernelAddr;
-		if (a.desc != old.desc || a.avail != old.avail || a.used != old.used) {
+
+	/*
+	 * All or nothing: a ring address the kernel refuses puts the old
+	 * table and addresses back, whose mappings are still there.
+	 */
+	std::vector<unsigned int> moved;
+	try {
+		for (std::size_t i = 0; i < rings_.size(); i++) {
+			const Ring &r = rings_[i];
+			if (!r.kernelAddr || !addrs[i])
+				continue;
+			const VringAddr &a = *addrs[i];
+			const VringAddr &old = *r.kernelAddr;
+			if (a.desc == old.desc && a.avail == old.avail && a.used == old.used)
+				continue;
 			k.setVringAddr(static_cast<unsigned int>(i), a);
-			r.kernelAddr = a;
+			moved.push_back(static_cast<unsigned int>(i));
 		}
+	} catch (const Error &) {
+		try {
+			k.setMemTable(mem_.kernelTable());
+			for (unsigned int i : moved)
+				k.setVringAddr(i, *rings_[i].kernelAddr);
+		} catch (const Error &e) {
+			/*
+			 * The kernel may use either table now: keep both
+			 * mapped until the device is closed, and end.
+			 */
+			retired_.push_back(std::move(next));
+			fatal_ = true;
+			log(LogLevel::Error,
+			    fmt::format("SET_MEM_TABLE: the kernel's memory table could not be "
+					"restored ({}): closing the connection",
+					e.what()));
+		}
+		throw;
 	}
+	for (unsigned int i : moved)
+		rings_[i].kernelAddr = addrs[i];
 	/* The old mappings go only now that the kernel no longer uses them. */
 	mem_ = std::move(next);
+	dirty_ = true;
 	log(LogLevel::Info, fmt::format("memory table: {} regions", regions.size()));
 }
 
@@ -227,10 +273,18 @@ void Backend::setVringNum(const VringState &s)
 	BlkTransport &k = owned(Request::SetVringNum);
 	Ring &r = ring(Request::SetVringNum, s.index);
 
+	if (!s.num || s.num > maxRingSize || !std::has_single_bit(s.num))
+		throw Error(EINVAL,
+			    fmt::format("vq {}: ring size {} is not a power of two from 1 to {}",
+					s.index, s.num, maxRingSize));
+	/* The ring must still fit where its addresses put it. */
+	if (r.addr)
+		translateRing(mem_, *r.addr, s.num);
 	if (r.active)
 		detach();
 	k.setVringNum(s.index, s.num);
 	r.num = s.num;
+	dirty_ = true;
 }
 
 void Backend::setVringBase(const VringState &s)
@@ -238,10 +292,14 @@ void Backend::setVringBase(const VringState &s)
 	BlkTransport &k = owned(Request::SetVringBase);
 	Ring &r = ring(Request::SetVringBase, s.index);
 
+	if (s.num > 0xffff)
+		throw Error(EINVAL,
+			    fmt::format("vq {}: base {} is not a ring index", s.index, s.num));
 	if (r.active)
 		detach();
 	k.setVringBase(s.index, s.num);
 	r.stopped = false;
+	dirty_ = true;
 }
 
 void Backend::setVringAddr(const VringAddrMsg &a)
@@ -251,14 +309,17 @@ void Backend::setVringAddr(const VringAddrMsg &a)
 
 	if (a.flags & bit(VHOST_VRING_F_LOG))
 		throw Error(EOPNOTSUPP,
-			    fmt::format("SET_VRING_ADDR vq {}: dirty logging is not supported",
-					a.index));
-	VringAddr kaddr = translateIn(mem_, a, r.num.value_or(1));
+			    fmt::format("vq {}: dirty logging is not supported", a.index));
+	if (a.flags)
+		throw Error(EINVAL, fmt::format("vq {}: unknown flags {:#x}", a.index, a.flags));
+	/* Checked again with the ring's size when it changes, and at start. */
+	VringAddr kaddr = translateRing(mem_, a, r.num.value_or(1));
 	if (r.active)
 		detach();
 	k.setVringAddr(a.index, kaddr);
 	r.addr = a;
 	r.kernelAddr = kaddr;
+	dirty_ = true;
 }
 
 VringState Backend::getVringBase(const VringState &s)
@@ -306,6 +367,7 @@ void Backend::setVringFile(Message &m)
 			k.getVringBase(index);
 			r.stopped = true;
 		}
+		dirty_ = true;
 		break;
 	case Request::SetVringCall:
 		/* Re-sent whenever QEMU masks or unmasks: forward every one. */
@@ -332,6 +394,7 @@ void Backend::setVringEnable(const VringState &s)
 		k.getVringBase(s.index);
 		r.stopped = true;
 	}
+	dirty_ = true;
 }
 
 std::vector<std::byte> Backend::getConfig(std::span<const std::byte> payload)
@@ -390,6 +453,11 @@ void Backend::reconcile()
 	}
 	if (!any || (attached_ && !missing))
 		return;
+	/* At start, every ring that will run must fit its memory, at its size. */
+	for (std::size_t i = 0; i < rings_.size(); i++) {
+		if (want[i])
+			translateRing(mem_, *rings_[i].addr, *rings_[i].num);
+	}
 	detach();
 
 	BlkTransport &k = *kernel_;
@@ -442,9 +510,11 @@ void Backend::reset() noexcept
 	mem_ = GuestMemory();
 	rings_.clear();
 	rings_.resize(opts_.queues);
+	retired_.clear();
 	owner_ = false;
 	attached_ = false;
 	workersDone_ = false;
+	dirty_ = false;
 	acked_ = 0;
 }
 
@@ -456,6 +526,8 @@ std::optional<std::vector<std::byte>> Backend::dispatch(Message &m)
 			throw Error(EPROTO, fmt::format("payload of {} bytes", p.size()));
 	};
 
+	if (m.truncated)
+		throw Error(EPROTO, fmt::format("more than {} descriptors", maxFds));
 	if (!m.fds.empty() && m.request() != Request::SetMemTable &&
 	    m.request() != Request::SetVringKick && m.request() != Request::SetVringCall &&
 	    m.request() != Request::SetVringErr)
@@ -548,8 +620,15 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 			reply(m.header, *out);
 			return true;
 		}
-		reconcile();
+		/*
+		 * Only a message that changed the rings may start them: a
+		 * failure to is this message's, and the rings stay stopped
+		 * until another change.
+		 */
+		if (std::exchange(dirty_, false))
+			reconcile();
 	} catch (const Error &e) {
+		dirty_ = false;
 		log(LogLevel::Warning, fmt::format("vhost-user {} refused: {}", name, e.what()));
 		if (hasReply(m.header.request)) {
 			log(LogLevel::Error,
@@ -571,6 +650,10 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 			failed_ = true;
 			return false;
 		}
+	}
+	if (fatal_) {
+		failed_ = true;
+		return false;
 	}
 	return true;
 }

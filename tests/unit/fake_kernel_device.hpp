@@ -12,9 +12,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <vector>
 
+#include <fmt/format.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -52,9 +54,19 @@ public:
 	uint64_t features = vhostBlkFeatures;
 	/* VHOST_GET_VRING_BASE answers this. */
 	unsigned int vringBase = 0;
-	/* Fail this op with @failErrno once. */
-	std::string failOp;
-	int failErrno = EIO;
+	/* Failures to inject: each fails its op once, after @after calls of it pass. */
+	struct Failure {
+		std::string op;
+		int err = EIO;
+		unsigned int after = 0;
+	};
+	std::vector<Failure> failures;
+
+	void fail(const std::string &op, int err = EIO, unsigned int after = 0)
+	{
+		std::lock_guard lock(mutex);
+		failures.push_back({op, err, after});
+	}
 
 	mutable std::mutex mutex;
 	std::vector<KernelCall> calls;
@@ -62,6 +74,63 @@ public:
 	/* Duplicates of the last descriptor given per (op, vq), as the kernel keeps a reference. */
 	std::map<std::pair<std::string, unsigned int>, vhost::UniqueFd> files;
 	std::vector<vhost::MemRegion> memTable;
+
+	/* What the open device holds, as the kernel would. */
+	struct Vq {
+		unsigned int num = 0;
+		vhost::VringAddr addr{0, 0, 0};
+		/* Addresses set when the backend came: the kernel serves it. */
+		bool served = false;
+	};
+	std::vector<Vq> vqs = std::vector<Vq>(256);
+	bool attached = false;
+	/* Broken invariants of a kernel that would touch bad memory. */
+	std::vector<std::string> violations;
+
+	/*
+	 * With the backend attached, the kernel serves every ring whose
+	 * addresses are set: each part of each must lie in a region of its
+	 * memory table, at the ring's size, and each region must be mapped
+	 * in this process.  Records a violation otherwise; the caller holds
+	 * the mutex.  Checked when the backend is attached and, by the tests,
+	 * after each message: within one (a new table, then the rings moved
+	 * into it) the old mappings are still there.
+	 */
+	void checkLocked(const std::string &when)
+	{
+		for (const auto &r : memTable) {
+			uintptr_t page = r.userAddr & ~uintptr_t(4095);
+			if (::msync(reinterpret_cast<void *>(page), r.userAddr + r.size - page,
+				    MS_ASYNC) < 0)
+				violations.push_back(
+					fmt::format("{}: region at {:#x}+{:#x} unmapped", when,
+						    r.userAddr, r.size));
+		}
+		if (!attached)
+			return;
+		auto inTable = [this](uint64_t addr, uint64_t len) {
+			for (const auto &r : memTable)
+				if (addr >= r.userAddr && addr - r.userAddr < r.size &&
+				    len <= r.size - (addr - r.userAddr))
+					return true;
+			return false;
+		};
+		for (std::size_t i = 0; i < vqs.size(); i++) {
+			const Vq &v = vqs[i];
+			if (!v.served)
+				continue;
+			uint64_t n = v.num;
+			if (!n || !inTable(v.addr.desc, 16 * n) ||
+			    !inTable(v.addr.avail, 6 + 2 * n) || !inTable(v.addr.used, 6 + 8 * n))
+				violations.push_back(fmt::format(
+					"{}: vq {} of {} entries outside the table", when, i, n));
+		}
+	}
+	void check(const std::string &when)
+	{
+		std::lock_guard lock(mutex);
+		checkLocked(when);
+	}
 
 	vhost::user::KernelFactory factory()
 	{
@@ -120,12 +189,18 @@ private:
 		{
 			std::lock_guard lock(k_.mutex);
 			id_ = ++k_.opened;
+			k_.vqs.assign(256, {});
+			k_.memTable.clear();
+			k_.attached = false;
 		}
 		~Device() override
 		{
 			std::lock_guard lock(k_.mutex);
 			k_.closed++;
 			k_.calls.push_back({id_, "close"});
+			k_.vqs.assign(256, {});
+			k_.memTable.clear();
+			k_.attached = false;
 		}
 		std::string name() const override { return "fake"; }
 		uint64_t features() override { return k_.features; }
@@ -144,14 +219,20 @@ private:
 		}
 		void setVringNum(unsigned int i, unsigned int num) override
 		{
+			busyIfServed("setVringNum", i);
 			record("setVringNum", i, num);
+			std::lock_guard lock(k_.mutex);
+			k_.vqs.at(i).num = num;
 		}
 		void setVringAddr(unsigned int i, const vhost::VringAddr &a) override
 		{
 			record("setVringAddr", i, a.desc, a.avail, a.used);
+			std::lock_guard lock(k_.mutex);
+			k_.vqs.at(i).addr = a;
 		}
 		void setVringBase(unsigned int i, unsigned int base) override
 		{
+			busyIfServed("setVringBase", i);
 			record("setVringBase", i, base);
 		}
 		unsigned int getVringBase(unsigned int i) override
@@ -162,8 +243,28 @@ private:
 		void setVringKick(unsigned int i, int fd) override { file("setVringKick", i, fd); }
 		void setVringCall(unsigned int i, int fd) override { file("setVringCall", i, fd); }
 		void setVringErr(unsigned int i, int fd) override { file("setVringErr", i, fd); }
-		void setBackend(int fd) override { record("setBackend", 0, uint64_t(fd)); }
-		void detachBackend() override { record("detachBackend"); }
+		void setBackend(int fd) override
+		{
+			{
+				std::lock_guard lock(k_.mutex);
+				if (k_.attached)
+					throw vhost::Error(EBUSY, "setBackend");
+			}
+			record("setBackend", 0, uint64_t(fd));
+			std::lock_guard lock(k_.mutex);
+			k_.attached = true;
+			for (auto &v : k_.vqs)
+				v.served = v.addr.desc && v.addr.avail && v.addr.used;
+			k_.checkLocked("setBackend");
+		}
+		void detachBackend() override
+		{
+			record("detachBackend");
+			std::lock_guard lock(k_.mutex);
+			k_.attached = false;
+			for (auto &v : k_.vqs)
+				v.served = false;
+		}
 		void setSerial(std::string_view s) override { record("setSerial", 0, s.size()); }
 		void setLimits(const virtio::blk::Limits &l) override
 		{
@@ -200,11 +301,25 @@ private:
 			    uint64_t b = 0, uint64_t c = 0)
 		{
 			std::lock_guard lock(k_.mutex);
-			if (!k_.failOp.empty() && k_.failOp == op) {
-				k_.failOp.clear();
-				throw vhost::Error(k_.failErrno, op);
+			for (auto it = k_.failures.begin(); it != k_.failures.end(); ++it) {
+				if (it->op != op)
+					continue;
+				if (it->after) {
+					it->after--;
+					continue;
+				}
+				int err = it->err;
+				k_.failures.erase(it);
+				throw vhost::Error(err, op);
 			}
 			k_.calls.push_back({id_, op, index, a, b, c});
+		}
+		/* The kernel refuses to resize or rebase a ring while it serves it. */
+		void busyIfServed(const std::string &op, unsigned int i)
+		{
+			std::lock_guard lock(k_.mutex);
+			if (k_.vqs.at(i).served)
+				throw vhost::Error(EBUSY, op);
 		}
 		void file(const std::string &op, unsigned int i, int fd)
 		{

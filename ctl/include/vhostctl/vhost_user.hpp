@@ -147,6 +147,8 @@ struct Message {
 	Header header;
 	std::vector<std::byte> payload;
 	std::vector<UniqueFd> fds;
+	/* More than maxFds descriptors came: the rest were dropped. */
+	bool truncated = false;
 
 	Request request() const noexcept { return static_cast<Request>(header.request); }
 };
@@ -180,10 +182,11 @@ void sendMessage(int sock, const Header &header, std::span<const std::byte> payl
 		 std::span<const int> fds, std::string_view what,
 		 std::chrono::milliseconds timeout);
 /*
- * Receive one message, descriptors close-on-exec.  Throws vhost::Error
- * "@what: ..." when the peer closes the socket, even mid-message
- * (ECONNRESET), sends nothing for @timeout (ETIMEDOUT), or a payload
- * beyond maxPayload (EPROTO).
+ * Receive one message, descriptors close-on-exec; more than maxFds
+ * descriptors are dropped and the message marked truncated, but read
+ * whole, so that the stream stays in step.  Throws vhost::Error "@what: ..."
+ * when the peer closes the socket, even mid-message (ECONNRESET), sends
+ * nothing for @timeout (ETIMEDOUT), or a payload beyond maxPayload (EPROTO).
  */
 Message recvMessage(int sock, std::string_view what, std::chrono::milliseconds timeout);
 

@@ -149,7 +149,6 @@ private:
 	void setVringEnable(const VringState &s);
 	std::vector<std::byte> getConfig(std::span<const std::byte> payload);
 
-	VringAddr translate(const Ring &r) const;
 	bool enabled(const Ring &r) const noexcept;
 	bool wanted(const Ring &r) const noexcept;
 	/* Lay the virtqueues out over workers, and set the busy-poll timeout. */
@@ -170,9 +169,15 @@ private:
 	bool attached_ = false;
 	uint64_t acked_ = 0;
 	bool failed_ = false;
+	/* A message changed what reconcile() decides. */
+	bool dirty_ = false;
+	/* The kernel's state could not be put back after a failure: end. */
+	bool fatal_ = false;
 	uint64_t protocol_ = 0;
 	/* After the kernel device: destroyed first, unmapped after it closed. */
 	GuestMemory mem_;
+	/* Mappings the kernel may still use after a failed rollback. */
+	std::vector<GuestMemory> retired_;
 	std::vector<Ring> rings_;
 };
 
