@@ -1,16 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The listening side of the vhost-user backend: a unix socket, and one
- * connection at a time, each served by a Backend of its own.
+ * The listening side of the vhost-user backend: one connection at a time,
+ * from a peer the access policy allows, each served by a Backend of its own.
  */
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -20,61 +16,12 @@
 
 namespace vhost::user {
 
-namespace {
-
-/* Is somebody listening on @addr? */
-bool listening(const struct sockaddr_un &addr)
-{
-	UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-
-	return probe && ::connect(probe.get(), reinterpret_cast<const struct sockaddr *>(&addr),
-				  sizeof(addr)) == 0;
-}
-
-std::string peerName(int sock)
-{
-	try {
-		PeerCredentials p = peerCredentials(sock);
-
-		return fmt::format("pid {} uid {}", p.pid, p.uid);
-	} catch (const Error &) {
-		return "unknown peer";
-	}
-}
-
-} // namespace
-
-UniqueFd listenUnix(const std::string &path)
-{
-	struct sockaddr_un addr = unixAddress(path);
-	struct stat st = {};
-
-	if (::lstat(path.c_str(), &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			throw Error(EEXIST, fmt::format("{} exists and is not a socket", path));
-		if (listening(addr))
-			throw Error(EADDRINUSE,
-				    fmt::format("{}: another backend listens there", path));
-		/* A stale socket of a backend that is gone. */
-		if (::unlink(path.c_str()) < 0)
-			throwErrno("remove stale socket {}", path);
-	}
-	UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (!sock)
-		throwErrno("socket AF_UNIX");
-	if (::bind(sock.get(), reinterpret_cast<const struct sockaddr *>(&addr), sizeof(addr)) < 0)
-		throwErrno("bind {}", path);
-	if (::listen(sock.get(), 1) < 0)
-		throwErrno("listen on {}", path);
-	return sock;
-}
-
 unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &kernel,
-			      const BackendOptions &opts)
+			      const ServerOptions &opts)
 {
 	auto log = [&opts](LogLevel level, const std::string &line) {
-		if (opts.log)
-			opts.log(level, line);
+		if (opts.backend.log)
+			opts.backend.log(level, line);
 	};
 	unsigned int served = 0;
 
@@ -96,12 +43,26 @@ unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &ker
 				continue;
 			throwErrno("accept a vhost-user connection");
 		}
+		PeerCredentials peer;
+		try {
+			peer = peerCredentials(sock.get());
+		} catch (const Error &e) {
+			log(LogLevel::Warning, fmt::format("connection refused: {}", e.what()));
+			continue;
+		}
+		if (!opts.access.allows(peer)) {
+			log(LogLevel::Warning,
+			    fmt::format("connection from pid {} uid {} gid {} refused: only {} may "
+					"connect",
+					peer.pid, peer.uid, peer.gid, opts.access.text()));
+			continue;
+		}
 		served++;
-		std::string peer = peerName(sock.get());
-		log(LogLevel::Notice, fmt::format("connection {} from {}", served, peer));
+		log(LogLevel::Notice,
+		    fmt::format("connection {} from pid {} uid {}", served, peer.pid, peer.uid));
 		Backend::End end;
 		{
-			Backend b(std::move(sock), kernel, opts);
+			Backend b(std::move(sock), kernel, opts.backend);
 			end = b.run(stopFd);
 			/* The device closes (requests finish) and memory unmaps here. */
 		}

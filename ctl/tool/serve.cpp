@@ -6,10 +6,14 @@
  * and hands it the rings and eventfds, so that every request is served in
  * the kernel.  One connection at a time; SIGINT or SIGTERM end it cleanly.
  */
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +23,7 @@
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/signal_fd.hpp"
+#include "vhostctl/unix_socket.hpp"
 #include "vhostctl/vhost_user.hpp"
 #include "vhostctl/vhost_user_backend.hpp"
 
@@ -36,7 +41,35 @@ struct ServeOptions {
 	unsigned int busyPoll = 0;
 	bool readOnly = false;
 	std::optional<std::string> serial;
+	vhost::SocketPermissions permissions;
+	vhost::AccessPolicy access = vhost::AccessPolicy::ownerOnly();
 };
+
+/* A user by name or number. */
+uid_t lookupUser(const std::string &name)
+{
+	if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit))
+		return parseU32(name, "user id");
+	std::vector<char> buf(16384);
+	struct passwd pw, *found = nullptr;
+	int err = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+	if (err || !found)
+		throw UsageError(fmt::format("serve: no user '{}'", name));
+	return found->pw_uid;
+}
+
+/* A group by name or number. */
+gid_t lookupGroup(const std::string &name)
+{
+	if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit))
+		return parseU32(name, "group id");
+	std::vector<char> buf(16384);
+	struct group gr, *found = nullptr;
+	int err = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found);
+	if (err || !found)
+		throw UsageError(fmt::format("serve: no group '{}'", name));
+	return found->gr_gid;
+}
 
 ServeOptions parseOptions(const Args &args)
 {
@@ -56,6 +89,13 @@ ServeOptions parseOptions(const Args &args)
 	app.add_flag("--read-only", o.readOnly, "open the backend read-only, offer RO");
 	auto *serialOpt = app.add_option("--serial", serial, "the serial GET_ID returns");
 	app.add_option("--device", o.device, "the vhost-blk device node");
+	std::string mode, group;
+	std::vector<std::string> users, groups;
+	app.add_option("--socket-mode", mode, "the socket file's mode, in octal (default 0600)");
+	app.add_option("--socket-group", group,
+		       "the socket file's group, whose members may connect");
+	app.add_option("--allow-user", users, "a user who may connect (root and the owner may)");
+	app.add_option("--allow-group", groups, "a group whose members may connect");
 
 	std::vector<std::string> reversed(args.rbegin(), args.rend());
 	try {
@@ -64,6 +104,23 @@ ServeOptions parseOptions(const Args &args)
 		throw UsageError(fmt::format("serve: {}", e.what()));
 	}
 	o.workers = run::parseLayout(workers, "serve");
+	o.permissions.mode = 0600;
+	if (!mode.empty()) {
+		unsigned int m = 0;
+		auto [end, ec] = std::from_chars(mode.data(), mode.data() + mode.size(), m, 8);
+		if (ec != std::errc() || end != mode.data() + mode.size() || m > 07777)
+			throw UsageError(fmt::format(
+				"serve: --socket-mode '{}' is not an octal mode", mode));
+		o.permissions.mode = static_cast<mode_t>(m);
+	}
+	if (!group.empty()) {
+		o.permissions.group = lookupGroup(group);
+		o.access.groups.push_back(*o.permissions.group);
+	}
+	for (const auto &u : users)
+		o.access.users.push_back(lookupUser(u));
+	for (const auto &g : groups)
+		o.access.groups.push_back(lookupGroup(g));
 	if (serialOpt->count()) {
 		if (serial.size() > vhost::BlkDevice::serialBytes)
 			throw UsageError(fmt::format("serve: --serial '{}' is longer than {} bytes",
@@ -72,12 +129,6 @@ ServeOptions parseOptions(const Args &args)
 	}
 	return o;
 }
-
-/* The socket file goes when serve does. */
-struct SocketFile {
-	std::string path;
-	~SocketFile() { ::unlink(path.c_str()); }
-};
 
 /* serve --socket PATH --backend PATH [ --queues N ] [ --workers L ] ... */
 int serveCommand(Context &ctx, const Args &args)
@@ -90,7 +141,9 @@ int serveCommand(Context &ctx, const Args &args)
 	if (!backend)
 		vhost::throwErrno("open backend {}", o.backend);
 
-	vhost::user::BackendOptions bo;
+	vhost::user::ServerOptions so;
+	so.access = o.access;
+	vhost::user::BackendOptions &bo = so.backend;
 	bo.backendFd = backend.get();
 	bo.geometry = virtio::blk::probeGeometry(backend.get(), o.backend);
 	bo.queues = o.queues;
@@ -121,13 +174,14 @@ int serveCommand(Context &ctx, const Args &args)
 	};
 
 	vhost::SignalFd signals({SIGINT, SIGTERM});
-	vhost::UniqueFd listener = vhost::user::listenUnix(o.socket);
-	SocketFile file{o.socket};
+	/* Its file goes when serve does, if it is still serve's own. */
+	vhost::UnixListener listener = vhost::UnixListener::bind(o.socket, o.permissions);
 	log(vhost::LogLevel::Notice,
 	    fmt::format("{} ({} bytes{}) on {}, {} queues, workers {}", o.backend,
 			bo.geometry.bytes, o.readOnly ? ", read-only" : "", o.socket, o.queues,
 			o.workers.text()));
-	unsigned int n = vhost::user::serveConnections(listener.get(), signals.fd(), factory, bo);
+	log(vhost::LogLevel::Info, fmt::format("{} may connect", o.access.text()));
+	unsigned int n = vhost::user::serveConnections(listener.fd(), signals.fd(), factory, so);
 	log(vhost::LogLevel::Notice, fmt::format("stopped after {} connections", n));
 	return exitOk;
 }

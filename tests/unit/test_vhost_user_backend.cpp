@@ -20,6 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+
 #include <linux/virtio_blk.h>
 
 #include "bridge_util.hpp"
@@ -476,12 +481,13 @@ TEST_CASE("serveConnections serves one connection after another until stopped",
 	std::string path = (dir.path / "blk.sock").string();
 	FakeKernel kernel;
 	LogCapture log;
-	BackendOptions opts = defaultOptions(log);
+	ServerOptions opts;
+	opts.backend = defaultOptions(log);
 	EventFd stop;
-	UniqueFd listener = listenUnix(path);
+	auto listener = std::make_unique<vhost::UnixListener>(vhost::UnixListener::bind(path));
 	unsigned int served = 0;
 	std::thread server([&] {
-		served = serveConnections(listener.get(), stop.fd(), kernel.factory(), opts);
+		served = serveConnections(listener->fd(), stop.fd(), kernel.factory(), opts);
 	});
 
 	for (int i = 0; i < 2; i++) {
@@ -495,7 +501,7 @@ TEST_CASE("serveConnections serves one connection after another until stopped",
 	 * A second server on the same path is refused; its probe is a
 	 * connection that hangs up at once.
 	 */
-	CHECK(failsWith([&] { listenUnix(path); }, EADDRINUSE));
+	CHECK(failsWith([&] { vhost::UnixListener::bind(path); }, EADDRINUSE));
 	/* The last connection is open when the stop comes. */
 	auto fe = Frontend::connect(path, 1, {.connectTimeout = 2000ms});
 	fe->setOwner();
@@ -505,10 +511,118 @@ TEST_CASE("serveConnections serves one connection after another until stopped",
 	CHECK(kernel.opened == 3);
 	CHECK(kernel.closed == 3);
 	CHECK(kernel.count("newWorker") == 2 * 4);
-	CHECK(log.str().find("connection 2 closed by the frontend") != std::string::npos);
-	CHECK(log.str().find("connection 4 ended by a signal") != std::string::npos);
+	CHECK(log.has("connection 2 closed by the frontend"));
+	CHECK(log.has("connection 4 ended by a signal"));
 
-	/* A stale socket file is replaced. */
+	/* The listener removes its file; a stale one would be replaced. */
 	listener.reset();
-	CHECK(listenUnix(path));
+	CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("a peer the access policy does not allow is hung up on", "[vhost-user-backend]")
+{
+	TempDir dir;
+	std::string path = (dir.path / "blk.sock").string();
+	FakeKernel kernel;
+	LogCapture log;
+	ServerOptions opts;
+	opts.backend = defaultOptions(log);
+	/* Some other user alone: not this process. */
+	opts.access = {{::geteuid() + 4242}, {}};
+	EventFd stop;
+	auto listener = vhost::UnixListener::bind(path);
+	unsigned int served = 0;
+	std::thread server([&] {
+		served = serveConnections(listener.fd(), stop.fd(), kernel.factory(), opts);
+	});
+
+	CHECK(failsWith([&] { Frontend::connect(path, 1, {.connectTimeout = 2000ms}); },
+			ECONNRESET));
+	for (int i = 0; i < 100 && !log.has("refused"); i++)
+		std::this_thread::sleep_for(10ms);
+	CHECK(log.has(fmt::format("uid {} gid {} refused: only uid {} may connect", ::geteuid(),
+				  ::getegid(), ::geteuid() + 4242)));
+	stop.signal();
+	server.join();
+	CHECK(served == 0);
+	CHECK(kernel.opened == 0);
+
+	/* One of the peer's groups will do. */
+	opts.access.groups = {::getegid()};
+	std::thread again([&] {
+		served = serveConnections(listener.fd(), stop.fd(), kernel.factory(), opts);
+	});
+	stop.consume();
+	auto fe = Frontend::connect(path, 1, {.connectTimeout = 2000ms});
+	fe->setOwner();
+	stop.signal();
+	again.join();
+	CHECK(served == 1);
+}
+
+TEST_CASE("a listener's file: its permissions before anyone connects, removed only if its own",
+	  "[vhost-user-backend]")
+{
+	TempDir dir;
+	std::string path = (dir.path / "blk.sock").string();
+	struct stat st = {};
+
+	{
+		auto l = vhost::UnixListener::bind(path, {0640, ::getegid()});
+		REQUIRE(::stat(path.c_str(), &st) == 0);
+		CHECK((st.st_mode & 07777) == 0640);
+		CHECK(st.st_gid == ::getegid());
+		CHECK(l.bound());
+		CHECK(l.path() == path);
+	}
+	CHECK_FALSE(std::filesystem::exists(path));
+
+	/* The path taken over by another process's socket: left alone. */
+	{
+		auto l = vhost::UnixListener::bind(path);
+		std::filesystem::rename(path, path + ".old");
+		auto other = vhost::UnixListener::bind(path);
+		auto moved = std::move(l);
+		/* The moved-from listener removes nothing either. */
+	}
+	CHECK(std::filesystem::exists(path + ".old"));
+	CHECK_FALSE(std::filesystem::exists(path));
+	{
+		auto l = vhost::UnixListener::bind(path);
+		std::filesystem::remove(path);
+		std::ofstream(path) << "not a socket";
+	}
+	CHECK(std::filesystem::exists(path));
+	/* A file that is not a socket is not replaced. */
+	CHECK(failsWith([&] { vhost::UnixListener::bind(path); }, EEXIST));
+	std::filesystem::remove(path);
+
+	/* A stale socket file (nobody listens) is. */
+	UniqueFd stale(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	auto addr = vhost::unixAddress(path);
+	REQUIRE(::bind(stale.get(), reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) == 0);
+	CHECK(vhost::UnixListener::bind(path).bound());
+}
+
+TEST_CASE("an inherited listening socket is adopted, its file left to its maker",
+	  "[vhost-user-backend]")
+{
+	TempDir dir;
+	std::string path = (dir.path / "blk.sock").string();
+	auto made = vhost::UnixListener::bind(path);
+	{
+		auto l = vhost::UnixListener::adopt(UniqueFd(::dup(made.fd())));
+		CHECK(l.path() == path);
+		CHECK_FALSE(l.bound());
+		CHECK(::fcntl(l.fd(), F_GETFD) & FD_CLOEXEC);
+	}
+	CHECK(std::filesystem::exists(path));
+
+	/* Not a listening unix stream socket. */
+	auto [a, b] = socketPair();
+	CHECK(failsWith([&] { vhost::UnixListener::adopt(std::move(a)); }, ENOTSOCK));
+	UniqueFd dgram(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	CHECK(failsWith([&] { vhost::UnixListener::adopt(std::move(dgram)); }, ENOTSOCK));
+	UniqueFd file(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+	CHECK(failsWith([&] { vhost::UnixListener::adopt(std::move(file)); }, ENOTSOCK));
 }

@@ -44,6 +44,7 @@
 #include "vhostctl/kernel_transport.hpp"
 #include "vhostctl/log.hpp"
 #include "vhostctl/unique_fd.hpp"
+#include "vhostctl/unix_socket.hpp"
 #include "vhostctl/vhost_user.hpp"
 #include "vhostctl/worker_layout.hpp"
 
@@ -181,14 +182,21 @@ private:
 	std::vector<Ring> rings_;
 };
 
-/* A listening unix socket at @path; a stale socket file there is replaced. */
-UniqueFd listenUnix(const std::string &path);
+struct ServerOptions {
+	BackendOptions backend;
+	/*
+	 * Who may connect (SO_PEERCRED, SO_PEERGROUPS): a peer it does not
+	 * allow is logged and hung up on before any message is read.
+	 */
+	AccessPolicy access = AccessPolicy::ownerOnly();
+};
 
 /*
  * Accept connections on @listenFd one at a time, serving each with a
- * Backend, until @stopFd is readable.  Returns the connections served.
+ * Backend, until @stopFd is readable.  Returns the connections served
+ * (refused ones not counted).
  */
 unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &kernel,
-			      const BackendOptions &opts);
+			      const ServerOptions &opts);
 
 } // namespace vhost::user
