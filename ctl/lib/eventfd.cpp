@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "vhostctl/eventfd.hpp"
 
+#include <array>
+
 #include <cerrno>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -44,6 +46,15 @@ bool EventFd::wait(int timeoutMs) const
 	if (ret < 0 && errno != EINTR)
 		throwErrno("poll eventfd");
 	return ret > 0;
+}
+
+void drain(int fd) noexcept
+{
+	/* A signalfd_siginfo is 128 bytes, an eventfd's counter 8. */
+	std::array<std::byte, 128> buf;
+
+	while (::read(fd, buf.data(), buf.size()) > 0) {
+	}
 }
 
 } // namespace vhost

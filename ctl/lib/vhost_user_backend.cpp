@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The vhost-user-blk backend that bridges to /dev/vhost-blk: one connection's
- * messages, the state of its rings, and when the backing file is attached.
+ * messages, the state of its rings, when the backing file is attached, and
+ * the config space that follows the backend's size.
  */
 #include "vhostctl/vhost_user_backend.hpp"
 
@@ -19,6 +20,7 @@
 #include <linux/virtio_ring.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/eventfd.hpp"
 
 namespace vhost::user {
 
@@ -114,6 +116,9 @@ Backend::Backend(UniqueFd sock, KernelFactory kernel, BackendOptions opts)
 {
 	if (!opts_.queues || opts_.queues > vringIndexMask + 1)
 		throw Error(EINVAL, fmt::format("vhost-user backend: {} queues", opts_.queues));
+	/* A connection serves the backend as it is now. */
+	if (opts_.probe)
+		opts_.geometry = opts_.probe();
 }
 
 Backend::~Backend()
@@ -184,6 +189,7 @@ void Backend::setOwner()
 	dirty_ = true;
 	if (opts_.serial)
 		k.setSerial(*opts_.serial);
+	k.setLimits(virtio::blk::limitsOf(configParams()));
 }
 
 void Backend::setFeatures(uint64_t features)
@@ -406,15 +412,72 @@ std::vector<std::byte> Backend::getConfig(std::span<const std::byte> payload)
 		throw Error(EINVAL,
 			    fmt::format("GET_CONFIG {} bytes at {}: the config space has {}", size,
 					c.offset, maxConfigSize));
+	auto cfg = virtio::blk::encodeConfig(configParams());
+	/* Exactly the size asked: QEMU refuses any other. */
+	return encodeConfig(c.offset, static_cast<uint32_t>(size), 0,
+			    std::span<const std::byte>(cfg).subspan(c.offset, size));
+}
+
+virtio::blk::ConfigParams Backend::configParams()
+{
 	virtio::blk::ConfigParams p;
+
 	p.geometry = opts_.geometry;
 	p.features = offered();
 	p.queues = opts_.queues;
 	p.segMax = opts_.segMax;
-	auto cfg = virtio::blk::encodeConfig(p);
-	/* Exactly the size asked: QEMU refuses any other. */
-	return encodeConfig(c.offset, static_cast<uint32_t>(size), 0,
-			    std::span<const std::byte>(cfg).subspan(c.offset, size));
+	return p;
+}
+
+void Backend::setBackendReqFd(Message &m)
+{
+	if (!(protocol_ & bit(protocolBackendReq)))
+		throw Error(EINVAL, "BACKEND_REQ was not negotiated");
+	if (m.fds.size() != 1)
+		throw Error(EINVAL, fmt::format("{} descriptors instead of 1", m.fds.size()));
+	if (!m.payload.empty())
+		decodeU64(m.payload);
+	backendReq_ = std::move(m.fds.front());
+}
+
+void Backend::notifyConfigChange()
+{
+	if (!(protocol_ & bit(protocolConfig)) || !backendReq_) {
+		log(LogLevel::Warning, "the frontend gave no backend channel: the guest sees the "
+				       "new size only once it reads the config space again");
+		return;
+	}
+	/*
+	 * Without NEED_REPLY: the frontend reads the config space (GET_CONFIG
+	 * on the main channel) before it would acknowledge, and this process
+	 * answers that only once it is back in run().
+	 */
+	Header h = {static_cast<uint32_t>(BackendRequest::ConfigChangeMsg), version, 0};
+	try {
+		sendMessage(backendReq_.get(), h, {}, {}, "vhost-user BACKEND_CONFIG_CHANGE_MSG",
+			    opts_.ioTimeout);
+	} catch (const Error &e) {
+		log(LogLevel::Warning, fmt::format("{}: the backend channel is closed", e.what()));
+		backendReq_.reset();
+	}
+}
+
+bool Backend::checkGeometry()
+{
+	if (!opts_.probe)
+		return false;
+	virtio::blk::Geometry g = opts_.probe();
+	uint64_t before = opts_.geometry.bytes;
+	if (g.bytes == before)
+		return false;
+	opts_.geometry = g;
+	log(g.bytes > before ? LogLevel::Notice : LogLevel::Warning,
+	    fmt::format("the backend {} from {} to {} bytes: the config space follows",
+			g.bytes > before ? "grew" : "shrank", before, g.bytes));
+	if (owner_)
+		kernel_->setLimits(virtio::blk::limitsOf(configParams()));
+	notifyConfigChange();
+	return true;
 }
 
 void Backend::configureWorkers()
@@ -530,7 +593,7 @@ std::optional<std::vector<std::byte>> Backend::dispatch(Message &m)
 		throw Error(EPROTO, fmt::format("more than {} descriptors", maxFds));
 	if (!m.fds.empty() && m.request() != Request::SetMemTable &&
 	    m.request() != Request::SetVringKick && m.request() != Request::SetVringCall &&
-	    m.request() != Request::SetVringErr)
+	    m.request() != Request::SetVringErr && m.request() != Request::SetBackendReqFd)
 		throw Error(EINVAL, fmt::format("{} descriptors with a message that takes none",
 						m.fds.size()));
 
@@ -583,6 +646,9 @@ std::optional<std::vector<std::byte>> Backend::dispatch(Message &m)
 		return getConfig(p);
 	case Request::SetConfig:
 		throw Error(EPERM, "the config space is read-only");
+	case Request::SetBackendReqFd:
+		setBackendReqFd(m);
+		return std::nullopt;
 	case Request::SetLogBase:
 	case Request::SetLogFd:
 		throw Error(EOPNOTSUPP, "dirty logging is not supported (LOG_SHMFD not offered)");
@@ -658,20 +724,42 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 	return true;
 }
 
-Backend::End Backend::run(int stopFd)
+Backend::End Backend::run(int stopFd, int refreshFd)
 {
+	using Clock = std::chrono::steady_clock;
+	bool timed = opts_.probe && opts_.checkInterval.count() > 0;
+	auto nextCheck = Clock::now() + opts_.checkInterval;
+
 	for (;;) {
-		std::array<struct pollfd, 2> pfd = {
-			{{sock_.get(), POLLIN, 0}, {stopFd, POLLIN, 0}}};
-		int n = ::poll(pfd.data(), stopFd >= 0 ? 2 : 1, -1);
+		/* poll() skips the entries whose descriptor is -1. */
+		std::array<struct pollfd, 3> pfd = {
+			{{sock_.get(), POLLIN, 0}, {stopFd, POLLIN, 0}, {refreshFd, POLLIN, 0}}};
+		int timeout = -1;
+		if (timed)
+			timeout = static_cast<int>(std::max<Clock::rep>(
+				0, std::chrono::ceil<std::chrono::milliseconds>(nextCheck -
+										Clock::now())
+					   .count()));
+		int n = ::poll(pfd.data(), pfd.size(), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log(LogLevel::Error, fmt::format("poll: {}", std::strerror(errno)));
 			return End::Failed;
 		}
-		if (stopFd >= 0 && pfd[1].revents)
+		if (pfd[1].revents)
 			return End::Stopped;
+		bool asked = pfd[2].revents;
+		if (asked)
+			drain(refreshFd);
+		if (asked || (timed && Clock::now() >= nextCheck)) {
+			nextCheck = Clock::now() + opts_.checkInterval;
+			try {
+				checkGeometry();
+			} catch (const Error &e) {
+				log(LogLevel::Warning, fmt::format("backend size: {}", e.what()));
+			}
+		}
 		if (!pfd[0].revents)
 			continue;
 		try {

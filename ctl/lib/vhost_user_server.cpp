@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "vhostctl/error.hpp"
+#include "vhostctl/eventfd.hpp"
 #include "vhostctl/unix_socket.hpp"
 #include "vhostctl/vhost_user_backend.hpp"
 
@@ -26,15 +27,18 @@ unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &ker
 	unsigned int served = 0;
 
 	for (;;) {
-		std::array<struct pollfd, 2> pfd = {{{listenFd, POLLIN, 0}, {stopFd, POLLIN, 0}}};
-		int n = ::poll(pfd.data(), stopFd >= 0 ? 2 : 1, -1);
+		std::array<struct pollfd, 3> pfd = {
+			{{listenFd, POLLIN, 0}, {stopFd, POLLIN, 0}, {opts.refreshFd, POLLIN, 0}}};
+		int n = ::poll(pfd.data(), pfd.size(), -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			throwErrno("poll on the listening socket");
 		}
-		if (stopFd >= 0 && pfd[1].revents)
+		if (pfd[1].revents)
 			return served;
+		if (pfd[2].revents)
+			drain(opts.refreshFd);
 		if (!pfd[0].revents)
 			continue;
 		UniqueFd sock(::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC));
@@ -63,7 +67,7 @@ unsigned int serveConnections(int listenFd, int stopFd, const KernelFactory &ker
 		Backend::End end;
 		{
 			Backend b(std::move(sock), kernel, opts.backend);
-			end = b.run(stopFd);
+			end = b.run(stopFd, opts.refreshFd);
 			/* The device closes (requests finish) and memory unmaps here. */
 		}
 		log(end == Backend::End::Failed ? LogLevel::Warning : LogLevel::Notice,

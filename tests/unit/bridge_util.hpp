@@ -69,6 +69,8 @@ struct Bridge {
 	LogCapture log;
 	BackendOptions opts = defaultOptions(log);
 	EventFd stop;
+	/* Backend::run()'s refreshFd. */
+	EventFd refresh;
 	UniqueFd peer;
 	std::thread thread;
 	std::optional<Backend::End> end;
@@ -79,7 +81,7 @@ struct Bridge {
 		peer = std::move(theirs);
 		thread = std::thread([this, sock = std::move(mine)]() mutable {
 			Backend b(std::move(sock), kernel.factory(), opts);
-			end = b.run(stop.fd());
+			end = b.run(stop.fd(), refresh.fd());
 		});
 	}
 	std::unique_ptr<Frontend> frontend(unsigned int queues = 4)

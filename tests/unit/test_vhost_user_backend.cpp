@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -26,6 +27,8 @@
 #include <sys/stat.h>
 
 #include <linux/virtio_blk.h>
+
+#include "vhostctl/blk_config.hpp"
 
 #include "bridge_util.hpp"
 #include "vhostctl/error.hpp"
@@ -78,7 +81,8 @@ TEST_CASE("SET_FEATURES reaches the kernel without bit 30 or the bridge's bits",
 	br.kernel.features |= bit(VIRTIO_F_RING_PACKED);
 	auto fe = br.frontend();
 
-	CHECK(fe->protocolFeatures() == Backend::protocolFeatures);
+	CHECK(fe->protocolFeatures() ==
+	      (Backend::protocolFeatures & Frontend::supportedProtocolFeatures));
 	CHECK(fe->backendQueues() == 4);
 	CHECK_FALSE(fe->features() & bit(VIRTIO_F_RING_PACKED));
 	fe->setOwner();
@@ -132,8 +136,11 @@ TEST_CASE("GET_CONFIG is built from the backend and echoes the size asked", "[vh
 
 	/* The serial goes to the kernel right after SET_OWNER. */
 	fe->setOwner();
-	CHECK(br.kernel.ops() == std::vector<std::string>{"setOwner", "setSerial"});
+	CHECK(br.kernel.ops() == std::vector<std::string>{"setOwner", "setSerial", "setLimits"});
 	CHECK(br.kernel.last("setSerial").a == 6);
+	/* The limits of that config space, for the kernel to enforce. */
+	CHECK(br.kernel.last("setLimits").a == (64ULL << 20) / 512);
+	CHECK(br.kernel.last("setLimits").b == 0);
 }
 
 TEST_CASE("GET_CONFIG without DISCARD leaves its limits zero", "[vhost-user-backend]")
@@ -625,4 +632,101 @@ TEST_CASE("an inherited listening socket is adopted, its file left to its maker"
 	CHECK(failsWith([&] { vhost::UnixListener::adopt(std::move(dgram)); }, ENOTSOCK));
 	UniqueFd file(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 	CHECK(failsWith([&] { vhost::UnixListener::adopt(std::move(file)); }, ENOTSOCK));
+}
+
+namespace {
+
+/* A backend whose size the test sets, and a frontend with a backend channel. */
+struct Resizable {
+	std::atomic<uint64_t> bytes{64ULL << 20};
+	Bridge br;
+	int sock = -1;
+	UniqueFd channel;
+
+	explicit Resizable(bool withChannel = true,
+			   std::chrono::milliseconds interval = std::chrono::milliseconds(0))
+	{
+		br.opts.probe = [this] {
+			virtio::blk::Geometry g = br.opts.geometry;
+			g.bytes = bytes.load();
+			return g;
+		};
+		br.opts.checkInterval = interval;
+		br.start();
+		sock = br.peer.get();
+		sendRaw(sock, Request::GetFeatures, {}, 0);
+		recvReply(sock, Request::GetFeatures);
+		sendRaw(sock, Request::GetProtocolFeatures, {}, 0);
+		uint64_t offered = decodeU64(recvReply(sock, Request::GetProtocolFeatures).payload);
+		REQUIRE(offered & bit(protocolBackendReq));
+		uint64_t want = bit(protocolReplyAck) | bit(protocolConfig) |
+				(withChannel ? bit(protocolBackendReq) : 0);
+		sendRaw(sock, Request::SetProtocolFeatures, encodeU64(want));
+		REQUIRE(ack(sock, Request::SetProtocolFeatures) == 0);
+		if (withChannel) {
+			auto [ours, theirs] = socketPair();
+			sendRaw(sock, Request::SetBackendReqFd, encodeU64(0), flagNeedReply,
+				{theirs.get()});
+			REQUIRE(ack(sock, Request::SetBackendReqFd) == 0);
+			channel = std::move(ours);
+		}
+		sendRaw(sock, Request::SetOwner, {});
+		REQUIRE(ack(sock, Request::SetOwner) == 0);
+	}
+	uint64_t capacity()
+	{
+		sendRaw(sock, Request::GetConfig, encodeConfig(0, 8, 0), 0);
+		auto c = decodeConfig(recvReply(sock, Request::GetConfig).payload);
+		return virtio::blk::decodeConfig(c.data).capacity;
+	}
+};
+
+} // namespace
+
+TEST_CASE("the config space follows the backend's size, and the frontend is told",
+	  "[vhost-user-backend][resize]")
+{
+	Resizable r;
+	CHECK(r.capacity() == (64ULL << 20) / 512);
+
+	/* Asked through the refresh descriptor (serve's SIGHUP). */
+	r.bytes = 96ULL << 20;
+	r.br.refresh.signal();
+	Message m = recvMessage(r.channel.get(), "backend channel", 5s);
+	CHECK(m.header.request == static_cast<uint32_t>(BackendRequest::ConfigChangeMsg));
+	CHECK(m.header.flags == version); /* no NEED_REPLY: the frontend reads the config first */
+	CHECK(m.payload.empty());
+	CHECK(r.capacity() == (96ULL << 20) / 512);
+	CHECK(r.br.kernel.last("setLimits").a == (96ULL << 20) / 512);
+	CHECK(r.br.log.has("the backend grew from 67108864 to 100663296 bytes"));
+
+	/* The same size again: nothing to tell. */
+	r.br.refresh.signal();
+	r.capacity();
+	CHECK(r.br.kernel.count("setLimits") == 2);
+}
+
+TEST_CASE("the backend's size is checked every checkInterval", "[vhost-user-backend][resize]")
+{
+	Resizable r(true, 20ms);
+	r.bytes = 128ULL << 20;
+	Message m = recvMessage(r.channel.get(), "backend channel", 5s);
+	CHECK(m.header.request == static_cast<uint32_t>(BackendRequest::ConfigChangeMsg));
+	CHECK(r.capacity() == (128ULL << 20) / 512);
+}
+
+TEST_CASE("without a backend channel a resize is served but cannot be announced",
+	  "[vhost-user-backend][resize]")
+{
+	Resizable r(false);
+	r.bytes = 80ULL << 20;
+	r.br.refresh.signal();
+	CHECK(r.capacity() == (80ULL << 20) / 512);
+	CHECK(r.br.log.has("gave no backend channel"));
+	CHECK(r.br.kernel.last("setLimits").a == (80ULL << 20) / 512);
+
+	/* A channel without BACKEND_REQ negotiated is refused. */
+	EventFd e;
+	sendRaw(r.sock, Request::SetBackendReqFd, encodeU64(0), flagNeedReply, {e.fd()});
+	CHECK(ack(r.sock, Request::SetBackendReqFd) == EINVAL);
 }

@@ -33,4 +33,7 @@ private:
 	UniqueFd fd_;
 };
 
+/* Read whatever is pending on non-blocking eventfd or signalfd @fd. */
+void drain(int fd) noexcept;
+
 } // namespace vhost

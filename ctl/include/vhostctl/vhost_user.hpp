@@ -67,6 +67,13 @@ enum class Request : uint32_t {
 	GetStatus = 40,
 };
 
+/* Message codes, backend to frontend, on the channel of SET_BACKEND_REQ_FD. */
+enum class BackendRequest : uint32_t {
+	IotlbMsg = 1,
+	ConfigChangeMsg = 2,
+	VringHostNotifierMsg = 3,
+};
+
 /* "GET_FEATURES"; "request N" for a code without a name here. */
 std::string requestName(uint32_t request);
 inline std::string requestName(Request request)

@@ -13,12 +13,19 @@
  * - Features: the kernel's, masked to what the bridge can honour, plus the
  *   config-space bits the bridge itself serves (SEG_MAX, BLK_SIZE, TOPOLOGY,
  *   RO) and VHOST_USER_F_PROTOCOL_FEATURES; only the kernel's bits reach
- *   VHOST_SET_FEATURES.  Protocol features: MQ, REPLY_ACK, CONFIG.
+ *   VHOST_SET_FEATURES.  Protocol features: MQ, REPLY_ACK, BACKEND_REQ,
+ *   CONFIG.
  * - Rings: the backing file is attached once the rings are set up and
  *   enabled; GET_VRING_BASE (or SET_VRING_ENABLE 0) stops a ring in the
  *   kernel, which drains it first; reconfiguring a ring detaches the backend
  *   (which waits for every request in flight) and a later enable attaches
  *   it again.
+ * - Resize: when the backend's size changes (checkGeometry(), which serve
+ *   calls on a timer and on SIGHUP), the config space follows, the kernel
+ *   is told the new limits, and the frontend gets
+ *   VHOST_USER_BACKEND_CONFIG_CHANGE_MSG on the backend channel
+ *   (BACKEND_REQ), upon which QEMU reads the config space again and
+ *   passes the change to the guest.
  *
  * The kernel side is a vhost::BlkTransport, so that tests can record calls.
  * Every failure is a vhost::Error; a message that fails is refused (a
@@ -57,6 +64,13 @@ struct BackendOptions {
 	/* The backing file, open (O_RDONLY when @readOnly); not owned. */
 	int backendFd = -1;
 	virtio::blk::Geometry geometry;
+	/*
+	 * The backend's geometry now, asked at every connection and by
+	 * checkGeometry(); none: @geometry never changes.
+	 */
+	std::function<virtio::blk::Geometry()> probe;
+	/* How often run() calls checkGeometry() (0: only when asked). */
+	std::chrono::milliseconds checkInterval{0};
 	/* GET_QUEUE_NUM and the config's num_queues. */
 	unsigned int queues = 1;
 	bool readOnly = false;
@@ -87,7 +101,8 @@ class Backend final
 public:
 	/* The protocol features offered. */
 	static constexpr uint64_t protocolFeatures =
-		(1ULL << protocolMq) | (1ULL << protocolReplyAck) | (1ULL << protocolConfig);
+		(1ULL << protocolMq) | (1ULL << protocolReplyAck) | (1ULL << protocolBackendReq) |
+		(1ULL << protocolConfig);
 
 	Backend(UniqueFd sock, KernelFactory kernel, BackendOptions opts);
 	Backend(const Backend &) = delete;
@@ -100,8 +115,21 @@ public:
 		Stopped,      /* @stopFd became readable */
 		Failed,       /* the stream is out of step or a reply could not be given */
 	};
-	/* Serve messages until the connection ends or @stopFd (-1: none) is readable. */
-	End run(int stopFd = -1);
+	/*
+	 * Serve messages until the connection ends or @stopFd (-1: none) is
+	 * readable.  When @refreshFd (an eventfd or signalfd; -1: none) is
+	 * readable it is drained and checkGeometry() runs, as it does every
+	 * BackendOptions::checkInterval.
+	 */
+	End run(int stopFd = -1, int refreshFd = -1);
+	/*
+	 * Probe the backend again; if its size changed, serve the new
+	 * capacity in the config space, tell the kernel (setLimits) and
+	 * the frontend (CONFIG_CHANGE_MSG, when it gave a backend channel).
+	 * Returns whether it changed.  Throws vhost::Error if the probe
+	 * fails.
+	 */
+	bool checkGeometry();
 	/*
 	 * Receive and handle one message, waiting at most @timeout for it.
 	 * False when the connection is over.
@@ -114,6 +142,7 @@ public:
 	uint64_t ackedFeatures() const noexcept { return acked_; }
 	uint64_t ackedProtocolFeatures() const noexcept { return protocol_; }
 	const GuestMemory &memory() const noexcept { return mem_; }
+	const virtio::blk::Geometry &geometry() const noexcept { return opts_.geometry; }
 
 private:
 	struct Ring {
@@ -149,6 +178,11 @@ private:
 	void setVringFile(Message &m);
 	void setVringEnable(const VringState &s);
 	std::vector<std::byte> getConfig(std::span<const std::byte> payload);
+	void setBackendReqFd(Message &m);
+	/* What the config space says, from the options and the offer. */
+	virtio::blk::ConfigParams configParams();
+	/* CONFIG_CHANGE_MSG on the backend channel, if there is one. */
+	void notifyConfigChange();
 
 	bool enabled(const Ring &r) const noexcept;
 	bool wanted(const Ring &r) const noexcept;
@@ -165,6 +199,8 @@ private:
 	KernelFactory factory_;
 	BackendOptions opts_;
 	std::unique_ptr<BlkTransport> kernel_;
+	/* The backend channel (SET_BACKEND_REQ_FD). */
+	UniqueFd backendReq_;
 	bool owner_ = false;
 	bool workersDone_ = false;
 	bool attached_ = false;
@@ -184,6 +220,12 @@ private:
 
 struct ServerOptions {
 	BackendOptions backend;
+	/*
+	 * Readable (an eventfd or signalfd) when the backend's size should
+	 * be checked now: Backend::run()'s @refreshFd; drained while no
+	 * connection is open (the next one probes the backend anyway).
+	 */
+	int refreshFd = -1;
 	/*
 	 * Who may connect (SO_PEERCRED, SO_PEERGROUPS): a peer it does not
 	 * allow is logged and hung up on before any message is read.
