@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The top level of vhostctl: global options, the table of objects, dispatch
- * to a command, and the mapping of failures to one line and an exit status.
+ * to a command, the one grammar of keywords and of --options, help,
+ * completion, and the mapping of failures to one line and an exit status.
  */
 #include "cli.hpp"
 
@@ -44,12 +45,24 @@ const Command *findCommand(const Object &object, std::string_view name)
 	return nullptr;
 }
 
+const Keyword *findKeyword(std::span<const Keyword> keywords, std::string_view name)
+{
+	auto it = std::find_if(keywords.begin(), keywords.end(),
+			       [name](const Keyword &k) { return k.name == name; });
+	return it == keywords.end() ? nullptr : &*it;
+}
+
 /* One line, whatever the message holds. */
 std::string oneLine(std::string s)
 {
 	std::replace(s.begin(), s.end(), '\n', ' ');
 	s.erase(s.find_last_not_of(' ') + 1);
 	return s;
+}
+
+bool isHelp(std::string_view a)
+{
+	return a == "-h" || a == "--help";
 }
 
 /* The global options; the object and what follows it are left in @rest. */
@@ -65,22 +78,83 @@ Global parseGlobal(const Args &args)
 	Global g;
 	CLI::App app("vhostctl");
 
-	app.set_help_flag();
-	app.add_flag("-j,--json", g.opts.json);
-	app.add_flag("-p,--pretty", g.opts.pretty);
-	app.add_flag("-V,--version", g.version);
-	app.add_flag("-h,--help", g.help);
+	app.add_flag("-j,--json", g.opts.json, "print JSON");
+	app.add_flag("-p,--pretty", g.opts.pretty, "indent the JSON");
+	app.add_flag("-V,--version", g.version, "print the version");
 	/* Everything from the first positional on is the object's. */
 	app.prefix_command();
-
-	std::vector<std::string> reversed(args.rbegin(), args.rend());
 	try {
-		app.parse(reversed);
-	} catch (const CLI::ParseError &e) {
-		throw UsageError(e.what());
+		parseOptions(app, args, "vhostctl");
+	} catch (const HelpRequested &) {
+		g.help = true;
+		return g;
 	}
 	g.rest = app.remaining();
 	return g;
+}
+
+/* "vhostctl vq attach dev ID vq INDEX worker ID" */
+std::string keywordSynopsis(std::string_view object, const Command &c)
+{
+	std::string line = fmt::format("vhostctl {}", object);
+
+	if (!c.name.empty())
+		line += fmt::format(" {}", c.name);
+	for (const Keyword &k : c.keywords) {
+		std::string word = k.value.empty() ? std::string(k.name)
+						   : fmt::format("{} {}", k.name, k.value);
+		if (k.positional && !k.value.empty())
+			word = fmt::format("[ {} ] {}", k.name, k.value);
+		line += k.required ? fmt::format(" {}", word) : fmt::format(" [ {} ]", word);
+	}
+	return line;
+}
+
+/* "vhostctl run --backend PATH [ OPTIONS ]": the required options of @app. */
+std::string optionsSynopsis(std::string_view object, const Command &c, const CLI::App &app)
+{
+	std::string line = fmt::format("vhostctl {}", object);
+
+	if (!c.name.empty())
+		line += fmt::format(" {}", c.name);
+	bool optional = false;
+	for (const CLI::Option *o : app.get_options()) {
+		if (o->get_name() == "--help")
+			continue;
+		if (o->get_required())
+			line += fmt::format(" {} {}", o->get_name(), o->get_type_name());
+		else
+			optional = true;
+	}
+	if (optional)
+		line += " [ OPTIONS ]";
+	return line;
+}
+
+/* The full help of one command: its keywords or options, one line each. */
+std::string commandHelp(const Object &object, const Command &c)
+{
+	std::string out;
+
+	if (c.options) {
+		auto app = c.options();
+		out = fmt::format("  {}\n        {}\n", optionsSynopsis(object.name, c, *app),
+				  c.help);
+		for (const CLI::Option *o : app->get_options()) {
+			std::string name = o->get_name();
+			if (o->get_type_size() != 0 && !o->get_type_name().empty())
+				name += " " + o->get_type_name();
+			out += fmt::format("      {:<26} {}\n", name, o->get_description());
+		}
+		return out;
+	}
+	out = fmt::format("  {}\n        {}\n", keywordSynopsis(object.name, c), c.help);
+	for (const Keyword &k : c.keywords) {
+		std::string name = k.value.empty() ? std::string(k.name)
+						   : fmt::format("{} {}", k.name, k.value);
+		out += fmt::format("      {:<26} {}\n", name, k.help);
+	}
+	return out;
 }
 
 int dispatch(Context &ctx, const Global &g)
@@ -106,6 +180,7 @@ int dispatch(Context &ctx, const Global &g)
 	Args args(g.rest.begin() + 1, g.rest.end());
 	const Command *command = &object->commands.front();
 	if (!args.empty()) {
+		/* "help" where a command is expected, and only there. */
 		if (args.front() == "help") {
 			printUsage(ctx.out, object);
 			return exitOk;
@@ -119,10 +194,9 @@ int dispatch(Context &ctx, const Global &g)
 					    args.front(), object->name, object->name));
 		}
 	}
-	if (std::any_of(args.begin(), args.end(), [](const std::string &a) {
-		    return a == "help" || a == "-h" || a == "--help";
-	    })) {
-		printUsage(ctx.out, object);
+	/* Keyword commands: -h or --help; options commands parse their own. */
+	if (!command->options && std::any_of(args.begin(), args.end(), isHelp)) {
+		ctx.out << commandHelp(*object, *command);
 		return exitOk;
 	}
 	return command->run(ctx, args);
@@ -130,11 +204,107 @@ int dispatch(Context &ctx, const Global &g)
 
 } // namespace
 
+int exitStatus(int err) noexcept
+{
+	switch (err) {
+	case ENODEV:
+	case ENOENT:
+	case ENXIO:
+	case ESRCH:
+		return exitNotFound;
+	case EIO:
+	case ETIMEDOUT:
+	case EPROTO:
+	case ECONNRESET:
+	case EPIPE:
+		return exitIo;
+	case EPERM:
+	case EACCES:
+		return exitPermission;
+	default:
+		return exitFailure;
+	}
+}
+
 StateSource &Context::state()
 {
 	if (!state_)
 		state_ = connect_();
 	return *state_;
+}
+
+std::optional<std::string> KeywordArgs::get(std::string_view name) const
+{
+	auto it = values_.find(name);
+
+	if (it == values_.end())
+		return std::nullopt;
+	return it->second;
+}
+
+std::optional<uint32_t> KeywordArgs::u32(std::string_view name, std::string_view what) const
+{
+	auto v = get(name);
+
+	if (!v)
+		return std::nullopt;
+	return parseU32(*v, what);
+}
+
+KeywordArgs parseKeywords(const Args &args, std::span<const Keyword> keywords,
+			  std::string_view command)
+{
+	KeywordArgs out;
+	std::size_t i = 0;
+
+	/* The positional alias: bare values, before any keyword. */
+	for (const Keyword &k : keywords) {
+		if (!k.positional || i == args.size() || findKeyword(keywords, args[i]))
+			break;
+		out.values_.emplace(k.name, args[i++]);
+	}
+	for (; i < args.size(); i++) {
+		const std::string &a = args[i];
+		const Keyword *k = findKeyword(keywords, a);
+
+		if (!k) {
+			if (a.starts_with("-"))
+				throw UsageError(fmt::format(
+					"{}: unexpected option '{}' (options go before the object)",
+					command, a));
+			throw UsageError(fmt::format("{}: unexpected argument '{}'", command, a));
+		}
+		if (out.has(k->name))
+			throw UsageError(fmt::format("{}: '{}' given twice", command, k->name));
+		if (k->value.empty()) {
+			out.values_.emplace(k->name, "");
+			continue;
+		}
+		if (i + 1 == args.size())
+			throw UsageError(
+				fmt::format("{}: '{}' needs its {}", command, k->name, k->value));
+		out.values_.emplace(k->name, args[++i]);
+	}
+	for (const Keyword &k : keywords) {
+		if (k.required && !out.has(k.name))
+			throw UsageError(
+				fmt::format("{}: '{} {}' is missing", command, k.name, k.value));
+	}
+	return out;
+}
+
+void parseOptions(CLI::App &app, const Args &args, std::string_view command)
+{
+	app.set_help_flag("-h,--help", "print this help and exit");
+	/* CLI11 takes the arguments last first. */
+	std::vector<std::string> reversed(args.rbegin(), args.rend());
+	try {
+		app.parse(reversed);
+	} catch (const CLI::CallForHelp &) {
+		throw HelpRequested(app.help());
+	} catch (const CLI::ParseError &e) {
+		throw UsageError(fmt::format("{}: {}", command, e.what()));
+	}
 }
 
 void printUsage(std::ostream &out, const Object *only)
@@ -146,40 +316,118 @@ void printUsage(std::ostream &out, const Object *only)
 			out << (i ? " | " : "") << objects[i]->name;
 		out << " }\n"
 		       "       OPTIONS := { -j[son] | -p[retty] | -V[ersion] | -h[elp] }\n\n";
-	}
-	for (const Object *o : objects) {
-		if (only && o != only)
-			continue;
-		if (only)
-			out << "vhostctl " << o->name << ": " << o->help << "\n\n";
-		for (const Command &c : o->commands) {
-			std::string line = fmt::format("vhostctl {}", o->name);
-
-			if (!c.name.empty())
-				line += fmt::format(" {}", c.name);
-			if (!c.synopsis.empty())
-				line += fmt::format(" {}", c.synopsis);
-			out << fmt::format("  {}\n        {}\n", line, c.help);
+		for (const Object *o : objects) {
+			for (const Command &c : o->commands) {
+				std::string line =
+					c.options ? optionsSynopsis(o->name, c, *c.options())
+						  : keywordSynopsis(o->name, c);
+				out << fmt::format("  {}\n        {}\n", line, c.help);
+			}
 		}
+		out << "\n'vhostctl OBJECT help' describes the keywords and options of each "
+		       "command.\n";
+		return;
 	}
-	if (only && only->commands.size() > 1)
+	out << "vhostctl " << only->name << ": " << only->help << "\n\n";
+	for (const Command &c : only->commands)
+		out << commandHelp(*only, c);
+	if (only->commands.size() > 1)
 		out << fmt::format("\nWith no command, 'vhostctl {}' runs '{}'.\n", only->name,
 				   only->commands.front().name);
+}
+
+std::vector<std::string> complete(Context &ctx, const Args &words)
+{
+	std::vector<std::string> out;
+	std::size_t i = 0;
+
+	while (i < words.size() && words[i].starts_with("-"))
+		i++;
+	if (i == words.size()) {
+		out = {"-j", "--json", "-p", "--pretty", "-V", "--version", "help"};
+		for (const Object *o : objects)
+			out.emplace_back(o->name);
+		return out;
+	}
+	const Object *object = findObject(words[i++]);
+	if (!object)
+		return out;
+	const Command *command = &object->commands.front();
+	if (i == words.size()) {
+		out.emplace_back("help");
+		for (const Command &c : object->commands) {
+			if (!c.name.empty())
+				out.emplace_back(c.name);
+		}
+		if (!object->defaultTakesArgs)
+			return out;
+	} else if (const Command *c = findCommand(*object, words[i])) {
+		command = c;
+		i++;
+	}
+	Args given(words.begin() + static_cast<std::ptrdiff_t>(i), words.end());
+
+	if (command->options) {
+		auto app = command->options();
+		if (!given.empty()) {
+			/* After an option that takes a value: the shell completes files. */
+			for (const CLI::Option *o : app->get_options()) {
+				if (o->check_name(given.back()) && o->get_type_size() != 0)
+					return {};
+			}
+		}
+		for (const CLI::Option *o : app->get_options()) {
+			for (const auto &n : o->get_lnames()) {
+				if (std::find(given.begin(), given.end(), "--" + n) == given.end())
+					out.push_back("--" + n);
+			}
+		}
+		return out;
+	}
+	if (!given.empty()) {
+		const Keyword *k = findKeyword(command->keywords, given.back());
+		if (k && !k->value.empty()) {
+			/* A device id: those the caller may see. */
+			if (k->name == "dev") {
+				try {
+					for (const auto &d : ctx.state().devices())
+						out.push_back(fmt::format("{}", d.id));
+				} catch (const std::exception &) {
+					/* No module: nothing to offer. */
+				}
+			}
+			return out;
+		}
+	}
+	for (const Keyword &k : command->keywords) {
+		if (std::find(given.begin(), given.end(), k.name) == given.end())
+			out.emplace_back(k.name);
+	}
+	return out;
 }
 
 int main(Context &ctx, const Args &args)
 {
 	try {
+		/* The bash completion's question, not a command of its own. */
+		if (!args.empty() && args.front() == "__complete") {
+			for (const auto &w : complete(ctx, Args(args.begin() + 1, args.end())))
+				ctx.out << w << '\n';
+			return exitOk;
+		}
 		Global g = parseGlobal(args);
 
 		ctx.opts = g.opts;
 		return dispatch(ctx, g);
+	} catch (const HelpRequested &e) {
+		ctx.out << e.what();
+		return exitOk;
 	} catch (const UsageError &e) {
 		ctx.err << "vhostctl: " << oneLine(e.what()) << '\n';
 		return exitUsage;
 	} catch (const vhost::Error &e) {
 		ctx.err << "vhostctl: " << oneLine(e.what()) << '\n';
-		return exitFailure;
+		return exitStatus(e.errnum());
 	} catch (const std::exception &e) {
 		ctx.err << "vhostctl: " << oneLine(e.what()) << '\n';
 		return exitFailure;
@@ -211,38 +459,35 @@ uint32_t parseU32(std::string_view text, std::string_view what)
 	return static_cast<uint32_t>(v);
 }
 
-ShowArgs parseShowArgs(const Args &args, std::string_view command,
-		       std::span<const std::string_view> flags)
+uint64_t parseSize(std::string_view text, std::string_view what)
 {
-	ShowArgs out;
+	static constexpr std::string_view suffixes = "kMGT";
+	std::string_view digits = text;
+	uint64_t mult = 1;
 
-	for (std::size_t i = 0; i < args.size(); i++) {
-		const std::string &a = args[i];
-
-		if (a == "dev") {
-			if (i + 1 == args.size())
-				throw UsageError(
-					fmt::format("{}: 'dev' needs a device id", command));
-			out.dev = parseU32(args[++i], "device id");
-		} else if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-			out.flags.push_back(a);
-		} else if (a.starts_with("-")) {
-			throw UsageError(fmt::format(
-				"{}: unexpected option '{}' (options go before the object)",
-				command, a));
-		} else {
-			throw UsageError(fmt::format("{}: unexpected argument '{}'", command, a));
+	if (!digits.empty()) {
+		char s = digits.back();
+		auto at = suffixes.find(s == 'K' ? 'k' : s == 'm' ? 'M' : s == 'g' ? 'G' : s);
+		if (at != std::string_view::npos) {
+			mult = 1ULL << (10 * (at + 1));
+			digits.remove_suffix(1);
 		}
 	}
-	return out;
+	uint64_t n = 0;
+	auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+	if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+	    n > UINT64_MAX / mult)
+		throw UsageError(fmt::format("'{}' is not a valid {} (e.g. 4k, 96M)", text, what));
+	return n * mult;
 }
 
-void requireDevice(Context &ctx, uint32_t id)
+nl::DevInfo requireDevice(Context &ctx, uint32_t id)
 {
-	auto devs = ctx.state().devices();
-
-	if (std::none_of(devs.begin(), devs.end(), [id](const auto &d) { return d.id == id; }))
-		throw vhost::Error(ENODEV, fmt::format("device {}", id));
+	for (const auto &d : ctx.state().devices()) {
+		if (d.id == id)
+			return d;
+	}
+	throw vhost::Error(ENODEV, fmt::format("device {}", id));
 }
 
 } // namespace vhostctl

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
-#include "output.hpp"
+#include "records.hpp"
 #include "vhostctl/device.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/features.hpp"
@@ -27,52 +27,70 @@ std::vector<std::string> names(uint64_t mask)
 	return out;
 }
 
-/* features [ show ] [ MASK | dev ID ] */
+} // namespace
+
+void addOffered(Table &t, const std::string &device, uint64_t features)
+{
+	t.add().str("device", device).hex("features", features).strings("names", names(features));
+}
+
+namespace {
+
+constexpr std::array<Keyword, 2> showKeywords = {{
+	{"mask", "MASK", "a feature mask, decimal or 0x hexadecimal", false, true},
+	{"dev", "ID", "the features device ID acked"},
+}};
+
+/* features [ show ] [ [mask] MASK | dev ID ] */
 int show(Context &ctx, const Args &args)
 {
+	KeywordArgs a = parseKeywords(args, showKeywords, "features show");
 	Table t;
 
-	if (args.size() == 1 && args.front() != "dev") {
-		uint64_t mask = parseU64(args.front(), "feature mask");
+	if (a.has("mask") && a.has("dev"))
+		throw UsageError("features show: a mask or a device, not both");
+	if (auto mask = a.get("mask")) {
+		uint64_t m = parseU64(*mask, "feature mask");
 
-		t.add().hex("features", mask).strings("names", names(mask));
+		t.add().hex("features", m).strings("names", names(m));
 		t.print(ctx.out, ctx.opts);
 		return exitOk;
 	}
-
-	ShowArgs a = parseShowArgs(args, "features show");
+	auto dev = a.u32("dev", "device id");
 	for (const auto &d : ctx.state().devices()) {
-		if (a.dev && d.id != *a.dev)
+		if (dev && d.id != *dev)
 			continue;
 		t.add().u64("dev_id", d.id)
 			.hex("features", d.features)
 			.strings("names", names(d.features));
 	}
-	if (a.dev && t.empty())
-		throw vhost::Error(ENODEV, fmt::format("device {}", *a.dev));
+	if (dev && t.empty())
+		throw vhost::Error(ENODEV, fmt::format("device {}", *dev));
 	t.print(ctx.out, ctx.opts);
 	return exitOk;
 }
 
-/* features offered [ PATH ] */
+constexpr std::array<Keyword, 1> offeredKeywords = {{
+	{"device", "PATH", "the vhost device node (default /dev/vhost-blk)", false, true},
+}};
+
+/* features offered [ [device] PATH ] */
 int offered(Context &ctx, const Args &args)
 {
-	if (args.size() > 1)
-		throw UsageError("features offered takes at most a device path");
-	std::string path = args.empty() ? vhost::BlkDevice::defaultPath : args.front();
+	KeywordArgs a = parseKeywords(args, offeredKeywords, "features offered");
+	std::string path = a.get("device").value_or(vhost::BlkDevice::defaultPath);
 	uint64_t mask = vhost::Device::open(path).features();
 
 	Table t;
-	t.add().str("device", path).hex("features", mask).strings("names", names(mask));
+	addOffered(t, path, mask);
 	t.print(ctx.out, ctx.opts);
 	return exitOk;
 }
 
 constexpr std::array<Command, 2> commands = {{
-	{"show", "list", show, "[ MASK | dev ID ]",
-	 "name the bits of MASK, or of each device's acked features"},
-	{"offered", "", offered, "[ PATH ]",
-	 "name the features a vhost device offers (default /dev/vhost-blk)"},
+	{"show", "list", show, "name the bits of MASK, or of each device's acked features",
+	 showKeywords},
+	{"offered", "", offered, "name the features a vhost device offers", offeredKeywords},
 }};
 
 } // namespace

@@ -60,6 +60,13 @@ Record &Record::boolean(std::string_view key, bool value)
 	return field(key, value, value ? "yes" : "no");
 }
 
+Record &Record::optBoolean(std::string_view key, std::optional<bool> value)
+{
+	if (!value)
+		return field(key, nullptr, "-");
+	return boolean(key, *value);
+}
+
 Record &Record::indices(std::string_view key, const std::vector<uint32_t> &values)
 {
 	std::string text = formatRanges(values);
@@ -160,6 +167,16 @@ void printRecord(std::ostream &out, const Record &record, const Options &opts)
 	Table t;
 	t.add() = record;
 	t.printText(out);
+}
+
+void printFields(std::ostream &out, const Record &record)
+{
+	std::size_t width = 0;
+
+	for (const auto &f : record.fields_)
+		width = std::max(width, f.key.size());
+	for (const auto &f : record.fields_)
+		out << fmt::format("{:<{}}  {}\n", f.key, width, f.text);
 }
 
 void printJson(std::ostream &out, const Json &value, const Options &opts)

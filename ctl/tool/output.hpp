@@ -36,6 +36,7 @@ public:
 	/* A number in JSON, with @decimals decimals in text. */
 	Record &real(std::string_view key, double value, int decimals);
 	Record &boolean(std::string_view key, bool value);
+	Record &optBoolean(std::string_view key, std::optional<bool> value);
 	/* An array of numbers in JSON, ranges ("0-3,8") in text. */
 	Record &indices(std::string_view key, const std::vector<uint32_t> &values);
 	/* An array of strings in JSON, space separated in text. */
@@ -47,6 +48,7 @@ public:
 
 private:
 	friend class Table;
+	friend void printFields(std::ostream &out, const Record &record);
 	struct Field {
 		std::string key;
 		Json value;
@@ -75,6 +77,9 @@ private:
 
 /* One record: a JSON object with -j (pretty with -p), else a one-row table. */
 void printRecord(std::ostream &out, const Record &record, const Options &opts);
+
+/* One record for people: a line per field, "key  text", the keys aligned. */
+void printFields(std::ostream &out, const Record &record);
 
 /* Print @value as -j/-p ask: one line, or indented. */
 void printJson(std::ostream &out, const Json &value, const Options &opts);

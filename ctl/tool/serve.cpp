@@ -4,8 +4,15 @@
  * /dev/vhost-blk.  An unmodified QEMU (-device vhost-user-blk-pci) connects;
  * this process maps the guest memory, owns one kernel device per connection
  * and hands it the rings and eventfds, so that every request is served in
- * the kernel.  One connection at a time; SIGINT or SIGTERM end it cleanly.
+ * the kernel.  One connection at a time; SIGINT or SIGTERM end it cleanly;
+ * SIGHUP has it look at the backend's size now.
+ *
+ * As a service: the socket may come from systemd (LISTEN_FDS) or another
+ * manager (--fd), readiness goes to NOTIFY_SOCKET, the options may come from
+ * a file (--config), and what it serves is recorded for "dev show".
  */
+#include "serve.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -19,7 +26,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "run.hpp"
+#include "service.hpp"
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/signal_fd.hpp"
@@ -31,29 +38,20 @@ namespace vhostctl::serve {
 
 namespace {
 
-struct ServeOptions {
-	std::string socket;
-	std::string backend;
-	std::string device = vhost::BlkDevice::defaultPath;
-	unsigned int queues = 1;
-	vhost::WorkerLayout workers;
-	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every vq: vhost-user cannot say it. */
-	unsigned int busyPoll = 0;
-	bool readOnly = false;
-	std::optional<std::string> serial;
-	vhost::SocketPermissions permissions;
-	vhost::AccessPolicy access = vhost::AccessPolicy::ownerOnly();
-};
+bool allDigits(const std::string &s)
+{
+	return !s.empty() &&
+	       std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 /* A user by name or number. */
 uid_t lookupUser(const std::string &name)
 {
-	if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit))
+	if (allDigits(name))
 		return parseU32(name, "user id");
 	std::vector<char> buf(16384);
 	struct passwd pw, *found = nullptr;
-	int err = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
-	if (err || !found)
+	if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) || !found)
 		throw UsageError(fmt::format("serve: no user '{}'", name));
 	return found->pw_uid;
 }
@@ -61,140 +59,247 @@ uid_t lookupUser(const std::string &name)
 /* A group by name or number. */
 gid_t lookupGroup(const std::string &name)
 {
-	if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit))
+	if (allDigits(name))
 		return parseU32(name, "group id");
 	std::vector<char> buf(16384);
 	struct group gr, *found = nullptr;
-	int err = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found);
-	if (err || !found)
+	if (::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) || !found)
 		throw UsageError(fmt::format("serve: no group '{}'", name));
 	return found->gr_gid;
 }
 
-ServeOptions parseOptions(const Args &args)
-{
+/* What the command line holds before it is checked. */
+struct Given {
 	ServeOptions o;
-	std::string workers = "single", serial;
-	CLI::App app("vhostctl serve");
-
-	app.set_help_flag();
-	app.add_option("--socket", o.socket, "the unix socket to listen on")->required();
-	app.add_option("--backend", o.backend, "block device or file to serve")->required();
-	app.add_option("--queues", o.queues, "virtqueues offered (GET_QUEUE_NUM)")
-		->check(CLI::Range(1u, static_cast<unsigned int>(vhost::user::vringIndexMask + 1)));
-	app.add_option("--workers", workers, "single, per-vq or a number of workers");
-	app.add_option("--busy-poll", o.busyPoll,
-		       "microseconds a worker polls an empty ring (default 0)")
-		->check(CLI::Range(0u, 1000000u));
-	app.add_flag("--read-only", o.readOnly, "open the backend read-only, offer RO");
-	auto *serialOpt = app.add_option("--serial", serial, "the serial GET_ID returns");
-	app.add_option("--device", o.device, "the vhost-blk device node");
-	std::string mode, group;
+	std::string workers = "single", serial, mode, group;
 	std::vector<std::string> users, groups;
-	app.add_option("--socket-mode", mode, "the socket file's mode, in octal (default 0600)");
-	app.add_option("--socket-group", group,
-		       "the socket file's group, whose members may connect");
-	app.add_option("--allow-user", users, "a user who may connect (root and the owner may)");
-	app.add_option("--allow-group", groups, "a group whose members may connect");
+	std::optional<int> fd;
+};
 
-	std::vector<std::string> reversed(args.rbegin(), args.rend());
-	try {
-		app.parse(reversed);
-	} catch (const CLI::ParseError &e) {
-		throw UsageError(fmt::format("serve: {}", e.what()));
-	}
-	o.workers = run::parseLayout(workers, "serve");
-	o.permissions.mode = 0600;
-	if (!mode.empty()) {
-		unsigned int m = 0;
-		auto [end, ec] = std::from_chars(mode.data(), mode.data() + mode.size(), m, 8);
-		if (ec != std::errc() || end != mode.data() + mode.size() || m > 07777)
-			throw UsageError(fmt::format(
-				"serve: --socket-mode '{}' is not an octal mode", mode));
-		o.permissions.mode = static_cast<mode_t>(m);
-	}
-	if (!group.empty()) {
-		o.permissions.group = lookupGroup(group);
-		o.access.groups.push_back(*o.permissions.group);
-	}
-	for (const auto &u : users)
-		o.access.users.push_back(lookupUser(u));
-	for (const auto &g : groups)
-		o.access.groups.push_back(lookupGroup(g));
-	if (serialOpt->count()) {
-		if (serial.size() > vhost::BlkDevice::serialBytes)
-			throw UsageError(fmt::format("serve: --serial '{}' is longer than {} bytes",
-						     serial, vhost::BlkDevice::serialBytes));
-		o.serial = serial;
-	}
-	return o;
+std::unique_ptr<CLI::App> makeApp(Given &g)
+{
+	auto app = std::make_unique<CLI::App>("vhostctl serve");
+	ServeOptions &o = g.o;
+
+	app->set_config("--config", "", "read options from FILE: one 'option = value' a line")
+		->type_name("FILE");
+	app->add_option("--socket", o.socket, "the unix socket to listen on")->type_name("PATH");
+	app->add_option("--fd", g.fd, "a listening socket passed by a service manager")
+		->type_name("N")
+		->check(CLI::Range(0, 65535));
+	app->add_option("--backend", o.backend, "block device or file to serve")
+		->type_name("PATH")
+		->required();
+	app->add_option("--queues", o.queues, "virtqueues offered (GET_QUEUE_NUM, default 1)")
+		->type_name("N")
+		->check(CLI::Range(1u, static_cast<unsigned int>(vhost::user::vringIndexMask + 1)));
+	app->add_option("--workers", g.workers,
+			"worker layout: single (default), per-vq or a number")
+		->type_name("L");
+	app->add_option("--busy-poll", o.busyPoll,
+			"microseconds a worker polls an empty ring (default 0)")
+		->type_name("US")
+		->check(CLI::Range(0u, 1000000u));
+	app->add_flag("--read-only", o.readOnly, "open the backend read-only, offer RO");
+	app->add_option("--serial", g.serial, "the serial GET_ID returns (at most 20 bytes)")
+		->type_name("S");
+	app->add_option("--device", o.device, "the vhost-blk device node (default /dev/vhost-blk)")
+		->type_name("PATH");
+	app->add_option("--socket-mode", g.mode, "the socket file's mode, octal (default 0600)")
+		->type_name("MODE");
+	app->add_option("--socket-group", g.group,
+			"the socket file's group, whose members may connect")
+		->type_name("GROUP");
+	app->add_option("--allow-user", g.users,
+			"a user who may connect, besides root and serve's own (repeatable)")
+		->type_name("USER");
+	app->add_option("--allow-group", g.groups, "a group whose members may connect (repeatable)")
+		->type_name("GROUP");
+	app->add_option("--size-check", o.sizeCheck,
+			"seconds between checks of the backend's size (default 1; 0: on SIGHUP "
+			"only)")
+		->type_name("S")
+		->check(CLI::Range(0.0, 86400.0));
+	return app;
 }
 
-/* serve --socket PATH --backend PATH [ --queues N ] [ --workers L ] ... */
+std::unique_ptr<CLI::App> helpApp()
+{
+	static Given unused;
+	return makeApp(unused);
+}
+
+/* The record "dev show" reads: what this process serves, and how. */
+Json record(const ServeOptions &o, const vhost::UnixListener &listener, bool activated,
+	    const virtio::blk::Limits &l)
+{
+	Json j = Json::object();
+
+	j["pid"] = ::getpid();
+	j["socket"] = listener.path().empty() ? Json() : Json(listener.path());
+	j["socket_activated"] = activated;
+	j["backend"] = o.backend;
+	j["read_only"] = o.readOnly;
+	j["serial"] = o.serial ? Json(*o.serial) : Json();
+	j["queues"] = o.queues;
+	j["workers"] = o.workers.text();
+	j["busy_poll_us"] = o.busyPoll;
+	j["limits"] = {{"capacity", l.capacity},
+		       {"size_max", l.sizeMax},
+		       {"seg_max", l.segMax},
+		       {"max_discard_sectors", l.maxDiscardSectors},
+		       {"max_discard_seg", l.maxDiscardSeg},
+		       {"max_write_zeroes_sectors", l.maxWriteZeroesSectors},
+		       {"max_write_zeroes_seg", l.maxWriteZeroesSeg}};
+	return j;
+}
+
+/* serve [ --socket PATH | --fd N ] --backend PATH [ OPTIONS ] */
 int serveCommand(Context &ctx, const Args &args)
 {
 	ServeOptions o = parseOptions(args);
+	bool journal = service::stderrIsJournal();
+	std::ostream &err = ctx.err;
+	vhost::Logger log = [&err, journal](vhost::LogLevel level, std::string_view line) {
+		err << service::logLine(level, line, journal);
+		err.flush();
+	};
 
-	/* The backend is opened once; every connection's device gets it. */
+	/* 1. The socket: passed by systemd or another manager, or bound here. */
+	std::optional<int> passed = service::listenFd();
+	if (passed && o.fd)
+		throw UsageError("serve: --fd, and a socket passed by systemd (LISTEN_FDS)");
+	if (!passed)
+		passed = o.fd;
+	if (!passed && o.socket.empty())
+		throw UsageError("serve: a socket is needed: --socket PATH, --fd N, or one passed "
+				 "by systemd");
+
+	/* 2. The backend, opened once; every connection's device gets it. */
 	int flags = (o.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	vhost::UniqueFd backend(::open(o.backend.c_str(), flags));
 	if (!backend)
 		vhost::throwErrno("open backend {}", o.backend);
+	virtio::blk::Geometry geometry = virtio::blk::probeGeometry(backend.get(), o.backend);
+	if (geometry.bytes < virtio::blk::sectorSize)
+		throw vhost::Error(EINVAL, fmt::format("backend {}: {} bytes, less than a sector",
+						       o.backend, geometry.bytes));
+
+	/* 3. The module, now, so that a missing one fails here rather than per connection. */
+	uint64_t kernelFeatures = vhost::BlkDevice::open(o.device).features();
+
+	vhost::SignalFd stop({SIGINT, SIGTERM});
+	vhost::SignalFd refresh({SIGHUP});
+	vhost::UnixListener listener = passed ? vhost::UnixListener::adopt(vhost::UniqueFd(*passed))
+					      : vhost::UnixListener::bind(o.socket, o.permissions);
+	if (passed) {
+		if (o.permissionsGiven && !listener.path().empty())
+			vhost::applyPermissions(listener.path(), o.permissions);
+		if (!o.socket.empty() && o.socket != listener.path())
+			log(vhost::LogLevel::Warning,
+			    fmt::format("the socket passed is {}, not {}: serving it",
+					listener.path().empty() ? "unnamed" : listener.path(),
+					o.socket));
+	}
+
+	/* 4. What it serves, recorded, and recorded again when the size changes. */
+	service::Record rec(log);
+	virtio::blk::ConfigParams params;
+	params.features = vhost::user::offeredFeatures(kernelFeatures, o.readOnly);
+	params.queues = o.queues;
+	auto recordGeometry = [&](const virtio::blk::Geometry &g) {
+		params.geometry = g;
+		rec.write(record(o, listener, passed.has_value(), virtio::blk::limitsOf(params)));
+	};
+	recordGeometry(geometry);
 
 	vhost::user::ServerOptions so;
 	so.access = o.access;
+	so.refreshFd = refresh.fd();
 	vhost::user::BackendOptions &bo = so.backend;
 	bo.backendFd = backend.get();
-	bo.geometry = virtio::blk::probeGeometry(backend.get(), o.backend);
+	bo.geometry = geometry;
+	bo.probe = [&, fd = backend.get()] {
+		virtio::blk::Geometry g = virtio::blk::probeGeometry(fd, o.backend);
+		if (g.bytes != params.geometry.bytes)
+			recordGeometry(g);
+		return g;
+	};
+	bo.checkInterval = std::chrono::milliseconds(static_cast<int64_t>(o.sizeCheck * 1000));
 	bo.queues = o.queues;
 	bo.readOnly = o.readOnly;
 	bo.serial = o.serial;
 	bo.workers = o.workers;
 	if (o.busyPoll)
 		bo.busyPoll = o.busyPoll;
-	std::ostream &err = ctx.err;
-	auto log = [&err](vhost::LogLevel level, std::string_view line) {
-		if (level <= vhost::LogLevel::Warning)
-			err << fmt::format("vhostctl serve: {}: {}\n", vhost::logLevelName(level),
-					   line);
-		else
-			err << fmt::format("vhostctl serve: {}\n", line);
-		err.flush();
-	};
 	bo.log = log;
-	if (bo.geometry.bytes < virtio::blk::sectorSize)
-		throw vhost::Error(EINVAL, fmt::format("backend {}: {} bytes, less than a sector",
-						       o.backend, bo.geometry.bytes));
-
-	/* Probe now, so that a missing module fails here rather than per connection. */
-	vhost::BlkDevice::open(o.device);
-
 	auto factory = [&o]() -> std::unique_ptr<vhost::BlkTransport> {
 		return std::make_unique<vhost::KernelTransport>(vhost::BlkDevice::open(o.device));
 	};
 
-	vhost::SignalFd signals({SIGINT, SIGTERM});
-	/* Its file goes when serve does, if it is still serve's own. */
-	vhost::UnixListener listener = vhost::UnixListener::bind(o.socket, o.permissions);
+	/* 5. Ready: serve connections until a signal. */
+	std::string where =
+		listener.path().empty() ? fmt::format("fd {}", listener.fd()) : listener.path();
 	log(vhost::LogLevel::Notice,
-	    fmt::format("{} ({} bytes{}) on {}, {} queues, workers {}", o.backend,
-			bo.geometry.bytes, o.readOnly ? ", read-only" : "", o.socket, o.queues,
+	    fmt::format("{} ({} bytes{}) on {}{}, {} queues, workers {}", o.backend, geometry.bytes,
+			o.readOnly ? ", read-only" : "", where,
+			passed ? " (passed by the service manager)" : "", o.queues,
 			o.workers.text()));
 	log(vhost::LogLevel::Info, fmt::format("{} may connect", o.access.text()));
-	unsigned int n = vhost::user::serveConnections(listener.fd(), signals.fd(), factory, so);
+	service::notify(fmt::format("READY=1\nSTATUS=serving {} on {}", o.backend, where));
+	unsigned int n = vhost::user::serveConnections(listener.fd(), stop.fd(), factory, so);
+	service::notify("STOPPING=1");
 	log(vhost::LogLevel::Notice, fmt::format("stopped after {} connections", n));
 	return exitOk;
 }
 
 constexpr std::array<Command, 1> commands = {{
-	{"", "", serveCommand,
-	 "--socket PATH --backend PATH [ --queues N ]\n"
-	 "          [ --workers single|per-vq|N ] [ --busy-poll US ] [ --read-only ]\n"
-	 "          [ --serial S ] [ --device PATH ]",
-	 "serve a vhost-user-blk socket, every request in /dev/vhost-blk"},
+	{"",
+	 "",
+	 serveCommand,
+	 "serve a vhost-user-blk socket, every request in /dev/vhost-blk",
+	 {},
+	 helpApp},
 }};
 
 } // namespace
+
+ServeOptions parseOptions(const Args &args)
+{
+	Given g;
+	ServeOptions &o = g.o;
+
+	vhostctl::parseOptions(*makeApp(g), args, "serve");
+	o.fd = g.fd;
+	o.workers = run::parseLayout(g.workers, "serve");
+	if (!g.serial.empty()) {
+		if (g.serial.size() > vhost::BlkDevice::serialBytes)
+			throw UsageError(fmt::format("serve: --serial '{}' is longer than {} bytes",
+						     g.serial, vhost::BlkDevice::serialBytes));
+		o.serial = g.serial;
+	}
+	o.permissions.mode = 0600;
+	if (!g.mode.empty()) {
+		unsigned int m = 0;
+		auto [end, ec] =
+			std::from_chars(g.mode.data(), g.mode.data() + g.mode.size(), m, 8);
+		if (ec != std::errc() || end != g.mode.data() + g.mode.size() || m > 07777)
+			throw UsageError(fmt::format(
+				"serve: --socket-mode '{}' is not an octal mode", g.mode));
+		o.permissions.mode = static_cast<mode_t>(m);
+		o.permissionsGiven = true;
+	}
+	if (!g.group.empty()) {
+		o.permissions.group = lookupGroup(g.group);
+		o.access.groups.push_back(*o.permissions.group);
+		o.permissionsGiven = true;
+	}
+	for (const auto &u : g.users)
+		o.access.users.push_back(lookupUser(u));
+	for (const auto &gr : g.groups)
+		o.access.groups.push_back(lookupGroup(gr));
+	return o;
+}
 
 } // namespace vhostctl::serve
 

@@ -79,33 +79,50 @@ int run(Context &ctx, const Args &args)
 	return exitOk;
 }
 
+std::unique_ptr<CLI::App> helpApp();
+
 constexpr std::array<Command, 1> commands = {{
-	{"", "", run, "[ --interval S ] [ --iterations N ] [ dev ID ]",
-	 "refresh rates of workers and active vqs every S seconds"},
+	{"", "", run, "refresh rates of workers and active vqs every S seconds", {}, helpApp},
 }};
+
+} // namespace
+
+namespace {
+
+constexpr std::array<Keyword, 1> filterKeywords = {{
+	{"dev", "ID", "only the workers and virtqueues of this device"},
+}};
+
+std::unique_ptr<CLI::App> makeApp(TopOptions &o, std::vector<std::string> &filter)
+{
+	auto app = std::make_unique<CLI::App>("vhostctl top");
+
+	app->add_option("-d,--interval", o.interval, "seconds between frames (default 1)")
+		->type_name("S")
+		->check(CLI::Range(0.01, 3600.0));
+	app->add_option("-n,--iterations", o.iterations, "frames to print, then exit")
+		->type_name("N")
+		->check(CLI::Range(1u, 1000000u));
+	app->add_option("filter", filter, "dev ID: only that device")->type_name("dev ID");
+	return app;
+}
+
+std::unique_ptr<CLI::App> helpApp()
+{
+	static TopOptions unused;
+	static std::vector<std::string> filter;
+	return makeApp(unused, filter);
+}
 
 } // namespace
 
 TopOptions parseOptions(const Args &args)
 {
 	TopOptions o;
-	std::vector<std::string> rest;
-	CLI::App app("vhostctl top");
+	std::vector<std::string> filter;
 
-	app.set_help_flag();
-	app.add_option("-d,--interval", o.interval, "seconds between frames")
-		->check(CLI::Range(0.01, 3600.0));
-	app.add_option("-n,--iterations", o.iterations, "frames to print, then exit")
-		->check(CLI::Range(1u, 1000000u));
-	app.add_option("filter", rest, "dev ID");
-
-	std::vector<std::string> reversed(args.rbegin(), args.rend());
-	try {
-		app.parse(reversed);
-	} catch (const CLI::ParseError &e) {
-		throw UsageError(fmt::format("top: {}", e.what()));
-	}
-	o.dev = parseShowArgs(rest, "top").dev;
+	vhostctl::parseOptions(*makeApp(o, filter), args, "top");
+	o.dev = parseKeywords(filter, filterKeywords, "top").u32("dev", "device id");
 	return o;
 }
 

@@ -5,67 +5,76 @@
  */
 #include <array>
 
-#include <fmt/format.h>
-
 #include "cli.hpp"
-#include "output.hpp"
+#include "records.hpp"
 
 namespace vhostctl {
 
+void addVq(Table &t, const nl::VqInfo &v)
+{
+	std::optional<uint64_t> worker;
+
+	if (v.workerId)
+		worker = *v.workerId;
+	t.add().u64("dev_id", v.devId)
+		.u64("index", v.index)
+		.optU64("worker_id", worker)
+		.u64("num", v.num)
+		.boolean("active", v.active)
+		.u64("kicks", v.kicks)
+		.u64("requests", v.requests)
+		.u64("bytes", v.bytes)
+		.u64("in_flight", v.inFlight)
+		.u64("errors", v.errors)
+		.u64("busyloop_us", v.busyloopUs);
+}
+
 namespace {
 
-constexpr std::array<std::string_view, 1> showFlags = {"active"};
+constexpr std::array<Keyword, 2> showKeywords = {{
+	{"dev", "ID", "only the virtqueues of this device"},
+	{"active", "", "only those that serve requests"},
+}};
 
 /* vq show [ dev ID ] [ active ] */
 int show(Context &ctx, const Args &args)
 {
-	ShowArgs a = parseShowArgs(args, "vq show", showFlags);
-	bool activeOnly = !a.flags.empty();
+	KeywordArgs a = parseKeywords(args, showKeywords, "vq show");
+	auto dev = a.u32("dev", "device id");
 
-	if (a.dev)
-		requireDevice(ctx, *a.dev);
+	if (dev)
+		requireDevice(ctx, *dev);
 	Table t;
-	for (const auto &v : ctx.state().vqs(a.dev)) {
-		if (activeOnly && !v.active)
-			continue;
-		std::optional<uint64_t> worker;
-		if (v.workerId)
-			worker = *v.workerId;
-		t.add().u64("dev_id", v.devId)
-			.u64("index", v.index)
-			.optU64("worker_id", worker)
-			.u64("num", v.num)
-			.field("active", v.active ? 1 : 0, v.active ? "1" : "0", true)
-			.u64("kicks", v.kicks)
-			.u64("requests", v.requests)
-			.u64("bytes", v.bytes)
-			.u64("in_flight", v.inFlight)
-			.u64("errors", v.errors)
-			.u64("busyloop_us", v.busyloopUs);
+	for (const auto &v : ctx.state().vqs(dev)) {
+		if (!a.has("active") || v.active)
+			addVq(t, v);
 	}
 	t.print(ctx.out, ctx.opts);
 	return exitOk;
 }
 
-/* vq attach DEV VQ WORKER */
+constexpr std::array<Keyword, 3> attachKeywords = {{
+	{"dev", "ID", "the device", true, true},
+	{"vq", "INDEX", "its virtqueue", true, true},
+	{"worker", "ID", "the worker of that device to serve it", true, true},
+}};
+
+/* vq attach [dev] ID [vq] INDEX [worker] ID */
 int attach(Context &ctx, const Args &args)
 {
-	if (args.size() != 3)
-		throw UsageError(fmt::format("vq attach takes DEV VQ WORKER, not {} argument{}",
-					     args.size(), args.size() == 1 ? "" : "s"));
-	uint32_t dev = parseU32(args[0], "device id");
-	uint32_t vq = parseU32(args[1], "virtqueue index");
-	uint32_t worker = parseU32(args[2], "worker id");
+	KeywordArgs a = parseKeywords(args, attachKeywords, "vq attach");
 
-	ctx.state().attachVq(dev, vq, worker);
+	ctx.state().attachVq(*a.u32("dev", "device id"), *a.u32("vq", "virtqueue index"),
+			     *a.u32("worker", "worker id"));
 	return exitOk;
 }
 
 constexpr std::array<Command, 2> commands = {{
-	{"show", "list", show, "[ dev ID ] [ active ]",
-	 "list virtqueues: worker, ring size, counters"},
-	{"attach", "", attach, "DEV VQ WORKER",
-	 "serve virtqueue VQ of device DEV from worker WORKER (root)"},
+	{"show", "list", show, "list virtqueues: worker, ring size, counters", showKeywords},
+	{"attach", "", attach,
+	 "serve a virtqueue from another worker of its device (CAP_SYS_ADMIN); the "
+	 "positional form 'vq attach ID INDEX ID' is the same",
+	 attachKeywords},
 }};
 
 } // namespace

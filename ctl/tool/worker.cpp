@@ -5,35 +5,43 @@
 #include <array>
 
 #include "cli.hpp"
-#include "output.hpp"
+#include "records.hpp"
 
 namespace vhostctl {
 
+void addWorker(Table &t, const nl::WorkerInfo &w)
+{
+	t.add().u64("dev_id", w.devId)
+		.u64("id", w.id)
+		.u64("tid", w.tid)
+		.indices("vqs", w.vqs)
+		.u64("works", w.works)
+		.u64("busy_ns", w.busyNs)
+		.u64("wakeups", w.wakeups);
+}
+
 namespace {
+
+constexpr std::array<Keyword, 1> showKeywords = {{
+	{"dev", "ID", "only the workers of this device"},
+}};
 
 /* worker show [ dev ID ] */
 int show(Context &ctx, const Args &args)
 {
-	ShowArgs a = parseShowArgs(args, "worker show");
+	auto dev = parseKeywords(args, showKeywords, "worker show").u32("dev", "device id");
 
-	if (a.dev)
-		requireDevice(ctx, *a.dev);
+	if (dev)
+		requireDevice(ctx, *dev);
 	Table t;
-	for (const auto &w : ctx.state().workers(a.dev)) {
-		t.add().u64("dev_id", w.devId)
-			.u64("id", w.id)
-			.u64("tid", w.tid)
-			.indices("vqs", w.vqs)
-			.u64("works", w.works)
-			.u64("busy_ns", w.busyNs)
-			.u64("wakeups", w.wakeups);
-	}
+	for (const auto &w : ctx.state().workers(dev))
+		addWorker(t, w);
 	t.print(ctx.out, ctx.opts);
 	return exitOk;
 }
 
 constexpr std::array<Command, 1> commands = {{
-	{"show", "list", show, "[ dev ID ]", "list workers: thread id, virtqueues, counters"},
+	{"show", "list", show, "list workers: thread id, virtqueues, counters", showKeywords},
 }};
 
 } // namespace

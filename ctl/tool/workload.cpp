@@ -13,13 +13,17 @@
 #include <poll.h>
 #include <random>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
+
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/signal_fd.hpp"
+#include "vhostctl/system.hpp"
 
 namespace vhostctl::run {
 
@@ -148,7 +152,18 @@ std::string_view rwName(Rw rw)
 	case Rw::Mixed:
 		break;
 	}
-	return "rw";
+	return "randrw";
+}
+
+std::optional<Rw> parseRw(std::string_view text)
+{
+	if (text == "randread")
+		return Rw::RandRead;
+	if (text == "randwrite")
+		return Rw::RandWrite;
+	if (text == "randrw" || text == "rw")
+		return Rw::Mixed;
+	return std::nullopt;
 }
 
 Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
@@ -249,6 +264,187 @@ virtio::BlkDriverConfig driverConfig(const Workload &w, unsigned int queues)
 	cfg.depth = w.iodepth;
 	cfg.maxData = w.bs;
 	return cfg;
+}
+
+void checkMemory(const virtio::BlkDriverConfig &cfg, std::string_view command)
+{
+	std::size_t need = virtio::BlkDriver::memorySize(cfg);
+	uint64_t have = vhost::physicalMemory();
+
+	if (need > have)
+		throw UsageError(fmt::format(
+			"{}: {} queues x {} requests x {} bytes need {} of guest memory, more than "
+			"the {} of this machine",
+			command, cfg.queues, cfg.depth, cfg.maxData, formatBytes(need),
+			formatBytes(have)));
+}
+
+unsigned int queueSizeFor(unsigned int iodepth)
+{
+	return driverConfig({Rw::RandRead, 4096, iodepth, 1, 0}, 1).queueSize;
+}
+
+void addWorkloadOptions(CLI::App &app, WorkloadArgs &a)
+{
+	app.add_option("--queues", a.queues, "virtqueues, one submitting thread each (default 1)")
+		->type_name("N")
+		->check(CLI::Range(1u, 1024u));
+	app.add_option("--rw", a.rw, "randread (default), randwrite or randrw")->type_name("RW");
+	app.add_option("--bs", a.bs, "bytes per request: 4k (default), 64k, 1M ...")
+		->type_name("SIZE");
+	app.add_option("--iodepth", a.w.iodepth, "requests in flight per queue (default 32)")
+		->type_name("N")
+		->check(CLI::Range(1u, 1024u));
+	app.add_option("--duration", a.w.duration, "seconds measured (default 10)")
+		->type_name("S")
+		->check(CLI::Range(0.001, 1e6));
+	app.add_option("--workers", a.layout,
+		       "worker layout of /dev/vhost-blk: single (default), per-vq or a number")
+		->type_name("L");
+	app.add_option("--worker-mode", a.mode, "task or kthread workers")
+		->type_name("MODE")
+		->check(CLI::IsMember({"task", "kthread"}));
+	app.add_option("--device", a.device, "the vhost-blk device node (default /dev/vhost-blk)")
+		->type_name("PATH");
+}
+
+void finishWorkloadOptions(WorkloadArgs &a, std::string_view command)
+{
+	auto rw = parseRw(a.rw);
+	if (!rw)
+		throw UsageError(fmt::format(
+			"{}: --rw takes randread, randwrite or randrw, not '{}'", command, a.rw));
+	a.w.rw = *rw;
+	a.w.bs = parseBlockSize(a.bs, command);
+	a.workers = parseLayout(a.layout, command);
+	if (a.mode == "task")
+		a.workerMode = vhost::WorkerMode::Task;
+	else if (a.mode == "kthread")
+		a.workerMode = vhost::WorkerMode::Kthread;
+}
+
+uint32_t parseBlockSize(std::string_view text, std::string_view command)
+{
+	constexpr uint64_t maxBlockSize = 4U << 20;
+	uint64_t bytes = 0;
+
+	try {
+		bytes = parseSize(text, "block size");
+	} catch (const UsageError &) {
+		throw UsageError(
+			fmt::format("{}: '{}' is not a block size (e.g. 4k)", command, text));
+	}
+	if (!bytes || bytes % virtio::blk::sectorSize || bytes > maxBlockSize)
+		throw UsageError(
+			fmt::format("{}: block size {} is not a multiple of 512 from 512 to 4M",
+				    command, text));
+	return static_cast<uint32_t>(bytes);
+}
+
+vhost::WorkerLayout parseLayout(std::string_view text, std::string_view command)
+{
+	if (auto layout = vhost::WorkerLayout::parse(text))
+		return *layout;
+	throw UsageError(fmt::format("{}: --workers takes single, per-vq or a number of workers "
+				     "from 1 to {}, not '{}'",
+				     command, vhost::WorkerLayout::maxCount, text));
+}
+
+KernelTarget startKernel(const WorkloadArgs &a, const std::string &backendPath,
+			 std::optional<unsigned int> busyPoll, std::string_view command)
+{
+	KernelTarget t;
+	virtio::BlkDriverConfig cfg = driverConfig(a.w, a.queues);
+
+	cfg.workerMode = a.workerMode;
+	checkMemory(cfg, command);
+	t.backend = openBackend(backendPath, a.w.rw);
+	if (t.backend.size < a.w.bs)
+		throw vhost::Error(EINVAL,
+				   fmt::format("backend {}: {} bytes, less than one block of {}",
+					       backendPath, t.backend.size, a.w.bs));
+	t.drv = std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(a.device), cfg);
+	t.workerIds = vhost::applyLayout(t.drv->kernel(), a.queues, a.workers);
+	if (busyPoll)
+		vhost::setBusyPoll(t.drv->kernel(), a.queues, *busyPoll);
+	t.drv->attachBackend(t.backend.fd.get());
+	return t;
+}
+
+namespace {
+
+/* Busy time of the workers of the device this process owns, from netlink. */
+std::optional<uint64_t> workersBusyNs(Context &ctx)
+{
+	try {
+		auto self = static_cast<uint32_t>(::getpid());
+
+		for (const auto &d : ctx.state().devices()) {
+			if (d.ownerPid != self)
+				continue;
+			uint64_t ns = 0;
+			for (const auto &w : ctx.state().workers(d.id))
+				ns += w.busyNs;
+			return ns;
+		}
+	} catch (const std::exception &) {
+		/* No netlink family (an older module, say): no worker figures. */
+	}
+	return std::nullopt;
+}
+
+} // namespace
+
+Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> busyPct)
+{
+	auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1e3; };
+	const Workload &w = info.w;
+	Record r;
+
+	r.str("target", info.target).str("path", info.path).optStr("layout", info.layout);
+	if (info.workerIds)
+		r.indices("worker_ids",
+			  std::vector<uint32_t>(info.workerIds->begin(), info.workerIds->end()));
+	else
+		r.field("worker_ids", nullptr, "-");
+	r.str("rw", rwName(w.rw))
+		.u64("bs", w.bs)
+		.u64("iodepth", w.iodepth)
+		.u64("queues", info.queues)
+		.u64("poll_us", w.pollUs)
+		.optU64("busy_poll_us", info.busyPollUs)
+		.real("duration_s", st.elapsed, 1)
+		.u64("ios", st.ios)
+		.real("iops", static_cast<double>(st.ios) / st.elapsed, 0)
+		.real("mb_per_s", static_cast<double>(st.bytes) / st.elapsed / 1e6, 1)
+		.real("p50_us", us(st.latency.percentile(50)), 1)
+		.real("p99_us", us(st.latency.percentile(99)), 1)
+		.real("p999_us", us(st.latency.percentile(99.9)), 1)
+		.real("max_us", us(st.latency.max()), 1);
+	if (busyPct)
+		r.real("worker_busy_pct", *busyPct, 1);
+	else
+		r.field("worker_busy_pct", nullptr, "-", true);
+	r.u64("errors", st.errors);
+	return r;
+}
+
+int measure(Context &ctx, virtio::BlkDriver &drv, const RunInfo &info, uint64_t blocks,
+	    const Progress &progress)
+{
+	bool kernel = info.target == "vhost-blk";
+	auto busyBefore = kernel ? workersBusyNs(ctx) : std::nullopt;
+	auto t0 = Clock::now();
+	Stats st = runWorkload(drv, info.w, blocks, progress);
+	double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+	auto busyAfter = busyBefore ? workersBusyNs(ctx) : std::nullopt;
+
+	std::optional<double> busyPct;
+	if (busyBefore && busyAfter)
+		busyPct = static_cast<double>(*busyAfter - *busyBefore) / 1e9 / wall * 100;
+	printRecord(ctx.out, resultRecord(info, st, busyPct), ctx.opts);
+	requireNoErrors(st);
+	return exitOk;
 }
 
 } // namespace vhostctl::run

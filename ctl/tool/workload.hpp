@@ -4,23 +4,38 @@
  * one thread per queue of a virtio::BlkDriver, whatever its transport, with
  * an optional warm-up that is not measured, latency histograms and a
  * progress callback.  SIGINT and SIGTERM end it early, as a deadline would.
+ * Also what run and bench share: their options, bringing a /dev/vhost-blk
+ * target up, and the one record they print.
  */
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "cli.hpp"
 #include "latency.hpp"
+#include "output.hpp"
 #include "vhostctl/blk_driver.hpp"
 #include "vhostctl/unique_fd.hpp"
+#include "vhostctl/worker_layout.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace vhostctl::run {
 
 enum class Rw { RandRead, RandWrite, Mixed };
 
+/* fio's names: "randread", "randwrite", "randrw". */
 std::string_view rwName(Rw rw);
+/* A name back ("rw" too, for randrw); nothing if it names none. */
+std::optional<Rw> parseRw(std::string_view text);
 
 struct Workload {
 	Rw rw = Rw::RandRead;
@@ -67,5 +82,83 @@ Backend openBackend(const std::string &path, Rw rw);
 
 /* The driver a workload needs: ring size, slots and buffers for @w. */
 virtio::BlkDriverConfig driverConfig(const Workload &w, unsigned int queues);
+
+/*
+ * UsageError "@command: ..." when the guest memory @cfg needs (queues x
+ * depth x request size, and the rings) is more than this machine has.
+ */
+void checkMemory(const virtio::BlkDriverConfig &cfg, std::string_view command);
+
+/* Ring entries for @iodepth requests of three descriptors each. */
+unsigned int queueSizeFor(unsigned int iodepth);
+
+/*
+ * The options run and bench share: the workload, the queues and, for
+ * /dev/vhost-blk, the device, its worker layout and worker mode.
+ */
+struct WorkloadArgs {
+	Workload w;
+	unsigned int queues = 1;
+	std::string device = vhost::BlkDevice::defaultPath;
+	vhost::WorkerLayout workers;
+	std::optional<vhost::WorkerMode> workerMode;
+
+	/* As given, before finish() checks and converts them. */
+	std::string rw = "randread", bs = "4k", layout = "single", mode;
+};
+
+/* --queues, --rw, --bs, --iodepth, --duration, --workers, --worker-mode, --device */
+void addWorkloadOptions(CLI::App &app, WorkloadArgs &a);
+/* Check and convert what was given: UsageError "@command: ..." for bad values. */
+void finishWorkloadOptions(WorkloadArgs &a, std::string_view command);
+
+/* "4096", "4k", "1M": bytes, a multiple of 512 up to 4 MiB. */
+uint32_t parseBlockSize(std::string_view text, std::string_view command);
+/* "single", "per-vq" or a number of workers. */
+vhost::WorkerLayout parseLayout(std::string_view text, std::string_view command);
+
+/* A /dev/vhost-blk device driven by this process, its backend attached. */
+struct KernelTarget {
+	Backend backend;
+	std::unique_ptr<virtio::BlkDriver> drv;
+	/* The worker serving each virtqueue. */
+	std::vector<unsigned int> workerIds;
+};
+
+/*
+ * Open @backendPath for the workload, bring up @a.device with the
+ * workload's driver (memory checked first), lay the virtqueues out, set
+ * the busy-poll timeout if asked, and attach the backend.
+ */
+KernelTarget startKernel(const WorkloadArgs &a, const std::string &backendPath,
+			 std::optional<unsigned int> busyPoll, std::string_view command);
+
+/* What a measurement ran, for its record. */
+struct RunInfo {
+	/* "vhost-blk" or "vhost-user" */
+	std::string target;
+	/* The backend, or the socket. */
+	std::string path;
+	/* The layout and each queue's worker, for vhost-blk. */
+	std::optional<std::string> layout;
+	std::optional<std::vector<unsigned int>> workerIds;
+	Workload w;
+	unsigned int queues = 1;
+	/* The worker's busy-poll timeout, for vhost-blk. */
+	std::optional<unsigned int> busyPollUs;
+};
+
+/*
+ * Run @info's workload on @drv over @blocks blocks and print the one
+ * record of run and bench: its keys are the same for both and for both
+ * targets (null where a value has no meaning), with worker_busy_pct from
+ * the netlink family for vhost-blk.  Failed requests fail it, after the
+ * record.
+ */
+int measure(Context &ctx, virtio::BlkDriver &drv, const RunInfo &info, uint64_t blocks,
+	    const Progress &progress = {});
+
+/* The record alone, for the tests of its schema. */
+Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> busyPct);
 
 } // namespace vhostctl::run

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -62,3 +63,25 @@ struct TempDir {
 		std::filesystem::remove_all(path, ec);
 	}
 };
+
+namespace test {
+
+/* VHOSTCTL_RUNTIME_DIR, where serve's records are, set while the object lives. */
+struct RuntimeDir {
+	explicit RuntimeDir(const std::filesystem::path &dir)
+	{
+		::setenv("VHOSTCTL_RUNTIME_DIR", dir.c_str(), 1);
+	}
+	~RuntimeDir() { ::unsetenv("VHOSTCTL_RUNTIME_DIR"); }
+};
+
+/* This process's name, as /proc/self/comm has it. */
+inline std::string processName()
+{
+	std::ifstream in("/proc/self/comm");
+	std::string comm;
+	std::getline(in, comm);
+	return comm;
+}
+
+} // namespace test
