@@ -197,8 +197,12 @@ BlkDriver::BlkDriver(std::unique_ptr<Transport> transport, const BlkDriverConfig
 
 	bool eventIdx = features_ & bit(featureEventIdx);
 	for (unsigned int q = 0; q < cfg_.queues; q++) {
-		/* The constructor is private: no make_unique. */
-		queues_.emplace_back(new BlkQueue(q, mem_, cfg_, eventIdx));
+		/*
+		 * The constructor is private: no make_unique.  Owned before the
+		 * vector grows, which may throw.
+		 */
+		std::unique_ptr<BlkQueue> owned(new BlkQueue(q, mem_, cfg_, eventIdx));
+		queues_.push_back(std::move(owned));
 		BlkQueue &bq = *queues_.back();
 
 		t.setVringNum(q, cfg_.queueSize);
