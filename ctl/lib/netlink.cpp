@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Parsing of the vhost_blk family's messages.  Each attribute is checked
- * against a policy built from Documentation/netlink/specs/vhost-blk.yaml:
+ * Parsing of the vhost_blk family's messages with libnl's nla_parse() and a
+ * policy per object, built from Documentation/netlink/specs/vhost-blk.yaml:
  * integers must have their exact size, strings must be NUL-terminated,
  * attributes past the last one this build knows are skipped.
  */
@@ -18,6 +18,7 @@
 #include <linux/netlink.h>
 #include <linux/vhost_blk.h>
 #include <netlink/attr.h>
+#include <netlink/errno.h>
 
 #include "vhostctl/error.hpp"
 
@@ -25,103 +26,101 @@ namespace nl {
 
 namespace {
 
-enum class Kind { None, U8, U32, U64, String, Nest };
-
-struct AttrSpec {
-	const char *name = nullptr; /* as in the spec, snake_case */
-	Kind kind = Kind::None;     /* None: not read (pad, unspec) */
-};
-
-template <std::size_t N>
-using Policy = std::array<AttrSpec, N>;
-
-constexpr Policy<VHOST_BLK_A_DEV_MAX + 1> devPolicy = [] {
-	Policy<VHOST_BLK_A_DEV_MAX + 1> p{};
-	p[VHOST_BLK_A_DEV_ID] = {"id", Kind::U32};
-	p[VHOST_BLK_A_DEV_OWNER_PID] = {"owner_pid", Kind::U32};
-	p[VHOST_BLK_A_DEV_OWNER_TID] = {"owner_tid", Kind::U32};
-	p[VHOST_BLK_A_DEV_OWNER_UID] = {"owner_uid", Kind::U32};
-	p[VHOST_BLK_A_DEV_BACKEND] = {"backend", Kind::String};
-	p[VHOST_BLK_A_DEV_BACKEND_SIZE] = {"backend_size", Kind::U64};
-	p[VHOST_BLK_A_DEV_FEATURES] = {"features", Kind::U64};
-	p[VHOST_BLK_A_DEV_NUM_VQS] = {"num_vqs", Kind::U32};
-	p[VHOST_BLK_A_DEV_NUM_WORKERS] = {"num_workers", Kind::U32};
-	p[VHOST_BLK_A_DEV_WORKER_MODE] = {"worker_mode", Kind::U32};
-	return p;
-}();
-
-constexpr Policy<VHOST_BLK_A_WORKER_MAX + 1> workerPolicy = [] {
-	Policy<VHOST_BLK_A_WORKER_MAX + 1> p{};
-	p[VHOST_BLK_A_WORKER_DEV_ID] = {"dev_id", Kind::U32};
-	p[VHOST_BLK_A_WORKER_ID] = {"id", Kind::U32};
-	p[VHOST_BLK_A_WORKER_TID] = {"tid", Kind::U32};
-	p[VHOST_BLK_A_WORKER_VQS] = {"vqs", Kind::Nest};
-	p[VHOST_BLK_A_WORKER_VQ] = {"vq", Kind::U32};
-	p[VHOST_BLK_A_WORKER_WORKS] = {"works", Kind::U64};
-	p[VHOST_BLK_A_WORKER_BUSY_NS] = {"busy_ns", Kind::U64};
-	p[VHOST_BLK_A_WORKER_WAKEUPS] = {"wakeups", Kind::U64};
-	return p;
-}();
-
-constexpr Policy<VHOST_BLK_A_VQ_MAX + 1> vqPolicy = [] {
-	Policy<VHOST_BLK_A_VQ_MAX + 1> p{};
-	p[VHOST_BLK_A_VQ_DEV_ID] = {"dev_id", Kind::U32};
-	p[VHOST_BLK_A_VQ_INDEX] = {"index", Kind::U32};
-	p[VHOST_BLK_A_VQ_WORKER_ID] = {"worker_id", Kind::U32};
-	p[VHOST_BLK_A_VQ_NUM] = {"num", Kind::U32};
-	p[VHOST_BLK_A_VQ_ACTIVE] = {"active", Kind::U8};
-	p[VHOST_BLK_A_VQ_KICKS] = {"kicks", Kind::U64};
-	p[VHOST_BLK_A_VQ_REQUESTS] = {"requests", Kind::U64};
-	p[VHOST_BLK_A_VQ_BYTES] = {"bytes", Kind::U64};
-	p[VHOST_BLK_A_VQ_IN_FLIGHT] = {"in_flight", Kind::U32};
-	p[VHOST_BLK_A_VQ_ERRORS] = {"errors", Kind::U64};
-	p[VHOST_BLK_A_VQ_BUSYLOOP_US] = {"busyloop_us", Kind::U32};
-	return p;
-}();
-
 [[noreturn]] void malformed(std::string_view what, std::string_view why)
 {
 	throw vhost::Error(EPROTO, fmt::format("{}: {}", what, why));
 }
 
-int exactSize(Kind kind)
+constexpr nla_policy exact(uint16_t type, uint16_t len)
 {
-	switch (kind) {
-	case Kind::U8:
-		return 1;
-	case Kind::U32:
-		return 4;
-	case Kind::U64:
-		return 8;
-	default:
-		return -1;
-	}
+	return nla_policy{type, len, len};
 }
 
-/* The attributes of one message or nest, validated, by type. */
+/*
+ * The family's policies, from Documentation/netlink/specs/vhost-blk.yaml:
+ * integers of their exact size, strings NUL-terminated (libnl checks it),
+ * the worker's virtqueues a nest of u32 attributes.  Unlisted (pad,
+ * unspec) attributes are not read.
+ */
+template <std::size_t N>
+using Policy = std::array<nla_policy, N>;
+
+const Policy<VHOST_BLK_A_DEV_MAX + 1> devPolicy = [] {
+	Policy<VHOST_BLK_A_DEV_MAX + 1> p{};
+	p[VHOST_BLK_A_DEV_ID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_OWNER_PID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_OWNER_TID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_OWNER_UID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_BACKEND] = {NLA_STRING, 0, 0};
+	p[VHOST_BLK_A_DEV_BACKEND_SIZE] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_DEV_FEATURES] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_DEV_NUM_VQS] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_NUM_WORKERS] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_WORKER_MODE] = exact(NLA_U32, 4);
+	return p;
+}();
+
+const Policy<VHOST_BLK_A_WORKER_MAX + 1> workerPolicy = [] {
+	Policy<VHOST_BLK_A_WORKER_MAX + 1> p{};
+	p[VHOST_BLK_A_WORKER_DEV_ID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_WORKER_ID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_WORKER_TID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_WORKER_VQS] = {NLA_NESTED, 0, 0};
+	p[VHOST_BLK_A_WORKER_VQ] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_WORKER_WORKS] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_WORKER_BUSY_NS] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_WORKER_WAKEUPS] = exact(NLA_U64, 8);
+	return p;
+}();
+
+const Policy<VHOST_BLK_A_VQ_MAX + 1> vqPolicy = [] {
+	Policy<VHOST_BLK_A_VQ_MAX + 1> p{};
+	p[VHOST_BLK_A_VQ_DEV_ID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_VQ_INDEX] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_VQ_WORKER_ID] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_VQ_NUM] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_VQ_ACTIVE] = exact(NLA_U8, 1);
+	p[VHOST_BLK_A_VQ_KICKS] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_VQ_REQUESTS] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_VQ_BYTES] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_VQ_IN_FLIGHT] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_VQ_ERRORS] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_VQ_BUSYLOOP_US] = exact(NLA_U32, 4);
+	return p;
+}();
+
+/*
+ * The attributes of one message or nest, parsed and validated by libnl
+ * against @policy; those past it (a newer kernel's) are skipped.
+ */
 class Attrs
 {
 public:
-	Attrs(const nlattr *head, int len, std::span<const AttrSpec> policy, std::string_view what)
-		: policy_(policy), what_(what), tb_(policy.size(), nullptr)
+	template <std::size_t N>
+	Attrs(const nlattr *head, int len, const Policy<N> &policy, std::string_view what)
+		: what_(what), tb_(N, nullptr)
 	{
-		const std::size_t n = policy.size();
+		auto *h = const_cast<nlattr *>(head);
+		int maxtype = static_cast<int>(N) - 1;
+		if (int err = nla_parse(tb_.data(), maxtype, h, len, policy.data())) {
+			/* libnl does not say which one: find it, for the message. */
+			const nlattr *a;
+			int rem;
+			nla_for_each_attr(a, head, len, rem)
+			{
+				if (nla_validate(const_cast<nlattr *>(a), NLA_ALIGN(a->nla_len),
+						 maxtype, policy.data()))
+					malformed(what_,
+						  fmt::format("attribute {} of {} bytes fails the "
+							      "policy ({})",
+							      nla_type(a), nla_len(a),
+							      nl_geterror(err)));
+			}
+			malformed(what_, nl_geterror(err));
+		}
 		const nlattr *a;
 		int rem;
-
-		nla_for_each_attr(a, head, len, rem)
-		{
-			int type = nla_type(a);
-
-			/* Newer kernels add attributes: skip what we do not know. */
-			if (type <= 0 || static_cast<std::size_t>(type) >= n)
-				continue;
-			const AttrSpec &spec = policy_[static_cast<std::size_t>(type)];
-			if (spec.kind == Kind::None)
-				continue;
-			check(a, spec);
-			tb_[static_cast<std::size_t>(type)] = a;
-		}
+		nla_for_each_attr(a, head, len, rem) {}
 		if (rem > 0 && rem >= static_cast<int>(sizeof(nlattr)))
 			malformed(what_,
 				  fmt::format("{} trailing bytes after the attributes", rem));
@@ -129,22 +128,25 @@ public:
 
 	const nlattr *get(int type) const { return tb_.at(static_cast<std::size_t>(type)); }
 
-	const nlattr *require(int type) const
+	/* Attribute @type, which must be there; @name names it in the error. */
+	const nlattr *require(int type, std::string_view name) const
 	{
 		const nlattr *a = get(type);
 
 		if (!a)
-			malformed(what_, fmt::format("attribute {} is missing",
-						     policy_[static_cast<std::size_t>(type)].name));
+			malformed(what_, fmt::format("attribute {} is missing", name));
 		return a;
 	}
 
-	uint32_t u32(int type) const { return nla_get_u32(require(type)); }
+	uint32_t u32(int type, std::string_view name) const
+	{
+		return nla_get_u32(const_cast<nlattr *>(require(type, name)));
+	}
 
 	template <typename T>
 	std::optional<T> opt(int type) const
 	{
-		const nlattr *a = get(type);
+		auto *a = const_cast<nlattr *>(get(type));
 
 		if (!a)
 			return std::nullopt;
@@ -172,32 +174,13 @@ public:
 	}
 
 private:
-	void check(const nlattr *a, const AttrSpec &spec) const
-	{
-		int len = nla_len(a);
-		int want = exactSize(spec.kind);
-
-		if (want >= 0 && len != want)
-			malformed(what_, fmt::format("attribute {} has {} bytes, not {}", spec.name,
-						     len, want));
-		if (spec.kind == Kind::String) {
-			auto *s = static_cast<const char *>(nla_data(a));
-
-			if (len < 1 || s[len - 1] != '\0')
-				malformed(what_,
-					  fmt::format("attribute {} is not a terminated string",
-						      spec.name));
-		}
-	}
-
-	std::span<const AttrSpec> policy_;
 	std::string_view what_;
-	std::vector<const nlattr *> tb_;
+	std::vector<nlattr *> tb_;
 };
 
 /* The genetlink payload of @nlh, checked to be a reply to @cmd. */
-Attrs messageAttrs(const nlmsghdr *nlh, uint8_t cmd, std::span<const AttrSpec> policy,
-		   std::string_view what)
+template <std::size_t N>
+Attrs messageAttrs(const nlmsghdr *nlh, uint8_t cmd, const Policy<N> &policy, std::string_view what)
 {
 	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
 		malformed(what, fmt::format("message of {} bytes", nlh->nlmsg_len));
@@ -239,7 +222,7 @@ DevInfo parseDev(const nlmsghdr *nlh)
 	auto a = messageAttrs(nlh, VHOST_BLK_CMD_DEV_GET, devPolicy, "device message");
 	DevInfo d;
 
-	d.id = a.u32(VHOST_BLK_A_DEV_ID);
+	d.id = a.u32(VHOST_BLK_A_DEV_ID, "id");
 	d.ownerPid = a.opt<uint32_t>(VHOST_BLK_A_DEV_OWNER_PID);
 	d.ownerTid = a.opt<uint32_t>(VHOST_BLK_A_DEV_OWNER_TID);
 	d.ownerUid = a.opt<uint32_t>(VHOST_BLK_A_DEV_OWNER_UID);
@@ -257,25 +240,25 @@ WorkerInfo parseWorker(const nlmsghdr *nlh)
 	auto a = messageAttrs(nlh, VHOST_BLK_CMD_WORKER_GET, workerPolicy, "worker message");
 	WorkerInfo w;
 
-	w.devId = a.u32(VHOST_BLK_A_WORKER_DEV_ID);
-	w.id = a.u32(VHOST_BLK_A_WORKER_ID);
+	w.devId = a.u32(VHOST_BLK_A_WORKER_DEV_ID, "dev_id");
+	w.id = a.u32(VHOST_BLK_A_WORKER_ID, "id");
 	w.tid = a.value<uint32_t>(VHOST_BLK_A_WORKER_TID);
 	w.works = a.value<uint64_t>(VHOST_BLK_A_WORKER_WORKS);
 	w.busyNs = a.value<uint64_t>(VHOST_BLK_A_WORKER_BUSY_NS);
 	w.wakeups = a.value<uint64_t>(VHOST_BLK_A_WORKER_WAKEUPS);
 	if (const nlattr *nest = a.get(VHOST_BLK_A_WORKER_VQS)) {
-		/* One u32 vq attribute per virtqueue; anything else is skipped. */
-		const nlattr *vq;
+		/* One u32 vq attribute per virtqueue, each checked; anything else is skipped. */
+		nlattr *vq;
 		int rem;
 
-		nla_for_each_attr(vq, static_cast<const nlattr *>(nla_data(nest)), nla_len(nest),
-				  rem)
+		nla_for_each_nested(vq, const_cast<nlattr *>(nest), rem)
 		{
 			if (nla_type(vq) != VHOST_BLK_A_WORKER_VQ)
 				continue;
-			if (nla_len(vq) != sizeof(uint32_t))
+			if (nla_validate(vq, NLA_ALIGN(vq->nla_len), VHOST_BLK_A_WORKER_MAX,
+					 workerPolicy.data()))
 				malformed("worker message",
-					  fmt::format("attribute vq has {} bytes, not 4",
+					  fmt::format("a vq attribute of {} bytes in the vqs nest",
 						      nla_len(vq)));
 			w.vqs.push_back(nla_get_u32(vq));
 		}
@@ -288,8 +271,8 @@ VqInfo parseVq(const nlmsghdr *nlh)
 	auto a = messageAttrs(nlh, VHOST_BLK_CMD_VQ_GET, vqPolicy, "vq message");
 	VqInfo v;
 
-	v.devId = a.u32(VHOST_BLK_A_VQ_DEV_ID);
-	v.index = a.u32(VHOST_BLK_A_VQ_INDEX);
+	v.devId = a.u32(VHOST_BLK_A_VQ_DEV_ID, "dev_id");
+	v.index = a.u32(VHOST_BLK_A_VQ_INDEX, "index");
 	v.workerId = a.opt<uint32_t>(VHOST_BLK_A_VQ_WORKER_ID);
 	v.num = a.value<uint32_t>(VHOST_BLK_A_VQ_NUM);
 	v.active = a.value<uint8_t>(VHOST_BLK_A_VQ_ACTIVE) != 0;
@@ -358,6 +341,9 @@ bool DumpParser::feed(std::span<const std::byte> buffer)
 		if (nlh->nlmsg_seq == seq_) {
 			int err;
 
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				interrupted_ = true;
+
 			switch (nlh->nlmsg_type) {
 			case NLMSG_NOOP:
 				break;
@@ -389,6 +375,28 @@ bool DumpParser::feed(std::span<const std::byte> buffer)
 		left -= step;
 	}
 	return done_;
+}
+
+void retryInterrupted(const std::function<bool()> &once, const std::string &what,
+		      unsigned int tries)
+{
+	for (unsigned int i = 0; i < tries; i++) {
+		if (!once())
+			return;
+	}
+	throw vhost::Error(EAGAIN, fmt::format("{}: the objects kept changing during the dump "
+					       "(NLM_F_DUMP_INTR {} times)",
+					       what, tries));
+}
+
+void checkFamilyVersion(uint32_t version)
+{
+	if (version != VHOST_BLK_GENL_VERSION)
+		throw vhost::Error(EPROTONOSUPPORT,
+				   fmt::format("generic netlink family " VHOST_BLK_GENL_NAME
+					       " is version {}; this build speaks version {}: "
+					       "update vhostctl or the module",
+					       version, VHOST_BLK_GENL_VERSION));
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <linux/vhost_blk.h>
 #include <netlink/errno.h>
 #include <netlink/genl/ctrl.h>
+#include <netlink/genl/family.h>
 #include <netlink/genl/genl.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -103,15 +104,24 @@ Client::Client() : sock_(nl_socket_alloc())
 	/* The kernel's error text (extack), without the request echoed back. */
 	int one = 1;
 	int fd = nl_socket_get_fd(sock_.get());
-	::setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	::setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (::setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) < 0)
+		vhost::throwErrno("setsockopt NETLINK_EXT_ACK");
+	if (::setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one)) < 0)
+		vhost::throwErrno("setsockopt NETLINK_CAP_ACK");
 
-	family_ = genl_ctrl_resolve(sock_.get(), VHOST_BLK_GENL_NAME);
-	if (family_ == -NLE_OBJ_NOTFOUND)
+	/* The family's id and version, from the controller. */
+	nl_cache *raw = nullptr;
+	ret = genl_ctrl_alloc_cache(sock_.get(), &raw);
+	if (ret < 0)
+		throwNl(ret, "list the generic netlink families");
+	std::unique_ptr<nl_cache, void (*)(nl_cache *)> cache(raw, nl_cache_free);
+	std::unique_ptr<genl_family, void (*)(genl_family *)> fam(
+		genl_ctrl_search_by_name(cache.get(), VHOST_BLK_GENL_NAME), genl_family_put);
+	if (!fam)
 		throw vhost::Error(ENOENT, "generic netlink family " VHOST_BLK_GENL_NAME
 					   " (is the vhost_blk module loaded?)");
-	if (family_ < 0)
-		throwNl(family_, "resolve generic netlink family " VHOST_BLK_GENL_NAME);
+	checkFamilyVersion(genl_family_get_version(fam.get()));
+	family_ = genl_family_get_id(fam.get());
 }
 
 Client::Client(Client &&) noexcept = default;
@@ -139,7 +149,7 @@ void putU32(nl_msg *msg, int type, uint32_t value, const std::string &what)
 
 } // namespace
 
-void Client::exchange(nl_msg *msg, const std::string &what,
+bool Client::exchange(nl_msg *msg, const std::string &what,
 		      const std::function<void(const nlmsghdr *)> &onMessage)
 {
 	int ret = nl_send_auto(sock_.get(), msg);
@@ -161,15 +171,22 @@ void Client::exchange(nl_msg *msg, const std::string &what,
 		parser.feed({reinterpret_cast<const std::byte *>(buf.get()),
 			     static_cast<std::size_t>(ret)});
 	}
+	return parser.interrupted();
 }
 
 std::vector<DevInfo> Client::devices()
 {
 	std::string what = "VHOST_BLK_CMD_DEV_GET dump";
-	Msg msg = newMessage(family_, VHOST_BLK_CMD_DEV_GET, NLM_F_DUMP, what);
 	std::vector<DevInfo> out;
 
-	exchange(msg.get(), what, [&](const nlmsghdr *nlh) { out.push_back(parseDev(nlh)); });
+	retryInterrupted(
+		[&] {
+			Msg msg = newMessage(family_, VHOST_BLK_CMD_DEV_GET, NLM_F_DUMP, what);
+			out.clear();
+			return exchange(msg.get(), what,
+					[&](const nlmsghdr *nlh) { out.push_back(parseDev(nlh)); });
+		},
+		what);
 	return out;
 }
 
@@ -177,12 +194,19 @@ std::vector<WorkerInfo> Client::workers(std::optional<uint32_t> devId)
 {
 	std::string what = devId ? fmt::format("VHOST_BLK_CMD_WORKER_GET dump dev {}", *devId)
 				 : "VHOST_BLK_CMD_WORKER_GET dump";
-	Msg msg = newMessage(family_, VHOST_BLK_CMD_WORKER_GET, NLM_F_DUMP, what);
 	std::vector<WorkerInfo> out;
 
-	if (devId)
-		putU32(msg.get(), VHOST_BLK_A_WORKER_DEV_ID, *devId, what);
-	exchange(msg.get(), what, [&](const nlmsghdr *nlh) { out.push_back(parseWorker(nlh)); });
+	retryInterrupted(
+		[&] {
+			Msg msg = newMessage(family_, VHOST_BLK_CMD_WORKER_GET, NLM_F_DUMP, what);
+			if (devId)
+				putU32(msg.get(), VHOST_BLK_A_WORKER_DEV_ID, *devId, what);
+			out.clear();
+			return exchange(msg.get(), what, [&](const nlmsghdr *nlh) {
+				out.push_back(parseWorker(nlh));
+			});
+		},
+		what);
 	return out;
 }
 
@@ -190,12 +214,18 @@ std::vector<VqInfo> Client::vqs(std::optional<uint32_t> devId)
 {
 	std::string what = devId ? fmt::format("VHOST_BLK_CMD_VQ_GET dump dev {}", *devId)
 				 : "VHOST_BLK_CMD_VQ_GET dump";
-	Msg msg = newMessage(family_, VHOST_BLK_CMD_VQ_GET, NLM_F_DUMP, what);
 	std::vector<VqInfo> out;
 
-	if (devId)
-		putU32(msg.get(), VHOST_BLK_A_VQ_DEV_ID, *devId, what);
-	exchange(msg.get(), what, [&](const nlmsghdr *nlh) { out.push_back(parseVq(nlh)); });
+	retryInterrupted(
+		[&] {
+			Msg msg = newMessage(family_, VHOST_BLK_CMD_VQ_GET, NLM_F_DUMP, what);
+			if (devId)
+				putU32(msg.get(), VHOST_BLK_A_VQ_DEV_ID, *devId, what);
+			out.clear();
+			return exchange(msg.get(), what,
+					[&](const nlmsghdr *nlh) { out.push_back(parseVq(nlh)); });
+		},
+		what);
 	return out;
 }
 

@@ -22,6 +22,8 @@
 #include "vhostctl/error.hpp"
 #include "vhostctl/netlink.hpp"
 
+#include <fmt/format.h>
+
 using Catch::Matchers::ContainsSubstring;
 
 namespace {
@@ -196,7 +198,20 @@ TEST_CASE("Attributes are validated against the policy", "[netlink]")
 		REQUIRE(nla_put_u32(m.get(), VHOST_BLK_A_DEV_FEATURES, 1) == 0);
 		auto e = parseError([&] { nl::parseDev(hdr(m)); });
 		CHECK(e.errnum() == EPROTO);
-		CHECK_THAT(e.what(), ContainsSubstring("attribute features has 4 bytes, not 8"));
+		CHECK_THAT(e.what(),
+			   ContainsSubstring(fmt::format("attribute {} of 4 bytes fails the policy",
+							 int(VHOST_BLK_A_DEV_FEATURES))));
+	}
+	SECTION("an integer longer than its type")
+	{
+		Msg m = reply(VHOST_BLK_CMD_DEV_GET);
+		REQUIRE(nla_put_u32(m.get(), VHOST_BLK_A_DEV_ID, 1) == 0);
+		REQUIRE(nla_put_u64(m.get(), VHOST_BLK_A_DEV_NUM_VQS, 1) == 0);
+		auto e = parseError([&] { nl::parseDev(hdr(m)); });
+		CHECK(e.errnum() == EPROTO);
+		CHECK_THAT(e.what(),
+			   ContainsSubstring(fmt::format("attribute {} of 8 bytes fails the policy",
+							 int(VHOST_BLK_A_DEV_NUM_VQS))));
 	}
 	SECTION("a string without its NUL")
 	{
@@ -204,7 +219,9 @@ TEST_CASE("Attributes are validated against the policy", "[netlink]")
 		REQUIRE(nla_put_u32(m.get(), VHOST_BLK_A_DEV_ID, 1) == 0);
 		REQUIRE(nla_put(m.get(), VHOST_BLK_A_DEV_BACKEND, 4, "/dev") == 0);
 		auto e = parseError([&] { nl::parseDev(hdr(m)); });
-		CHECK_THAT(e.what(), ContainsSubstring("backend is not a terminated string"));
+		CHECK_THAT(e.what(),
+			   ContainsSubstring(fmt::format("attribute {} of 4 bytes fails the policy",
+							 int(VHOST_BLK_A_DEV_BACKEND))));
 	}
 	SECTION("a reply to another command")
 	{
@@ -346,5 +363,39 @@ TEST_CASE("A virtqueue of the wrong size inside the worker's nest is rejected", 
 
 	auto e = parseError([&] { nl::parseWorker(hdr(m)); });
 	CHECK(e.errnum() == EPROTO);
-	CHECK_THAT(e.what(), ContainsSubstring("attribute vq has 8 bytes"));
+	CHECK_THAT(e.what(), ContainsSubstring("a vq attribute of 8 bytes in the vqs nest"));
+}
+
+TEST_CASE("A dump the kernel flags NLM_F_DUMP_INTR is taken again", "[netlink]")
+{
+	Msg a = fullDev(1), b = fullDev(2);
+	nlmsg_hdr(b.get())->nlmsg_flags |= NLM_F_DUMP_INTR;
+	Msg end = done();
+	std::vector<nl::DevInfo> got;
+	nl::DumpParser p("device dump", seq,
+			 [&](const nlmsghdr *nlh) { got.push_back(nl::parseDev(nlh)); });
+
+	CHECK(p.feed(buffer({a.get(), b.get(), end.get()})));
+	CHECK(p.interrupted());
+	CHECK(got.size() == 2);
+
+	/* Taken again until a try is not interrupted, within the tries allowed. */
+	int tries = 0;
+	nl::retryInterrupted([&] { return ++tries < 3; }, "device dump");
+	CHECK(tries == 3);
+	tries = 0;
+	auto e = parseError(
+		[&] { nl::retryInterrupted([&] { return ++tries > 0; }, "vq dump", 4); });
+	CHECK(e.errnum() == EAGAIN);
+	CHECK(tries == 4);
+	CHECK_THAT(e.what(), ContainsSubstring("vq dump: the objects kept changing"));
+}
+
+TEST_CASE("A family of another version is refused clearly", "[netlink]")
+{
+	CHECK_NOTHROW(nl::checkFamilyVersion(VHOST_BLK_GENL_VERSION));
+	auto e = parseError([] { nl::checkFamilyVersion(VHOST_BLK_GENL_VERSION + 1); });
+	CHECK(e.errnum() == EPROTONOSUPPORT);
+	CHECK_THAT(e.what(), ContainsSubstring("vhost_blk is version 2; this build speaks "
+					       "version 1"));
 }

@@ -84,7 +84,9 @@ std::string extackMessage(const nlmsghdr *nlh);
  * data message goes to the callback; NLMSG_DONE ends the dump;
  * NLMSG_ERROR throws vhost::Error with the errno, "@what" and the kernel's
  * extended ack message, if any.  Messages with another sequence number are
- * ignored.
+ * ignored.  A message flagged NLM_F_DUMP_INTR (the objects changed while
+ * the kernel dumped them) makes interrupted() true: the dump must be taken
+ * again.
  */
 class DumpParser
 {
@@ -94,13 +96,26 @@ public:
 	/* Consume one received buffer; returns true once the dump is done. */
 	bool feed(std::span<const std::byte> buffer);
 	bool done() const noexcept { return done_; }
+	bool interrupted() const noexcept { return interrupted_; }
 
 private:
 	std::string what_;
 	uint32_t seq_;
 	std::function<void(const nlmsghdr *)> onMessage_;
 	bool done_ = false;
+	bool interrupted_ = false;
 };
+
+/*
+ * Take a dump with @once (which returns DumpParser::interrupted()) again
+ * while it was interrupted, at most @tries times in all; Error(EAGAIN)
+ * naming @what when every try was.
+ */
+void retryInterrupted(const std::function<bool()> &once, const std::string &what,
+		      unsigned int tries = 5);
+
+/* Error(EPROTONOSUPPORT) unless the kernel's family @version is the one this build speaks. */
+void checkFamilyVersion(uint32_t version);
 
 /* Parse a whole recorded dump (e.g. a test's buffers) into structs. */
 std::vector<DevInfo> parseDevDump(std::span<const std::byte> buffer, uint32_t seq);

@@ -3,8 +3,9 @@
  * nl::Client: a generic netlink socket (libnl-genl-3) bound to the
  * "vhost_blk" family, resolved once.  Dumps devices, workers and virtqueues
  * into the structs of netlink.hpp and sends the admin command VQ_ATTACH.
- * Every failure throws vhost::Error with the errno and, when the kernel
- * gave one, its extended ack message.
+ * A dump the kernel flags as interrupted (the objects changed meanwhile) is
+ * taken again.  Every failure throws vhost::Error with the errno and, when
+ * the kernel gave one, its extended ack message.
  */
 #pragma once
 
@@ -17,6 +18,7 @@
 #include "vhostctl/netlink.hpp"
 
 struct nl_msg;
+struct nlmsghdr;
 struct nl_sock;
 
 namespace nl {
@@ -26,7 +28,8 @@ class Client final
 public:
 	/*
 	 * Connect and resolve the family.  Error(ENOENT) when it is not
-	 * registered: the module is not loaded.
+	 * registered (the module is not loaded), Error(EPROTONOSUPPORT) when
+	 * its version is not the one this build speaks.
 	 */
 	Client();
 	Client(Client &&) noexcept;
@@ -48,8 +51,11 @@ private:
 		void operator()(nl_sock *sock) const noexcept;
 	};
 
-	/* Send @msg, then feed the replies to @onMessage until done or acked. */
-	void exchange(nl_msg *msg, const std::string &what,
+	/*
+	 * Send @msg, then feed the replies to @onMessage until done or
+	 * acked.  Returns whether a dump was interrupted (NLM_F_DUMP_INTR).
+	 */
+	bool exchange(nl_msg *msg, const std::string &what,
 		      const std::function<void(const nlmsghdr *)> &onMessage);
 
 	std::unique_ptr<nl_sock, SockDeleter> sock_;
