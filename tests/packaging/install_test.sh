@@ -5,7 +5,10 @@
 # DKMS against that kernel's headers (in a scratch DKMS tree, never the
 # host's), and 'make install' into a scratch root puts the module, its
 # aliases, the udev rule and the uapi header where a distribution expects
-# them; modinfo shows the version, the parameters and the aliases.
+# them; modinfo shows the version, the parameters and the aliases.  Then
+# the userspace half: vhostctl and its library, the systemd units of
+# vhostctl serve (which systemd-analyze verify accepts without a word), the
+# example of an instance's options, and the bash completion.
 # Prints TAP and a kselftest "Totals" line.
 #
 #   tests/packaging/install_test.sh RELEASE...
@@ -29,7 +32,7 @@ ok() {
 }
 
 echo "TAP version 13"
-echo "1..$((6 * $# + 1))"
+echo "1..$((6 * $# + 4))"
 
 # The source tree DKMS gets, as 'make dkms-install' lays it out.
 make -s -C "$top" dkms-source DESTDIR="$scratch/src-root" >/dev/null 2>"$scratch/src.err"
@@ -105,6 +108,40 @@ pc=$(find "$root/usr/lib" -name vhostctl.pc | head -n 1)
 	[ -n "$pc" ] && grep -qx "Version: ${version%%[+-]*}.*" "$pc"
 ok $? "make install-ctl installs vhostctl $version, its man page, the library and vhostctl.pc" \
 	"$out$(cd "$root" 2>/dev/null && find . -type f)"
+
+# The units of vhostctl serve, as systemd reads them: an instance of each,
+# whose ExecStart names the binary just installed (verify wants it there).
+units=$root/usr/lib/systemd/system
+check=$scratch/units
+mkdir -p "$check"
+grep -qx 'ExecStart=/usr/bin/vhostctl serve --config /etc/vhostctl/serve/%i.conf' \
+	"$units/vhostctl-serve@.service" 2>/dev/null &&
+	sed "s|/usr/bin/vhostctl|$root/usr/bin/vhostctl|" "$units/vhostctl-serve@.service" \
+		>"$check/vhostctl-serve@check.service" &&
+	cp "$units/vhostctl-serve@.socket" "$check/vhostctl-serve@check.socket"
+out=$(cd "$check" && systemd-analyze verify --man=no ./vhostctl-serve@check.service \
+	./vhostctl-serve@check.socket 2>&1)
+rc=$?
+[ $rc -eq 0 ] && [ -z "$out" ]
+ok $? "systemd-analyze verify accepts vhostctl-serve@.service and .socket, without a warning" \
+	"exit $rc: $out"
+
+# The example of an instance's options is one serve reads: it gets as far
+# as opening the backend it names (the socket would come from systemd).
+out=$("$root/usr/bin/vhostctl" serve --config "$root/usr/share/doc/vhostctl/serve.conf.example" \
+	--socket "$scratch/example.sock" 2>&1)
+rc=$?
+[ $rc -eq 3 ] && [[ $out == *"open backend /srv/vm1.img: No such file or directory"* ]]
+ok $? "serve --config reads the installed serve.conf.example" "exit $rc: $out"
+
+# The bash completion, sourced, completes from the installed binary's tables.
+out=$(bash -c '. "$1/usr/share/bash-completion/completions/vhostctl" &&
+	COMP_WORDS=("$1/usr/bin/vhostctl" vq at) COMP_CWORD=2 && _vhostctl &&
+	echo "${COMPREPLY[*]}" &&
+	COMP_WORDS=("$1/usr/bin/vhostctl" vq attach dev 1 "") COMP_CWORD=5 && _vhostctl &&
+	echo "${COMPREPLY[*]}"' _ "$root" 2>&1)
+[ "$out" = "attach"$'\n'"vq worker" ]
+ok $? "the bash completion completes objects, commands and keywords" "$out"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 [ $fail -eq 0 ]
