@@ -3,10 +3,14 @@
 #
 # vhostctl against the loaded module.  "vhostctl run" owns a device with two
 # queues, one worker each, on a file in /tmp; the read commands must report
-# what the kernel set up (worker ids and thread ids, vq bindings), the admin
-# command must move a virtqueue as root and be refused to uid 65534, an
-# unprivileged reader must not see root's device, and bad input must fail
-# with one line; bench measures the device and a qemu-storage-daemon.  Prints TAP; exit 0 if every test passed, 4 to skip.
+# what the kernel set up (worker ids and thread ids, vq bindings, one device
+# in detail), the admin command must move a virtqueue as root (keywords or
+# positional) and be refused to uid 65534, an unprivileged reader must not
+# see root's device, and each failure must be one line with the exit status
+# that says what failed (2 usage, 3 no such device, 5 permission); bench
+# measures the device and a qemu-storage-daemon, and the busy-poll timeout it
+# sets is read back from the kernel.  Prints TAP; exit 0 if every test
+# passed, 4 to skip.
 
 # jq filters name their variables ($pid, $dev) in single quotes.
 # shellcheck disable=SC2016
@@ -17,7 +21,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=20
+PLAN=21
 
 run_pid=
 
@@ -95,7 +99,8 @@ if [ -z "$dev" ]; then
 fi
 
 # 2. dev show: the owner, the backend, three workers (0 and one per queue).
-vc --json dev show "$dev"
+vc --json dev show
+out=$(printf '%s' "$out" | jq -c --argjson dev "$dev" 'map(select(.id == $dev))' 2>/dev/null)
 mode=$(printf '%s' "$out" | jq -r '.[0].worker_mode' 2>/dev/null)
 jq_check --argjson pid "$run_pid" --arg img "$img" \
 	'length == 1 and .[0].owner_pid == $pid and .[0].owner_uid == 0 and
@@ -103,14 +108,24 @@ jq_check --argjson pid "$run_pid" --arg img "$img" \
 	 (.[0].features | . != null and . > 0)'
 result "dev show reports the owner, the backend and 3 workers ($mode mode)"
 
-# 3. worker show: ids 0, 1, 2 and their thread ids.
+# 3. dev show ID: the device in detail, its workers and vqs nested, and its
+# owner's name; run is not serve: no socket, serial or limits of serve's.
+vc --json dev show "$dev"
+jq_check --argjson dev "$dev" --argjson pid "$run_pid" \
+	'type == "object" and .id == $dev and .owner_pid == $pid and .owner_comm == "vhostctl" and
+	 (.workers | map(.id) | sort) == [0, 1, 2] and (.vqs | length) > 1 and
+	 (.vqs | map(select(.active)) | map(.index)) == [0, 1] and
+	 .socket == null and .serial == null'
+result "dev show $dev: one object, its 3 workers and its vqs nested, owner vhostctl"
+
+# 4. worker show: ids 0, 1, 2 and their thread ids.
 vc --json worker show dev "$dev"
 workers=$out
 jq_check '[.[].id] | sort == [0, 1, 2]' &&
 	jq_check 'map(select(.id > 0) | .vqs | length) == [1, 1]'
 result "worker show reports workers 0, 1 and 2, one vq each for 1 and 2"
 
-# 4. Every TID is the worker's thread: a thread of the owner in task mode,
+# 5. Every TID is the worker's thread: a thread of the owner in task mode,
 # a kthread otherwise; either way named vhost-OWNER.
 tids_ok() {
 	local tid comm
@@ -138,7 +153,7 @@ tids_ok() {
 tids_ok
 result "worker TIDs are live $mode threads named vhost-$run_pid"
 
-# 5. vq show agrees with worker show, both ways.
+# 6. vq show agrees with worker show, both ways.
 bindings_match() {
 	vc --json vq show dev "$dev"
 	local vqs=$out
@@ -153,53 +168,53 @@ bindings_match() {
 bindings_match
 result "vq show bindings match worker show"
 
-# 6. The two queues are served and have moved requests.
+# 7. The two queues are served and have moved requests.
 sleep 2
 vc --json vq show dev "$dev" active
-jq_check 'map(.index) == [0, 1] and all(.num > 0 and .requests > 0 and .errors == 0) and
+jq_check 'map(.index) == [0, 1] and all(.active and .num > 0 and .requests > 0 and .errors == 0) and
 	  (map(.worker_id) | sort) == [1, 2]'
 result "vq show active lists vqs 0 and 1 on workers 1 and 2, moving requests"
 
-# 7. The admin moves vq 0 to worker 2 while I/O runs.
-vc vq attach "$dev" 0 2
+# 8. The admin moves vq 0 to worker 2 while I/O runs.
+vc vq attach dev "$dev" vq 0 worker 2
 [ "$rc" -eq 0 ] || diag "status $rc:" "$err"
 vc --json vq show dev "$dev"
 jq_check '.[] | select(.index == 0) | .worker_id == 2' && bindings_match
-result "vq attach $dev 0 2 as root moves vq 0 to worker 2"
+result "vq attach dev $dev vq 0 worker 2 as root moves vq 0 to worker 2"
 
-# 8. And back.
+# 9. And back, positional.
 vc vq attach "$dev" 0 1
 vc --json vq show dev "$dev"
 jq_check '.[] | select(.index == 0) | .worker_id == 1' && bindings_match
 result "vq attach $dev 0 1 moves it back"
 
-# 9. uid 65534 may not.
+# 10. uid 65534 may not: permission, status 5.
 vc_nobody vq attach "$dev" 0 2
-one_line_failure 1 && [[ $err == *"Operation not permitted"* ]] &&
+one_line_failure 5 && [[ $err == *"Operation not permitted"* ]] &&
 	vc --json vq show dev "$dev" && jq_check '.[] | select(.index == 0) | .worker_id == 1'
 result "vq attach as uid $NOBODY is refused in one line, the binding unchanged"
 
-# 10. Nor does it see root's device.
+# 11. Nor does it see root's device.
 vc_nobody --json dev show
 [ "$rc" -eq 0 ] && jq_check --argjson dev "$dev" 'all(.id != $dev)' &&
 	vc_nobody --json worker show && jq_check --argjson dev "$dev" 'all(.dev_id != $dev)'
 result "uid $NOBODY's dev show and worker show do not list root's device"
 
-# 11. A bad worker id.
+# 12. A worker that does not exist: status 3.
 vc vq attach "$dev" 0 77
-one_line_failure 1 && vc --json vq show dev "$dev" &&
+one_line_failure 3 && vc --json vq show dev "$dev" &&
 	jq_check '.[] | select(.index == 0) | .worker_id == 1'
 result "vq attach to a worker that does not exist fails in one line"
 
-# 12. A device that does not exist.
+# 13. A device that does not exist: status 3, both commands.
+shown=1
 vc worker show dev 2147483647
-if one_line_failure 1; then
-	vc vq attach 2147483647 0 0
-	one_line_failure 1
-fi
-result "a device id that does not exist fails in one line"
+one_line_failure 3 && shown=0
+vc vq attach 2147483647 0 0
+one_line_failure 3 && [ "$shown" -eq 0 ]
+result "a device id that does not exist fails in one line, status 3"
 
-# 13. Usage errors: status 2, one line.
+# 14. Usage errors: status 2, one line.
 usage_ok=0
 for args in "bogus" "worker bogus" "vq attach 1 2" "worker show dev x" "run --queues 2"; do
 	# shellcheck disable=SC2086
@@ -209,45 +224,46 @@ done
 [ $usage_ok -eq 0 ]
 result "unknown objects, commands and bad arguments exit 2 with one line"
 
-# 14. run without the device node.
+# 15. run without the device node: status 3.
 vc run --backend "$img" --device "$tmp/no-such-node" --duration 1
-one_line_failure 1 && [[ $err == *"no-such-node: No such file or directory"* ]]
+one_line_failure 3 && [[ $err == *"no-such-node: No such file or directory"* ]]
 result "vhostctl run without its device node fails in one line"
 
-# 15. top shows the device's workers with rates.
+# 16. top shows the device's workers with rates.
 vc --json top --interval 0.5 --iterations 2 dev "$dev"
 [ "$rc" -eq 0 ] && [ "$(lines "$out")" -eq 2 ] &&
 	jq_check -s 'all(.workers | length == 3) and
 		     (last | .vqs | map(.requests_per_s) | add > 0)'
 result "top --iterations 2 prints two frames with 3 workers and I/O rates"
 
-# 16. SIGINT ends the run with a summary and no failed request.
+# 17. SIGINT ends the run with a summary and no failed request.
 kill -INT "$run_pid"
 wait "$run_pid"
 run_rc=$?
 run_pid=
 out=$(<"$tmp/run.out")
-[ $run_rc -eq 0 ] && jq_check '.ios > 0 and .errors == 0 and .queues == 2 and
-			       .workers == "per-vq" and .worker_ids == [1, 2]'
+[ $run_rc -eq 0 ] && jq_check '.ios > 0 and .errors == 0 and .queues == 2 and .target == "vhost-blk" and
+			       .layout == "per-vq" and .worker_ids == [1, 2] and .rw == "randread"'
 result "vhostctl run stops on SIGINT with a summary, no request failed (exit $run_rc)"
 diag "$out"
 [ -s "$tmp/run.err" ] && diag "$(<"$tmp/run.err")"
 
-# 17. The device is gone with its owner.
+# 18. The device is gone with its owner.
 vc --json dev show
 [ "$rc" -eq 0 ] && jq_check --argjson dev "$dev" 'all(.id != $dev)'
 result "the device is gone once vhostctl run exits"
 
-# 18. bench on /dev/vhost-blk: the same driver, a worker per queue, measured.
+# 19. bench on /dev/vhost-blk: the same driver, a worker per queue, measured.
 vc --json bench --backend "$img" --queues 2 --workers per-vq --rw randrw --iodepth 4 \
 	--duration 1 --warmup 0.2
 [ "$rc" -eq 0 ] || diag "status $rc:" "$err"
 jq_check '.target == "vhost-blk" and .layout == "per-vq" and .queues == 2 and .ios > 0 and
+	  .rw == "randrw" and .worker_ids == [1, 2] and
 	  .iops > 0 and .errors == 0 and .p50_us > 0 and .p99_us >= .p50_us and
 	  (.worker_busy_pct | . != null and . > 0)'
 result "bench --backend measures vhost-blk with busy workers and no failed request"
 
-# 19. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
+# 20. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
 if command -v qemu-storage-daemon >/dev/null; then
 	sock=$tmp/qsd.sock
 	qemu-storage-daemon --blockdev driver=file,node-name=file0,filename="$img" \
@@ -265,20 +281,41 @@ if command -v qemu-storage-daemon >/dev/null; then
 	kill "$qsd_pid" 2>/dev/null
 	wait "$qsd_pid" 2>/dev/null
 	jq_check '.target == "vhost-user" and .queues == 2 and .ios > 0 and .errors == 0 and
-		  .worker_busy_pct == null'
+		  .worker_busy_pct == null and .layout == null and .busy_poll_us == null'
 	result "bench --vhost-user drives qemu-storage-daemon with the same driver"
 else
 	n=$((n + 1))
 	echo "ok $n bench --vhost-user # SKIP qemu-storage-daemon is not installed"
 fi
 
-# 20. Busy-polling on both sides: the worker polls its ring, the driver its used ring.
-vc --json bench --backend "$img" --workers single --rw randread --iodepth 1 --busy-poll 100 \
-	--poll 100 --duration 1 --warmup 0.2
-[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
-jq_check '.target == "vhost-blk" and .busy_poll_us == 100 and .poll_us == 100 and .ios > 0 and
-	  .errors == 0'
-result "bench --busy-poll and --poll: polled on both sides, no failed request"
+# 21. Busy-polling on both sides: the worker polls its ring, the driver its
+# used ring; the kernel reports the timeout bench set on each of its vqs.
+"$VHOSTCTL" --json bench --backend "$img" --queues 2 --workers single --rw randread \
+	--iodepth 1 --busy-poll 100 --poll 100 --duration 3 --warmup 0.2 \
+	>"$tmp/bench.out" 2>"$tmp/bench.err" &
+bench_pid=$!
+polled=
+for _ in {1..40}; do
+	vc --json dev show
+	bdev=$(printf '%s' "$out" |
+		jq -r --argjson pid "$bench_pid" '.[] | select(.owner_pid == $pid and .backend != null) | .id' 2>/dev/null)
+	if [ -n "$bdev" ]; then
+		vc --json vq show dev "$bdev"
+		polled=$(printf '%s' "$out" | jq -c '[.[] | select(.index < 2) | .busyloop_us]' 2>/dev/null)
+		[ "$polled" = "[100,100]" ] && break
+	fi
+	sleep 0.25
+done
+wait "$bench_pid"
+bench_rc=$?
+out=$(<"$tmp/bench.out")
+if ! { [ "$polled" = "[100,100]" ] && [ "$bench_rc" -eq 0 ] &&
+	jq_check '.target == "vhost-blk" and .busy_poll_us == 100 and .poll_us == 100 and .ios > 0 and
+		  .errors == 0'; }; then
+	diag "busyloop_us of vqs 0 and 1: ${polled:-none}; bench: $bench_rc" "$(<"$tmp/bench.err")"
+	false
+fi
+result "bench --busy-poll 100: vq show reads busyloop_us 100 back; --poll; no failed request"
 
 [ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }
 totals 0
