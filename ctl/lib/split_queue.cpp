@@ -201,7 +201,12 @@ std::optional<UsedElem> SplitQueue::popUsed()
 	uint32_t id = vhost::le::load<uint32_t>(e);
 	uint32_t len = vhost::le::load<uint32_t>(e + 4);
 
-	if (id >= size() || !chainLen_[id])
+	if (id >= size())
+		throw vhost::Error(EPROTO,
+				   fmt::format("used ring entry {}: head {} is past the ring "
+					       "of {} entries",
+					       lastUsed_, id, size()));
+	if (!chainLen_[id])
 		throw vhost::Error(
 			EPROTO,
 			fmt::format("used ring entry {}: head {} is not in flight", lastUsed_, id));

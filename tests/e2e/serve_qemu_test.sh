@@ -3,14 +3,19 @@
 #
 # vhostctl serve behind an unmodified QEMU, end to end, against the loaded
 # module.  "vhostctl serve" serves a 64 MiB file in /tmp on a vhost-user-blk
-# socket with two queues and a worker per queue, busy-polling 20 us; a
-# nested QEMU (TCG) boots the running kernel with the initramfs of tests/e2e/mkguest, whose init
+# socket with two queues and a worker per queue, busy-polling 20 us; the
+# socket is systemd's (systemd-socket-activate: serve starts on QEMU's
+# connection and takes the socket from LISTEN_FDS), as vhostctl-serve@.socket
+# makes it.  A nested QEMU (TCG) boots the running kernel with the initramfs of tests/e2e/mkguest, whose init
 # writes a pattern at a few offsets of /dev/vda with O_DIRECT, reads it
 # back and compares the sums, then reloads virtio_blk (a device reset: QEMU
 # stops and restarts the rings on the same connection) and reads it again.
 # While the guest holds, the module's tables must show the served device
 # (owned by serve, its vqs on their own workers, requests and bytes
-# counted); then the backend file must hold the pattern,
+# counted, the busy-poll timeout read back; dev show with serve's socket and
+# serial), and "vhostctl dev resize" must grow the backend to 96 MiB under
+# the running guest, which must see the new size (CONFIG_CHANGE_MSG); then
+# the backend file must hold the pattern,
 # serve must outlive the guest's hang-up and take another connection, and
 # SIGTERM must end it with status 0.  Runs inside a vm-run guest:
 #   scripts/vm-run --kernel 6.12 --load --mem 3072 --timeout 600 -- \
@@ -38,7 +43,7 @@ SERIAL=e2e-serve-0001
 REGIONS=0:1,17:2,63:1
 # The MiB the guest writes, then discards: it must read zeros.
 DISCARD=40
-PLAN=10
+PLAN=11
 
 # shellcheck source=tests/e2e/nested.sh
 . "$top/tests/e2e/nested.sh"
@@ -91,20 +96,29 @@ t0=$SECONDS
 echo "TAP version 13"
 echo "1..$PLAN"
 
-# 1. serve listens.  Not niced: in task mode its workers, which carry the
-# guest's I/O, are its threads and would inherit the nice value.
-# The workers busy-poll their rings briefly: QEMU's ioeventfd kicks and
-# irqfd calls must work with it.
-"$VHOSTCTL" serve --socket "$SOCK" --backend "$img" --queues $QUEUES --workers per-vq \
-	--busy-poll 20 --serial "$SERIAL" 2>"$tmp/serve.err" &
+# 1. The socket listens: systemd's, serve to start on the first connection
+# (or serve's own, without systemd-socket-activate).  Not niced: in task
+# mode its workers, which carry the guest's I/O, are its threads and would
+# inherit the nice value.  The workers busy-poll their rings briefly:
+# QEMU's ioeventfd kicks and irqfd calls must work with it.
+serve=("$VHOSTCTL" serve --backend "$img" --queues "$QUEUES" --workers per-vq --busy-poll 20
+	--serial "$SERIAL")
+rm -f "$SOCK"
+if command -v systemd-socket-activate >/dev/null; then
+	activated=1
+	systemd-socket-activate -l "$SOCK" "${serve[@]}" 2>"$tmp/serve.err" &
+else
+	activated=
+	"${serve[@]}" --socket "$SOCK" 2>"$tmp/serve.err" &
+fi
 serve_pid=$!
 for _ in {1..100}; do
-	[ -S "$SOCK" ] && grep -q " on $SOCK" "$tmp/serve.err" && break
+	[ -S "$SOCK" ] && break
 	kill -0 "$serve_pid" 2>/dev/null || break
 	sleep 0.2
 done
 [ -S "$SOCK" ] && kill -0 "$serve_pid" 2>/dev/null
-result "vhostctl serve listens on $SOCK (pid $serve_pid)"
+result "the socket listens on $SOCK (pid $serve_pid${activated:+, socket-activated})"
 
 # 2. The nested guest boots and finds the disk with its queues and serial.
 nested_start "$tmp" "$SOCK" $QUEUES "e2e.regions=$REGIONS e2e.reload=1 e2e.discard=$DISCARD e2e.hold=120" "$VCPUS"
@@ -112,7 +126,8 @@ if ! nested_wait '^E2E (DISK|VERIFY FAIL)' 240; then
 	guest_tail
 	false
 else
-	grep -qa "^E2E DISK vda 131072 sectors, $GUEST_QUEUES queues, serial $SERIAL" "$tmp/guest.log"
+	grep -qa "^E2E DISK vda 131072 sectors, $GUEST_QUEUES queues, serial $SERIAL" "$tmp/guest.log" &&
+		{ [ -z "$activated" ] || grep -q " on $SOCK (passed by the service manager)" "$tmp/serve.err"; }
 fi
 result "the nested guest sees vda: 64 MiB, $GUEST_QUEUES queue(s), serial $SERIAL ($((SECONDS - t0)) s)"
 
@@ -144,8 +159,13 @@ dev=$(printf '%s' "$out" |
 jq_check --argjson pid "$serve_pid" --arg img "$img" \
 	'map(select(.owner_pid == $pid)) | length == 1 and .[0].backend == $img and
 	 .[0].backend_size == 67108864 and .[0].num_workers == 3'
-result "the served device ${dev:-none} is owned by serve, backs onto the file, 3 workers"
 [ -n "$dev" ] || dev=4294967295
+vc --json dev show "$dev"
+jq_check --arg sock "$SOCK" --arg serial "$SERIAL" \
+	'.socket == $sock and .serial == $serial and .owner_comm == "vhostctl" and
+	 .limits.capacity == 131072 and (.workers | length) == 3'
+result "the served device ${dev} is owned by serve, backs onto the file, 3 workers, its socket and serial"
+diag "vhostctl --json dev show $dev:" "$("$VHOSTCTL" --json --pretty dev show "$dev" 2>&1)"
 
 # 5. The guest's I/O went through the kernel: requests and bytes counted,
 # no error, each vq on its own worker (per-vq).  The guest wrote every region
@@ -163,9 +183,9 @@ out=$(printf '%s' "$vqs" | jq -c --argjson q $QUEUES 'map(select(.index < $q))' 
 diag "vq show: $(printf '%s' "$out" | jq -c 'map({index, worker_id, active, requests, bytes, kicks, errors})' 2>/dev/null)"
 jq_check --argjson min $((3 * total_mib * 1048576)) --argjson used "$GUEST_QUEUES" \
 	'length == 2 and map(.worker_id) == [1, 2] and all(.errors == 0) and
-	 (map(.active) | add) == $used and (map(.requests) | add) > 0 and
-	 (map(.bytes) | add) >= $min'
-result "vq show: the guest's requests and bytes were served in the kernel, vqs 0 and 1 on workers 1 and 2"
+	 (map(select(.active)) | length) == $used and (map(.requests) | add) > 0 and
+	 (map(.bytes) | add) >= $min and all(.busyloop_us == 20)'
+result "vq show: the guest's requests and bytes were served in the kernel, vqs 0 and 1 on workers 1 and 2, busy-polling 20 us"
 
 # 6. The workers are threads of serve (task mode) or kthreads named after it.
 vc --json worker show dev "$dev"
@@ -184,7 +204,25 @@ workers_ok() {
 workers_ok
 result "worker show: workers 0, 1, 2 of serve (pid $serve_pid)"
 
-# 7. The guest powers off by itself; QEMU exits 0.
+# 7. The backend grows under the running guest: dev resize has serve serve
+# 96 MiB, serve sends CONFIG_CHANGE_MSG, QEMU reads the config space again
+# and tells the guest, whose vda grows.
+resized_ok() {
+	vc --json dev resize "$dev" size 96M
+	jq_check '.capacity == 196608' || return 1
+	nested_send "resize 196608"
+	if ! nested_wait '^E2E RESIZE' 60; then
+		guest_tail
+		return 1
+	fi
+	guest_lines
+	grep -qa '^E2E RESIZE vda 196608 sectors OK' "$tmp/guest.log" &&
+		grep -q 'the backend grew from 67108864 to 100663296 bytes' "$tmp/serve.err"
+}
+resized_ok
+result "dev resize $dev size 96M: the nested guest sees vda grow to 196608 sectors ($((SECONDS - t0)) s)"
+
+# 8. The guest powers off by itself; QEMU exits 0.
 nested_send go
 if nested_reap 60; then
 	[ "$nested_rc" -eq 0 ] || { diag "qemu exit $nested_rc"; guest_tail; false; }
@@ -194,7 +232,7 @@ else
 fi
 result "the nested guest powers off and QEMU exits 0 ($((SECONDS - t0)) s)"
 
-# 8. The backend file holds the pattern, read here, past the guest.
+# 9. The backend file holds the pattern, read here, past the guest.
 file_ok() {
 	local reg off len want got bad=0
 	for reg in ${REGIONS//,/ }; do
@@ -223,7 +261,7 @@ file_ok() {
 file_ok
 result "the backend file holds the guest's pattern at MiB $offsets, zeros at $DISCARD"
 
-# 9. serve outlives the hang-up: the device is closed, and the socket takes
+# 10. serve outlives the hang-up: the device is closed, and the socket takes
 # another connection (vhostctl's own vhost-user driver) that does I/O.
 again_ok() {
 	for _ in {1..50}; do
@@ -249,15 +287,20 @@ again_ok() {
 again_ok
 result "serve outlives the guest's hang-up and serves a second connection"
 
-# 10. SIGTERM: status 0, the socket gone, no message refused on the way.
+# 11. SIGTERM: status 0, the socket gone, no message refused on the way.
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 serve_rc=$?
 serve_pid=
 diag "vhostctl serve:" "$(<"$tmp/serve.err")"
-[ "$serve_rc" -eq 0 ] && [ ! -e "$SOCK" ] &&
-	! grep -qE 'refused|dropped after an error|unexpected' "$tmp/serve.err"
-result "SIGTERM ends serve with status 0 ($serve_rc), the socket removed, nothing refused"
+# A socket passed by the service manager is its own, left in place.
+if [ -n "$activated" ]; then
+	[ -S "$SOCK" ]
+else
+	[ ! -e "$SOCK" ]
+fi && [ "$serve_rc" -eq 0 ] && ! grep -qE 'refused|dropped after an error|unexpected|error:' "$tmp/serve.err"
+result "SIGTERM ends serve with status 0 ($serve_rc), the socket ${activated:+left to systemd}${activated:-removed}, nothing refused"
+rm -f "$SOCK"
 
 diag "wall time $((SECONDS - t0)) s"
 [ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }

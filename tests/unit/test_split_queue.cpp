@@ -6,6 +6,7 @@
  */
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <cstring>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 #include "vhostctl/split_queue.hpp"
 #include "vring_ref.h"
 
+using Catch::Matchers::ContainsSubstring;
 using virtio::Buffer;
 using virtio::RingLayout;
 using virtio::SplitQueue;
@@ -331,22 +333,34 @@ TEST_CASE("With EVENT_IDX, avail_event decides the kick and used_event asks for 
 
 TEST_CASE("A used entry for a head not in flight is a protocol error", "[ring]")
 {
-	RingLayout l = RingLayout::compute(8);
-	RingBuffer buf(l.totalSize);
-	SplitQueue q(buf.span(), 8, false);
-	FakeDevice dev(buf.span(), l);
+	/* Each case on a ring of its own: a refused entry stays at the head of the used ring. */
+	auto refused = [](uint32_t head) {
+		RingLayout l = RingLayout::compute(8);
+		RingBuffer buf(l.totalSize);
+		SplitQueue q(buf.span(), 8, false);
+		FakeDevice dev(buf.span(), l);
 
-	q.add(std::vector<Buffer>{{0x1000, 1, true}});
-	q.publish();
-	dev.push(5, 1);
-	try {
-		q.popUsed();
-		FAIL("no error");
-	} catch (const vhost::Error &e) {
-		CHECK(e.errnum() == EPROTO);
-	}
-	dev.push(100, 1);
-	CHECK_THROWS_AS(q.popUsed(), vhost::Error);
+		q.add(std::vector<Buffer>{{0x1000, 1, true}});
+		q.publish();
+		dev.push(head, 1);
+		try {
+			q.popUsed();
+		} catch (const vhost::Error &e) {
+			CHECK(e.errnum() == EPROTO);
+			/* Still refused, and nothing was freed on the way. */
+			CHECK_THROWS_AS(q.popUsed(), vhost::Error);
+			CHECK(q.inFlight() == 1);
+			return std::string(e.what());
+		}
+		FAIL("no error for head " << head);
+		return std::string();
+	};
+
+	/* A head inside the ring, but no chain starts there. */
+	CHECK_THAT(refused(5), ContainsSubstring("head 5 is not in flight"));
+	/* A head past the ring's end: refused before it indexes anything. */
+	CHECK_THAT(refused(100), ContainsSubstring("head 100 is past the ring of 8 entries"));
+	CHECK_THAT(refused(8), ContainsSubstring("head 8 is past the ring of 8 entries"));
 }
 
 TEST_CASE("The ring area must hold the layout", "[ring]")

@@ -208,7 +208,7 @@ TEST_CASE("memory and ring addresses are translated into the bridge's mappings",
 	CHECK(br.log.str().find("in no memory region") != std::string::npos);
 }
 
-TEST_CASE("a new memory table keeps unchanged mappings and moves ring addresses",
+TEST_CASE("a new memory table keeps unchanged mappings; a ring must stay in it",
 	  "[vhost-user-backend]")
 {
 	Bridge br;
