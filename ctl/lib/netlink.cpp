@@ -395,7 +395,7 @@ void checkFamilyVersion(uint32_t version)
 		throw vhost::Error(EPROTONOSUPPORT,
 				   fmt::format("generic netlink family " VHOST_BLK_GENL_NAME
 					       " is version {}; this build speaks version {}: "
-					       "update vhostctl or the module",
+					       "update the library or the module",
 					       version, VHOST_BLK_GENL_VERSION));
 }
 
