@@ -165,7 +165,7 @@ jq_check --arg sock "$SOCK" --arg serial "$SERIAL" \
 	'.socket == $sock and .serial == $serial and .owner_comm == "vhostctl" and
 	 .limits.capacity == 131072 and (.workers | length) == 3'
 result "the served device ${dev} is owned by serve, backs onto the file, 3 workers, its socket and serial"
-diag "vhostctl --json dev show $dev:" "$("$VHOSTCTL" --json --pretty dev show "$dev" 2>&1)"
+diag "vhostctl --json dev show $dev:" "$("$VHOSTCTL" --json dev show "$dev" 2>&1)"
 
 # 5. The guest's I/O went through the kernel: requests and bytes counted,
 # no error, each vq on its own worker (per-vq).  The guest wrote every region
@@ -295,11 +295,13 @@ serve_pid=
 diag "vhostctl serve:" "$(<"$tmp/serve.err")"
 # A socket passed by the service manager is its own, left in place.
 if [ -n "$activated" ]; then
+	sock_end="left to systemd"
 	[ -S "$SOCK" ]
 else
+	sock_end=removed
 	[ ! -e "$SOCK" ]
 fi && [ "$serve_rc" -eq 0 ] && ! grep -qE 'refused|dropped after an error|unexpected|error:' "$tmp/serve.err"
-result "SIGTERM ends serve with status 0 ($serve_rc), the socket ${activated:+left to systemd}${activated:-removed}, nothing refused"
+result "SIGTERM ends serve with status 0 ($serve_rc), the socket $sock_end, nothing refused"
 rm -f "$SOCK"
 
 diag "wall time $((SECONDS - t0)) s"
