@@ -102,8 +102,8 @@ vc_nobody bench --vhost-user "$sock" --duration 0.5 --warmup 0
 	! grep -q "connection 1 from" "$tmp/serve.err"
 result "a peer of uid $NOBODY is refused before any message (status $rc)"
 
-# 3-5. Root's frontend, a second long: the device serve owns.
-"$VHOSTCTL" --json bench --vhost-user "$sock" --queues 2 --rw randrw --iodepth 2 --duration 4 \
+# 3-5. Root's frontend, until SIGINT after test 5: the device serve owns.
+"$VHOSTCTL" --json bench --vhost-user "$sock" --queues 2 --rw randrw --iodepth 2 --duration 100 \
 	--warmup 0 >"$tmp/bench.out" 2>"$tmp/bench.err" &
 bench_pid=$!
 pids+=("$bench_pid")
@@ -136,6 +136,7 @@ jq_check --argjson dev "$dev" '.id == $dev and .capacity == 196608' &&
 	wait_for "$tmp/serve.err" "the backend grew from 67108864 to 100663296 bytes" &&
 	vc --json dev show "$dev" && jq_check '.limits.capacity == 196608'
 result "dev resize $dev size 96M: the file grows, serve serves 196608 sectors"
+kill -INT "$bench_pid"
 wait "$bench_pid"
 bench_rc=$?
 out=$(<"$tmp/bench.out")
