@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <linux/vhost_blk.h>
 
+#include "vhostctl/blk_config.hpp"
 #include "vhostctl/device.hpp"
 #include "vhostctl/error.hpp"
 
@@ -54,6 +55,39 @@ void BlkDevice::setSerial(std::string_view serial)
 					serial, sizeof(s.serial)));
 	std::memcpy(s.serial, serial.data(), serial.size());
 	ioctl(VHOST_BLK_SET_SERIAL, &s, "VHOST_BLK_SET_SERIAL");
+}
+
+void BlkDevice::setLimits(const virtio::blk::Limits &l)
+{
+	vhost_blk_limits k = {};
+
+	k.capacity = l.capacity;
+	k.size_max = l.sizeMax;
+	k.seg_max = l.segMax;
+	k.max_discard_sectors = l.maxDiscardSectors;
+	k.max_discard_seg = l.maxDiscardSeg;
+	k.max_write_zeroes_sectors = l.maxWriteZeroesSectors;
+	k.max_write_zeroes_seg = l.maxWriteZeroesSeg;
+	k.flags = l.readOnly ? VHOST_BLK_LIMITS_F_RO : 0;
+	ioctl(VHOST_BLK_SET_LIMITS, &k, "VHOST_BLK_SET_LIMITS",
+	      fmt::format("capacity {}{}", l.capacity, l.readOnly ? " read-only" : ""));
+}
+
+virtio::blk::Limits BlkDevice::limits()
+{
+	vhost_blk_limits k = {};
+	virtio::blk::Limits l;
+
+	ioctl(VHOST_BLK_GET_LIMITS, &k, "VHOST_BLK_GET_LIMITS");
+	l.capacity = k.capacity;
+	l.sizeMax = k.size_max;
+	l.segMax = k.seg_max;
+	l.maxDiscardSectors = k.max_discard_sectors;
+	l.maxDiscardSeg = k.max_discard_seg;
+	l.maxWriteZeroesSectors = k.max_write_zeroes_sectors;
+	l.maxWriteZeroesSeg = k.max_write_zeroes_seg;
+	l.readOnly = k.flags & VHOST_BLK_LIMITS_F_RO;
+	return l;
 }
 
 void BlkDevice::setNworkers(int n)

@@ -57,6 +57,15 @@ const Policy<VHOST_BLK_A_DEV_MAX + 1> devPolicy = [] {
 	p[VHOST_BLK_A_DEV_NUM_VQS] = exact(NLA_U32, 4);
 	p[VHOST_BLK_A_DEV_NUM_WORKERS] = exact(NLA_U32, 4);
 	p[VHOST_BLK_A_DEV_WORKER_MODE] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_CAPACITY] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_DEV_READ_ONLY] = exact(NLA_U8, 1);
+	p[VHOST_BLK_A_DEV_SIZE_MAX] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_SEG_MAX] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_MAX_DISCARD_SECTORS] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_MAX_DISCARD_SEG] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SECTORS] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SEG] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_DEV_SERIAL] = exact(NLA_UNSPEC, VHOST_BLK_SERIAL_BYTES);
 	return p;
 }();
 
@@ -86,6 +95,8 @@ const Policy<VHOST_BLK_A_VQ_MAX + 1> vqPolicy = [] {
 	p[VHOST_BLK_A_VQ_IN_FLIGHT] = exact(NLA_U32, 4);
 	p[VHOST_BLK_A_VQ_ERRORS] = exact(NLA_U64, 8);
 	p[VHOST_BLK_A_VQ_BUSYLOOP_US] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_VQ_BROKEN] = exact(NLA_U8, 1);
+	p[VHOST_BLK_A_VQ_OFFLOADED] = exact(NLA_U64, 8);
 	return p;
 }();
 
@@ -232,6 +243,20 @@ DevInfo parseDev(const nlmsghdr *nlh)
 	d.numVqs = a.value<uint32_t>(VHOST_BLK_A_DEV_NUM_VQS);
 	d.numWorkers = a.value<uint32_t>(VHOST_BLK_A_DEV_NUM_WORKERS);
 	d.workerMode = a.value<uint32_t>(VHOST_BLK_A_DEV_WORKER_MODE);
+	d.capacity = a.opt<uint64_t>(VHOST_BLK_A_DEV_CAPACITY);
+	if (auto ro = a.opt<uint8_t>(VHOST_BLK_A_DEV_READ_ONLY))
+		d.readOnly = *ro != 0;
+	d.sizeMax = a.opt<uint32_t>(VHOST_BLK_A_DEV_SIZE_MAX);
+	d.segMax = a.opt<uint32_t>(VHOST_BLK_A_DEV_SEG_MAX);
+	d.maxDiscardSectors = a.opt<uint32_t>(VHOST_BLK_A_DEV_MAX_DISCARD_SECTORS);
+	d.maxDiscardSeg = a.opt<uint32_t>(VHOST_BLK_A_DEV_MAX_DISCARD_SEG);
+	d.maxWriteZeroesSectors = a.opt<uint32_t>(VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SECTORS);
+	d.maxWriteZeroesSeg = a.opt<uint32_t>(VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SEG);
+	if (const nlattr *s = a.get(VHOST_BLK_A_DEV_SERIAL)) {
+		/* NUL-padded, not always NUL-terminated. */
+		auto *p = static_cast<const char *>(nla_data(s));
+		d.serial = std::string(p, ::strnlen(p, VHOST_BLK_SERIAL_BYTES));
+	}
 	return d;
 }
 
@@ -282,6 +307,8 @@ VqInfo parseVq(const nlmsghdr *nlh)
 	v.inFlight = a.value<uint32_t>(VHOST_BLK_A_VQ_IN_FLIGHT);
 	v.errors = a.value<uint64_t>(VHOST_BLK_A_VQ_ERRORS);
 	v.busyloopUs = a.value<uint32_t>(VHOST_BLK_A_VQ_BUSYLOOP_US);
+	v.broken = a.value<uint8_t>(VHOST_BLK_A_VQ_BROKEN) != 0;
+	v.offloaded = a.value<uint64_t>(VHOST_BLK_A_VQ_OFFLOADED);
 	return v;
 }
 

@@ -74,11 +74,25 @@ std::string limitsText(const Json &limits)
 	return out;
 }
 
+/* The limits in force, as the module reports them; none from an older module. */
+std::optional<Json> kernelLimits(const nl::DevInfo &d)
+{
+	if (!d.capacity)
+		return std::nullopt;
+	return Json{{"capacity", *d.capacity},
+		    {"size_max", d.sizeMax.value_or(0)},
+		    {"seg_max", d.segMax.value_or(0)},
+		    {"max_discard_sectors", d.maxDiscardSectors.value_or(0)},
+		    {"max_discard_seg", d.maxDiscardSeg.value_or(0)},
+		    {"max_write_zeroes_sectors", d.maxWriteZeroesSectors.value_or(0)},
+		    {"max_write_zeroes_seg", d.maxWriteZeroesSeg.value_or(0)}};
+}
+
 /*
- * One device in detail: its fields, the owner's name, and what the
- * device's owner, when it is vhostctl serve, recorded of it: the socket it
- * serves, the serial, read-only and the limits of the config space; then
- * its workers and virtqueues.
+ * One device in detail: its fields, the owner's name, the serial, read-only
+ * and limits in force (as the module reports them, or as vhostctl serve
+ * recorded them for a module that does not), the socket vhostctl serve
+ * serves it on when it owns it; then its workers and virtqueues.
  */
 void showDevice(Context &ctx, const nl::DevInfo &d)
 {
@@ -97,6 +111,13 @@ void showDevice(Context &ctx, const nl::DevInfo &d)
 	};
 	Json serial = value("serial"), readOnly = value("read_only");
 	Json limits = value("limits"), socket = value("socket");
+	/* The module's word first: it is what the guest gets. */
+	if (d.serial)
+		serial = d.serial->empty() ? Json() : Json(*d.serial);
+	if (d.readOnly)
+		readOnly = *d.readOnly;
+	if (auto l = kernelLimits(d))
+		limits = *l;
 	r.field("serial", serial, serial.is_string() ? serial.get<std::string>() : "-")
 		.field("read_only", readOnly,
 		       readOnly.is_boolean() ? (readOnly.get<bool>() ? "yes" : "no") : "-")

@@ -13,7 +13,10 @@ namespace vhostctl {
 
 /* dev_id, id, tid, vqs, works, busy_ns, wakeups */
 void addWorker(Table &t, const nl::WorkerInfo &w);
-/* dev_id, index, worker_id, num, active, kicks, requests, bytes, in_flight, errors, busyloop_us */
+/*
+ * dev_id, index, worker_id, num, active, kicks, requests, bytes, in_flight,
+ * errors, busyloop_us, broken, offloaded
+ */
 void addVq(Table &t, const nl::VqInfo &v);
 /* device, features, names: what "features offered" prints. */
 void addOffered(Table &t, const std::string &device, uint64_t features);

@@ -26,7 +26,9 @@ void addVq(Table &t, const nl::VqInfo &v)
 		.u64("bytes", v.bytes)
 		.u64("in_flight", v.inFlight)
 		.u64("errors", v.errors)
-		.u64("busyloop_us", v.busyloopUs);
+		.u64("busyloop_us", v.busyloopUs)
+		.boolean("broken", v.broken)
+		.u64("offloaded", v.offloaded);
 }
 
 namespace {
@@ -72,7 +74,7 @@ int attach(Context &ctx, const Args &args)
 constexpr std::array<Command, 2> commands = {{
 	{"show", "list", show, "list virtqueues: worker, ring size, counters", showKeywords},
 	{"attach", "", attach,
-	 "serve a virtqueue from another worker of its device (CAP_SYS_ADMIN); the "
+	 "serve a virtqueue from another worker of its device (CAP_NET_ADMIN); the "
 	 "positional form 'vq attach ID INDEX ID' is the same",
 	 attachKeywords},
 }};

@@ -64,6 +64,16 @@ public:
 		d1.numVqs = 2;
 		d1.numWorkers = 3;
 		d1.workerMode = 1;
+		/* What the module reports of the limits in force and the serial. */
+		d1.capacity = 131072;
+		d1.readOnly = false;
+		d1.sizeMax = 0;
+		d1.segMax = 126;
+		d1.maxDiscardSectors = 4194304;
+		d1.maxDiscardSeg = 1;
+		d1.maxWriteZeroesSectors = 4194304;
+		d1.maxWriteZeroesSeg = 1;
+		d1.serial = "disk-1";
 		nl::DevInfo d2;
 		d2.id = 2;
 		d2.numVqs = 1;

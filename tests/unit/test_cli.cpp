@@ -317,10 +317,10 @@ TEST_CASE("dev show ID: one device in detail, workers and vqs nested", "[cli][js
 	std::ofstream(dir.path / fmt::format("serve.{}.json", ::getpid()))
 		<< nlohmann::json{{"pid", ::getpid()},
 				  {"socket", "/run/vhostctl/vm1.sock"},
-				  {"serial", "disk-1"},
-				  {"read_only", false},
+				  {"serial", "serve-said"},
+				  {"read_only", true},
 				  {"backend", "/tmp/disk.img"},
-				  {"limits", {{"capacity", 131072}, {"seg_max", 126}}}}
+				  {"limits", {{"capacity", 65536}, {"seg_max", 64}}}}
 			   .dump();
 
 	auto r = tool(s, {"-j", "dev", "show", "1"});
@@ -329,10 +329,13 @@ TEST_CASE("dev show ID: one device in detail, workers and vqs nested", "[cli][js
 	REQUIRE(d.is_object());
 	CHECK(d["id"] == 1);
 	CHECK(d["owner_comm"] == test::processName());
+	/* What the module reports wins; the socket is serve's alone to know. */
 	CHECK(d["serial"] == "disk-1");
 	CHECK(d["read_only"] == false);
 	CHECK(d["socket"] == "/run/vhostctl/vm1.sock");
 	CHECK(d["limits"]["capacity"] == 131072);
+	CHECK(d["limits"]["seg_max"] == 126);
+	CHECK(d["limits"]["max_write_zeroes_seg"] == 1);
 	REQUIRE(d["workers"].size() == 3);
 	CHECK(d["workers"][1]["vqs"] == nlohmann::json::array({0}));
 	REQUIRE(d["vqs"].size() == 2);
@@ -340,7 +343,17 @@ TEST_CASE("dev show ID: one device in detail, workers and vqs nested", "[cli][js
 	/* The same with the keyword. */
 	CHECK(tool(s, {"-j", "dev", "show", "dev", "1"}).out == r.out);
 
-	/* Not served by vhostctl serve: what only serve knows is null. */
+	/* A module before the limits: serve's record says them. */
+	FakeState old = s;
+	old.devs[0].capacity.reset();
+	old.devs[0].readOnly.reset();
+	old.devs[0].serial.reset();
+	auto o = nlohmann::json::parse(tool(old, {"-j", "dev", "show", "1"}).out);
+	CHECK(o["serial"] == "serve-said");
+	CHECK(o["read_only"] == true);
+	CHECK(o["limits"]["capacity"] == 65536);
+
+	/* Not served by vhostctl serve, nor reported by the module: null. */
 	auto other = nlohmann::json::parse(tool(s, {"-j", "dev", "show", "2"}).out);
 	CHECK(other["socket"].is_null());
 	CHECK(other["serial"].is_null());

@@ -105,6 +105,17 @@ Msg fullDev(uint32_t id)
 	REQUIRE(nla_put_u32(p, VHOST_BLK_A_DEV_OWNER_UID, 0) == 0);
 	REQUIRE(nla_put_string(p, VHOST_BLK_A_DEV_BACKEND, "/dev/nullb0") == 0);
 	REQUIRE(nla_put_u64(p, VHOST_BLK_A_DEV_BACKEND_SIZE, 1ULL << 30) == 0);
+	REQUIRE(nla_put_u64(p, VHOST_BLK_A_DEV_CAPACITY, (1ULL << 30) / 512) == 0);
+	REQUIRE(nla_put_u8(p, VHOST_BLK_A_DEV_READ_ONLY, 1) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_DEV_SIZE_MAX, 0) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_DEV_SEG_MAX, 126) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_DEV_MAX_DISCARD_SECTORS, 8192) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_DEV_MAX_DISCARD_SEG, 1) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SECTORS, 4096) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_DEV_MAX_WRITE_ZEROES_SEG, 2) == 0);
+	/* 20 bytes, NUL-padded; a full one has no NUL at all. */
+	char serial[VHOST_BLK_SERIAL_BYTES] = "disk-0001";
+	REQUIRE(nla_put(p, VHOST_BLK_A_DEV_SERIAL, sizeof(serial), serial) == 0);
 	return m;
 }
 
@@ -136,6 +147,37 @@ TEST_CASE("A device message parses into DevInfo", "[netlink]")
 	CHECK(d.numVqs == 64);
 	CHECK(d.numWorkers == 3);
 	CHECK(nl::workerModeName(d.workerMode) == "task");
+	/* The limits in force and the serial. */
+	CHECK(d.capacity == (1ULL << 30) / 512);
+	CHECK(d.readOnly == true);
+	CHECK(d.sizeMax == 0u);
+	CHECK(d.segMax == 126u);
+	CHECK(d.maxDiscardSectors == 8192u);
+	CHECK(d.maxDiscardSeg == 1u);
+	CHECK(d.maxWriteZeroesSectors == 4096u);
+	CHECK(d.maxWriteZeroesSeg == 2u);
+	CHECK(d.serial == "disk-0001");
+}
+
+TEST_CASE("A serial of 20 bytes has no NUL, one of another size is malformed", "[netlink]")
+{
+	Msg m = reply(VHOST_BLK_CMD_DEV_GET);
+	REQUIRE(nla_put_u32(m.get(), VHOST_BLK_A_DEV_ID, 1) == 0);
+	REQUIRE(nla_put(m.get(), VHOST_BLK_A_DEV_SERIAL, 20, "abcdefghijklmnopqrst") == 0);
+	CHECK(nl::parseDev(hdr(m)).serial == "abcdefghijklmnopqrst");
+
+	Msg bad = reply(VHOST_BLK_CMD_DEV_GET);
+	REQUIRE(nla_put_u32(bad.get(), VHOST_BLK_A_DEV_ID, 1) == 0);
+	REQUIRE(nla_put(bad.get(), VHOST_BLK_A_DEV_SERIAL, 21, "abcdefghijklmnopqrstu") == 0);
+	CHECK(parseError([&] { nl::parseDev(hdr(bad)); }).errnum() == EPROTO);
+
+	/* A module before the limits: all absent. */
+	Msg old = reply(VHOST_BLK_CMD_DEV_GET);
+	REQUIRE(nla_put_u32(old.get(), VHOST_BLK_A_DEV_ID, 1) == 0);
+	nl::DevInfo d = nl::parseDev(hdr(old));
+	CHECK_FALSE(d.capacity);
+	CHECK_FALSE(d.readOnly);
+	CHECK_FALSE(d.serial);
 }
 
 TEST_CASE("A device without owner or backend has those fields absent", "[netlink]")

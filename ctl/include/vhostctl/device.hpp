@@ -18,6 +18,10 @@
 
 #include "vhostctl/unique_fd.hpp"
 
+namespace virtio::blk {
+struct Limits;
+}
+
 namespace vhost {
 
 /*
@@ -134,6 +138,14 @@ public:
 
 	/* VHOST_SET_NWORKERS: the RFC's round-robin spread over @n workers. */
 	void setNworkers(int n);
+
+	/*
+	 * VHOST_BLK_SET_LIMITS: what the VMM put in the config space, for
+	 * the device to enforce (a field of 0: the device's default).
+	 */
+	void setLimits(const virtio::blk::Limits &limits);
+	/* VHOST_BLK_GET_LIMITS: the limits in force, defaults filled in. */
+	virtio::blk::Limits limits();
 };
 
 } // namespace vhost

@@ -94,6 +94,7 @@ public:
 
 private:
 	BlkDevice dev_;
+	bool limitsSupported_ = true;
 };
 
 } // namespace vhost

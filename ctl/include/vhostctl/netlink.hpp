@@ -35,6 +35,20 @@ struct DevInfo {
 	uint32_t numVqs = 0;
 	uint32_t numWorkers = 0;
 	uint32_t workerMode = 0;
+	/*
+	 * The limits in force (VHOST_BLK_GET_LIMITS: what the VMM set, the
+	 * defaults filled in) and the GET_ID serial without its NUL padding;
+	 * absent from a module that predates them.
+	 */
+	std::optional<uint64_t> capacity;
+	std::optional<bool> readOnly;
+	std::optional<uint32_t> sizeMax;
+	std::optional<uint32_t> segMax;
+	std::optional<uint32_t> maxDiscardSectors;
+	std::optional<uint32_t> maxDiscardSeg;
+	std::optional<uint32_t> maxWriteZeroesSectors;
+	std::optional<uint32_t> maxWriteZeroesSeg;
+	std::optional<std::string> serial;
 };
 
 /* VHOST_BLK_CMD_WORKER_GET: one worker. */
@@ -63,6 +77,10 @@ struct VqInfo {
 	uint64_t errors = 0;
 	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT; 0 from a module without it. */
 	uint32_t busyloopUs = 0;
+	/* Stopped by a malformed ring, until the ring is set up again. */
+	bool broken = false;
+	/* Requests run off the worker (flush, discard, write zeroes). */
+	uint64_t offloaded = 0;
 };
 
 /* The name of worker mode @mode (VHOST_BLK_WORKER_MODE_*): "task", "kthread". */
