@@ -467,15 +467,27 @@ bool Backend::checkGeometry()
 	if (!opts_.probe)
 		return false;
 	virtio::blk::Geometry g = opts_.probe();
-	uint64_t before = opts_.geometry.bytes;
+	virtio::blk::Geometry old = opts_.geometry;
+	uint64_t before = old.bytes;
 	if (g.bytes == before)
 		return false;
+	/*
+	 * The device first: the config space offers only the capacity the
+	 * kernel enforces.  Refused, nothing changes, and the next check
+	 * tries again.
+	 */
 	opts_.geometry = g;
+	if (owner_) {
+		try {
+			kernel_->setLimits(virtio::blk::limitsOf(configParams()));
+		} catch (...) {
+			opts_.geometry = old;
+			throw;
+		}
+	}
 	log(g.bytes > before ? LogLevel::Notice : LogLevel::Warning,
 	    fmt::format("the backend {} from {} to {} bytes: the config space follows",
 			g.bytes > before ? "grew" : "shrank", before, g.bytes));
-	if (owner_)
-		kernel_->setLimits(virtio::blk::limitsOf(configParams()));
 	notifyConfigChange();
 	return true;
 }

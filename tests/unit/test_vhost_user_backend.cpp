@@ -706,6 +706,29 @@ TEST_CASE("the config space follows the backend's size, and the frontend is told
 	CHECK(r.br.kernel.count("setLimits") == 2);
 }
 
+TEST_CASE("a size the kernel refuses is not offered, and is tried again",
+	  "[vhost-user-backend][resize]")
+{
+	Resizable r;
+	REQUIRE(r.capacity() == (64ULL << 20) / 512);
+
+	/* The kernel refuses the new capacity: the guest keeps the old one. */
+	r.br.kernel.fail("setLimits", EINVAL);
+	r.bytes = 96ULL << 20;
+	r.br.refresh.signal();
+	CHECK(r.capacity() == (64ULL << 20) / 512);
+	CHECK(r.br.log.has("backend size: "));
+	CHECK_FALSE(r.br.log.has("the backend grew"));
+	CHECK(r.br.kernel.last("setLimits").a == (64ULL << 20) / 512);
+
+	/* The next look tries again, and the frontend is told only then. */
+	r.br.refresh.signal();
+	Message m = recvMessage(r.channel.get(), "backend channel", 5s);
+	CHECK(m.header.request == static_cast<uint32_t>(BackendRequest::ConfigChangeMsg));
+	CHECK(r.capacity() == (96ULL << 20) / 512);
+	CHECK(r.br.kernel.last("setLimits").a == (96ULL << 20) / 512);
+}
+
 TEST_CASE("the backend's size is checked every checkInterval", "[vhost-user-backend][resize]")
 {
 	Resizable r(true, 20ms);
