@@ -88,12 +88,46 @@ std::string AccessPolicy::text() const
 	return out;
 }
 
+namespace {
+
+/*
+ * chgrp and chmod the socket file at @path, itself: a symbolic link put in
+ * its place is not followed (serve runs as root, and the socket's
+ * directory may be writable by others), and with @expect, the file must
+ * be that one (the device and inode this process bound).
+ */
+void permit(const std::string &path, const SocketPermissions &perms,
+	    const struct stat *expect = nullptr)
+{
+	if (!perms.group && !perms.mode)
+		return;
+	UniqueFd f(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+	if (!f)
+		throwErrno("open {}", path);
+	struct stat st = {};
+	if (::fstat(f.get(), &st) < 0)
+		throwErrno("stat {}", path);
+	if (!S_ISSOCK(st.st_mode))
+		throw Error(ENOTSOCK, fmt::format("{} is not a socket: its permissions are left "
+						  "alone",
+						  path));
+	if (expect && (st.st_dev != expect->st_dev || st.st_ino != expect->st_ino))
+		throw Error(EEXIST,
+			    fmt::format("{} is no longer the socket this process bound", path));
+	if (perms.group &&
+	    ::fchownat(f.get(), "", static_cast<uid_t>(-1), *perms.group, AT_EMPTY_PATH) < 0)
+		throwErrno("chgrp {} {}", *perms.group, path);
+	/* No fchmod on an O_PATH descriptor: its /proc link reaches the same inode. */
+	if (perms.mode &&
+	    ::chmod(fmt::format("/proc/self/fd/{}", f.get()).c_str(), *perms.mode) < 0)
+		throwErrno("chmod {:04o} {}", *perms.mode, path);
+}
+
+} // namespace
+
 void applyPermissions(const std::string &path, const SocketPermissions &perms)
 {
-	if (perms.group && ::chown(path.c_str(), static_cast<uid_t>(-1), *perms.group) < 0)
-		throwErrno("chgrp {} {}", *perms.group, path);
-	if (perms.mode && ::chmod(path.c_str(), *perms.mode) < 0)
-		throwErrno("chmod {:04o} {}", *perms.mode, path);
+	permit(path, perms);
 }
 
 namespace {
@@ -147,7 +181,7 @@ UnixListener UnixListener::bind(const std::string &path, const SocketPermissions
 	l.dev_ = st.st_dev;
 	l.ino_ = st.st_ino;
 	/* Nobody can connect before listen(): the permissions are in place first. */
-	applyPermissions(path, perms);
+	permit(path, perms, &st);
 	if (::listen(l.fd_.get(), SOMAXCONN) < 0)
 		throwErrno("listen on {}", path);
 	return l;

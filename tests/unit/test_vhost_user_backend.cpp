@@ -611,6 +611,35 @@ TEST_CASE("a listener's file: its permissions before anyone connects, removed on
 	CHECK(vhost::UnixListener::bind(path).bound());
 }
 
+TEST_CASE("a socket's permissions never reach what a symbolic link points to",
+	  "[vhost-user-backend]")
+{
+	TempDir dir;
+	std::string path = (dir.path / "blk.sock").string();
+	std::string target = (dir.path / "secret").string();
+	struct stat st = {};
+
+	std::ofstream(target) << "not a socket";
+	REQUIRE(::chmod(target.c_str(), 0600) == 0);
+	std::filesystem::create_symlink(target, path);
+	/* A symbolic link where the socket should be: the file it names keeps its mode. */
+	CHECK(failsWith([&] { vhost::applyPermissions(path, {0666, ::getegid()}); }, ENOTSOCK));
+	REQUIRE(::stat(target.c_str(), &st) == 0);
+	CHECK((st.st_mode & 07777) == 0600);
+	/* Nor does a file that is not a socket change. */
+	CHECK(failsWith([&] { vhost::applyPermissions(target, {0666, std::nullopt}); }, ENOTSOCK));
+	REQUIRE(::stat(target.c_str(), &st) == 0);
+	CHECK((st.st_mode & 07777) == 0600);
+
+	/* A socket's file does. */
+	std::filesystem::remove(path);
+	auto l = vhost::UnixListener::bind(path);
+	vhost::applyPermissions(path, {0660, ::getegid()});
+	REQUIRE(::lstat(path.c_str(), &st) == 0);
+	CHECK((st.st_mode & 07777) == 0660);
+	CHECK(st.st_gid == ::getegid());
+}
+
 TEST_CASE("an inherited listening socket is adopted, its file left to its maker",
 	  "[vhost-user-backend]")
 {

@@ -52,7 +52,10 @@ struct SocketPermissions {
 	std::optional<gid_t> group;
 };
 
-/* chmod and chgrp the socket file @path; throws vhost::Error. */
+/*
+ * chgrp and chmod the socket file @path, never what a symbolic link there
+ * points to: Error(ENOTSOCK) unless @path is a socket; throws vhost::Error.
+ */
 void applyPermissions(const std::string &path, const SocketPermissions &perms);
 
 class UnixListener final
