@@ -220,14 +220,20 @@ int resize(Context &ctx, const Args &args)
 	if (::kill(pid, SIGHUP) < 0)
 		vhost::throwErrno("signal vhostctl serve (pid {})", pid);
 
-	/* serve records the capacity it serves: wait for the backend's. */
+	/*
+	 * Wait until the device serves the backend's capacity: as the module
+	 * reports it (serve tells it before the guest), or, from a module
+	 * that does not, as serve records it.
+	 */
 	vhost::UniqueFd fd(::open(backend.c_str(), O_RDONLY | O_CLOEXEC));
 	if (!fd)
 		vhost::throwErrno("open backend {}", backend);
 	uint64_t want = virtio::blk::probeGeometry(fd.get(), backend).bytes / 512;
 	uint64_t capacity = 0;
 	for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);;) {
-		if (auto rec = service::readRecord(pid))
+		if (d.capacity)
+			capacity = requireDevice(ctx, id).capacity.value_or(0);
+		else if (auto rec = service::readRecord(pid))
 			capacity = (*rec)["limits"].value("capacity", uint64_t{0});
 		if (capacity == want)
 			break;

@@ -7,6 +7,8 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <algorithm>
+#include <csignal>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "test_util.hpp"
 #include "top.hpp"
 #include "vhostctl/nl_client.hpp"
+#include "vhostctl/signal_fd.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;
@@ -366,6 +369,32 @@ TEST_CASE("dev show ID: one device in detail, workers and vqs nested", "[cli][js
 	CHECK_THAT(text.out, ContainsSubstring("\nsocket        /run/vhostctl/vm1.sock\n"));
 	CHECK_THAT(text.out, ContainsSubstring("\nworkers:\ndev_id  id  tid"));
 	CHECK_THAT(text.out, ContainsSubstring("\nvqs:\ndev_id  index"));
+}
+
+TEST_CASE("dev resize waits for the capacity the module serves", "[cli][resize]")
+{
+	TempDir dir;
+	test::RuntimeDir runtime(dir.path);
+	FakeState s = FakeState::sample();
+	std::string img = (dir.path / "disk.img").string();
+	std::ofstream(img).put('\0');
+	std::filesystem::resize_file(img, 64 << 20);
+	/*
+	 * Device 1's owner is this process, as if it were vhostctl serve; its
+	 * record still says the old size, the module already serves the new.
+	 */
+	s.devs[0].ownerPid = static_cast<uint32_t>(::getpid());
+	s.devs[0].capacity = (64 << 20) / 512;
+	std::ofstream(dir.path / fmt::format("serve.{}.json", ::getpid())) << nlohmann::json{
+		{"pid", ::getpid()},
+		{"backend", img},
+		{"limits", {{"capacity", (32 << 20) / 512}}}}.dump();
+
+	/* dev resize signals the owner: this process, which takes the signal. */
+	vhost::SignalFd hup({SIGHUP});
+	auto r = tool(s, {"-j", "dev", "resize", "1"});
+	REQUIRE(r.status == 0);
+	CHECK(nlohmann::json::parse(r.out)["capacity"] == (64 << 20) / 512);
 }
 
 TEST_CASE("-p pretty-prints the same JSON", "[cli][json]")
