@@ -396,8 +396,11 @@ static int vhb_blk_pin(struct vhb_blk_req *req, const struct iovec *iov,
 	struct iov_iter iter;
 	struct bio_vec *bv;
 
-	/* Each iovec may start and end in a page of its own. */
-	max = DIV_ROUND_UP(len, PAGE_SIZE) + nr;
+	/*
+	 * An iovec of n bytes spans at most n / PAGE_SIZE + 2 pages: it may
+	 * start and end in pages it shares with nothing else.
+	 */
+	max = len / PAGE_SIZE + 2 * nr;
 	bv = kvmalloc_array(max, sizeof(*bv), GFP_KERNEL_ACCOUNT);
 	if (!bv)
 		return -ENOMEM;
