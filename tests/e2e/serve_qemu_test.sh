@@ -4,10 +4,11 @@
 # vhostctl serve behind an unmodified QEMU, end to end, against the loaded
 # module.  "vhostctl serve" serves a 64 MiB file in /tmp on a vhost-user-blk
 # socket with two queues and a worker per queue, busy-polling 20 us; a
-# nested QEMU (TCG) boots the running kernel with the initramfs of tests/e2e/mkguest, whose init
-# writes a pattern at a few offsets of /dev/vda with O_DIRECT, reads it
-# back and compares the sums, then reloads virtio_blk (a device reset: QEMU
-# stops and restarts the rings on the same connection) and reads it again.
+# nested QEMU (TCG) boots the running kernel (or E2E_GUEST_KERNEL) with the
+# initramfs of tests/e2e/mkguest, whose init writes a pattern at a few
+# offsets of /dev/vda with O_DIRECT, reads it back and compares the sums,
+# then reloads virtio_blk (a device reset: QEMU stops and restarts the
+# rings on the same connection) and reads it again.
 # While the guest holds, the module's tables must show the served device
 # (owned by serve, its vqs on their own workers, requests and bytes
 # counted); then the backend file must hold the pattern,
@@ -80,8 +81,9 @@ guest_tail() {
 command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 is not installed"
 command -v jq >/dev/null || skip_all "jq is not installed"
 [ -x /bin/busybox ] || skip_all "busybox-static is not installed"
-[ -r "/boot/vmlinuz-$(uname -r)" ] || skip_all "no /boot/vmlinuz-$(uname -r) for the nested guest"
-modprobe -n virtio_blk 2>/dev/null || skip_all "no virtio_blk module for $(uname -r)"
+guest_krel=$(nested_release)
+[ -r "/boot/vmlinuz-$guest_krel" ] || skip_all "no /boot/vmlinuz-$guest_krel for the nested guest"
+modprobe -n -S "$guest_krel" virtio_blk 2>/dev/null || skip_all "no virtio_blk module for $guest_krel"
 
 tmp=$(mktemp -d /tmp/serve_qemu_test.XXXXXX)
 img=$tmp/disk.img
