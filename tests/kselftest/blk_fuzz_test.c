@@ -104,7 +104,8 @@ struct fz {
 	/* figures */
 	uint64_t chains, completed, ok, req_errors, ring_errors, rounds, restarts, bytes;
 	bool known_f1, known_f2;
-	bool stray; /* the fuzzer laid out a chain it cannot judge */
+	bool aligned; /* data buffers and pieces in whole sectors */
+	bool stray;   /* the fuzzer laid out a chain it cannot judge */
 	char err[512];
 };
 
@@ -412,13 +413,14 @@ struct fz_area {
 	uint32_t off, end;
 };
 
-static uint64_t area_alloc(struct fz_area *a, uint32_t len, uint32_t align)
+/* @len bytes, mostly (always if @force) at a multiple of @align. */
+static uint64_t area_alloc(struct fz_area *a, uint32_t len, uint32_t align, bool force)
 {
 	uint32_t off = a->off;
 
 	if (chance(a->f, 20))
 		off += below(a->f, 256);
-	if (chance(a->f, 70) && align > 1)
+	if ((chance(a->f, 70) || force) && align > 1)
 		off = (off + align - 1) / align * align;
 	else
 		off += below(a->f, 16);
@@ -452,7 +454,7 @@ static void list_cut(struct fz *f, struct fz_list *l, uint64_t gpa, uint32_t len
 	while (len && pieces > 1) {
 		uint32_t n = 1 + below(f, len < cap ? len : cap);
 
-		if (chance(f, 50))
+		if (chance(f, 50) || f->aligned)
 			n = (n + 511) / 512 * 512 < len ? (n + 511) / 512 * 512 : n;
 		if (n > len)
 			n = len;
@@ -651,7 +653,7 @@ static void place(struct fz_area *a, struct fz_list *l, bool bad_next)
 	/* The table holds what the ring does not. */
 	if (indirect) {
 		unsigned int nt = l->n - direct;
-		uint64_t gpa = area_alloc(a, nt * sizeof(*t), 16);
+		uint64_t gpa = area_alloc(a, nt * sizeof(*t), 16, false);
 
 		t = gmem(f, gpa, nt * sizeof(*t));
 		for (i = 0; i < nt; i++) {
@@ -754,7 +756,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 		mutate_request(f, c, &hdr, &len, &data_w);
 
 	/* The header, split in up to four pieces. */
-	hdr_gpa = area_alloc(&a, sizeof(hdr), 16);
+	hdr_gpa = area_alloc(&a, sizeof(hdr), 16, false);
 	memcpy(gmem(f, hdr_gpa, sizeof(hdr)), &hdr, sizeof(hdr));
 	list_cut(f, &l, hdr_gpa, sizeof(hdr), chance(f, 25) ? 1 + below(f, 4) : 1, false);
 
@@ -763,7 +765,8 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 		data_w = false;
 		len = 4 * sizeof(struct virtio_blk_discard_write_zeroes);
 	}
-	data_gpa = area_alloc(&a, len + 1, chance(f, 70) ? 4096 : 1);
+	/* (F3: on a block device, only aligned data, never the page cache) */
+	data_gpa = area_alloc(&a, len + 1, chance(f, 70) || f->aligned ? 4096 : 1, f->aligned);
 	data = gmem(f, data_gpa, len + 1);
 	if (hdr.type == T_DISCARD || hdr.type == T_WZ)
 		len = dwz_segments(f, data, hdr.type);
@@ -779,7 +782,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 	if (merge_status) {
 		st_gpa = data_gpa + len;
 	} else {
-		st_gpa = chance(f, 50) ? data_gpa + len : area_alloc(&a, 1, 1);
+		st_gpa = chance(f, 50) ? data_gpa + len : area_alloc(&a, 1, 1, false);
 		list_add(&l, st_gpa, 1, true);
 	}
 	if (chance(f, 5))
@@ -1264,6 +1267,11 @@ TEST_F_TIMEOUT(fuzz, ring, 90)
 		stress_known_hit("F1", "no avail index jumps: the device would walk stale entries");
 	if (f->known_f2)
 		stress_known_hit("F2", "no chains without a status byte: the ring would not stop");
+	if (stress_known("F3") && variant->kind != VBLK_BE_FILE) {
+		f->aligned = true;
+		cfg.split_at = 4096;
+		stress_known_hit("F3", "data in whole sectors: direct I/O only on a block device");
+	}
 	ASSERT_EQ(0, vblk_open(&cfg, &f->v))
 	{
 		TH_LOG("vblk_open: %s", vblk_error());

@@ -7,7 +7,8 @@
  * a random moment, from the middle of its set-up to deep in its I/O.  Every
  * round: the owner dies of the SIGKILL (it saw no wrong read before) and is
  * reaped within seconds, no "vhost-<pid>" worker of it is left anywhere, and
- * the module's reference count is back to 0.  After the rounds, a fresh
+ * the module's reference count is back to 0 (unless VHB_SOAK says other
+ * suites run beside this one).  After the rounds, a fresh
  * device serves verified I/O on the same backend, and the module unloads
  * (and is loaded again, for the suites after this one).  In task mode and
  * kthread mode.
@@ -125,6 +126,11 @@ kl_owner(struct vblk_backend *be, bool kthread, uint64_t seed, int rep)
 	unsigned int vq;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (stress_known("F3") && be->kind != VBLK_BE_FILE) {
+		/* Every request direct: no page cache to go stale. */
+		cfg.frag_size = VBLK_SECTOR;
+		cfg.split_at = 4096;
+	}
 	io.span = SPAN;
 	io.shadow = malloc(SPAN);
 	io.busy = calloc(SPAN / CHUNK + 1, 1);
@@ -279,12 +285,14 @@ TEST_F_TIMEOUT(kill, rounds, 120)
 {
 	char name[96];
 	uint64_t seed, rounds = 0, ready_kills = 0;
-	int64_t end, took, slowest = 0;
+	int64_t end, took, slowest = 0, slowest_release = 0;
 	struct kl_ready r;
 	uint8_t *shadow;
 
 	snprintf(name, sizeof(name), "kill.%s", variant->what);
 	seed = stress_seed(name);
+	if (stress_known("F3") && variant->kind != VBLK_BE_FILE)
+		stress_known_hit("F3", "buffers in whole sectors on a block device");
 	shadow = malloc(SPAN);
 	ASSERT_NE(NULL, shadow);
 	vblk_fill_random(shadow, SPAN, &seed);
@@ -356,7 +364,12 @@ TEST_F_TIMEOUT(kill, rounds, 120)
 			TH_LOG("round %llu: %d vhost-* workers of the dead owner left",
 			       (unsigned long long)rounds, gone);
 		}
-		refs = wait_refcnt_zero(KL_GONE_MS);
+		/* Side by side with other suites (make soak), they hold devices. */
+		took = now_ms();
+		refs = getenv("VHB_SOAK") ? 0 : wait_refcnt_zero(KL_GONE_MS);
+		took = now_ms() - took;
+		if (took > slowest_release)
+			slowest_release = took;
 		ASSERT_EQ(0, refs)
 		{
 			TH_LOG("round %llu: module reference count %d after the owner died",
@@ -369,6 +382,7 @@ TEST_F_TIMEOUT(kill, rounds, 120)
 	       (unsigned long long)rounds, (unsigned long long)ready_kills, (long long)slowest);
 	stress_figure("kill", "rounds", rounds, "rounds");
 	stress_figure("kill", "slowest_reap_ms", slowest, "ms");
+	TH_LOG("slowest release after the reap: %lld ms", (long long)slowest_release);
 
 	/* The backend and the module serve a new owner as before. */
 	{
