@@ -14,6 +14,7 @@
 #   make demo        boot a VM, load the module, drive it with vhostctl
 #   make demo-qemu   the same VM runs vhostctl serve behind a nested QEMU
 #   make bench       vhost-blk against raw io_uring and qemu-storage-daemon
+#   make soak        the hostile-input suites side by side for DURATION=10m
 #   make install     the module (for KVER, default the running kernel), the
 #                    udev rule, the uapi header and ctl/; DESTDIR, PREFIX
 #   make dkms-install  register the source with DKMS and build it
@@ -155,6 +156,13 @@ bench-quick: FORCE
 	@$(MAKE) --no-print-directory modules ctl KVER=6.12
 	@$(TOP)/scripts/bench --quick
 
+# The hostile-input suites side by side for DURATION (default 10m), in the
+# debug kernel when it is built (Documentation/testing.rst).
+soak: FORCE
+	@$(TOP)/scripts/setup-host
+	@$(MAKE) --no-print-directory modules kselftest
+	@$(TOP)/scripts/soak $(DURATION)
+
 demo: FORCE
 	@$(TOP)/scripts/setup-host
 	@$(MAKE) --no-print-directory modules ctl KVER=6.12
@@ -234,7 +242,7 @@ clean: FORCE
 FORCE:
 
 .PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style debug-kernel \
-	checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps \
+	checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps soak \
 	clean FORCE \
 	install install-module install-udev install-headers install-ctl uninstall \
 	dkms-source dkms-install dkms-uninstall docs
