@@ -28,20 +28,7 @@ FIXTURE(co)
 
 FIXTURE_SETUP(co)
 {
-	int ret;
-
-	self->be.fd = -1;
-	ret = vblk_probe();
-	if (ret == -ENOTTY)
-		SKIP(return, "no data path: %s", vblk_error());
-	ASSERT_EQ(0, ret);
-	ret = vblk_backend_open(&self->be, VBLK_BE_DM, BACKEND_SIZE);
-	if (ret == -ENODEV)
-		SKIP(return, "no device-mapper backend: %s", vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("%s", vblk_error());
-	}
+	backend_setup(_metadata, &self->be, VBLK_BE_DM, BACKEND_SIZE, "device-mapper backend");
 }
 
 FIXTURE_TEARDOWN(co)

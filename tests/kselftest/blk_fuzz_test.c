@@ -1169,23 +1169,8 @@ FIXTURE_VARIANT_ADD(fuzz, file_no_indirect_no_event_idx)
 
 FIXTURE_SETUP(fuzz)
 {
-	int ret;
-
-	self->be.fd = -1;
-	ret = vblk_probe();
-	if (ret == -ENOTTY)
-		SKIP(return, "no data path: %s", vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("%s", vblk_error());
-	}
-	ret = vblk_backend_open(&self->be, variant->kind, FZ_BACKEND_SIZE);
-	if (ret == -ENODEV)
-		SKIP(return, "no %s: %s", variant->what, vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("backend: %s", vblk_error());
-	}
+	if (!backend_setup(_metadata, &self->be, variant->kind, FZ_BACKEND_SIZE, variant->what))
+		return;
 	self->f = calloc(1, sizeof(*self->f));
 	ASSERT_NE(NULL, self->f);
 }

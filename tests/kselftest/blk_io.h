@@ -391,6 +391,34 @@ static inline int rio_verify_all(struct rio *io)
 
 /* ---- the fixture ---- */
 
+/*
+ * What every data-path fixture does first: check that the device has a data
+ * path, and open a backend of @kind.  False when the case skips (either is
+ * missing here); a failure ends it.
+ */
+static inline bool backend_setup(struct __test_metadata *_metadata, struct vblk_backend *be,
+				 enum vblk_backend_kind kind, uint64_t size, const char *what)
+{
+	int ret;
+
+	be->fd = -1;
+	ret = vblk_probe();
+	if (ret == -ENOTTY)
+		SKIP(return false, "no data path yet: %s", vblk_error());
+	ASSERT_EQ(0, ret)
+	{
+		TH_LOG("%s", vblk_error());
+	}
+	ret = vblk_backend_open(be, kind, size);
+	if (ret == -ENODEV)
+		SKIP(return false, "no %s: %s", what, vblk_error());
+	ASSERT_EQ(0, ret)
+	{
+		TH_LOG("backend: %s", vblk_error());
+	}
+	return true;
+}
+
 FIXTURE(io)
 {
 	struct vblk_backend be;
@@ -430,25 +458,9 @@ FIXTURE_VARIANT_ADD(io, file)
 
 FIXTURE_SETUP(io)
 {
-	int ret;
-
-	self->be.fd = -1;
 	self->fd2 = -1;
 	self->seed = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)getpid() << 17) ^ now_ms();
-	ret = vblk_probe();
-	if (ret == -ENOTTY)
-		SKIP(return, "no data path yet: %s", vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("%s", vblk_error());
-	}
-	ret = vblk_backend_open(&self->be, variant->kind, BACKEND_SIZE);
-	if (ret == -ENODEV)
-		SKIP(return, "no %s: %s", variant->what, vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("backend: %s", vblk_error());
-	}
+	backend_setup(_metadata, &self->be, variant->kind, BACKEND_SIZE, variant->what);
 }
 
 FIXTURE_TEARDOWN(io)

@@ -214,28 +214,15 @@ static void *ie_reloader(void *arg)
 FIXTURE_SETUP(ioerr)
 {
 	enum vblk_backend_kind kind = VBLK_BE_DM;
-	int ret;
 
 	self->be.fd = -1;
 	self->st.kind = variant->kind;
-	ret = vblk_probe();
-	if (ret == -ENOTTY)
-		SKIP(return, "no data path: %s", vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("%s", vblk_error());
-	}
 	if (variant->kind == IE_FAIL_MAKE_REQUEST && access(FAIL_MAKE_REQUEST, F_OK))
 		SKIP(return, "no fault injection in this kernel (" FAIL_MAKE_REQUEST ")");
 	if (variant->kind == IE_BADBLOCKS || variant->kind == IE_FAIL_MAKE_REQUEST)
 		kind = VBLK_BE_NULLB;
-	ret = vblk_backend_open(&self->be, kind, BACKEND_SIZE);
-	if (ret == -ENODEV)
-		SKIP(return, "no backend for %s: %s", variant->what, vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("backend: %s", vblk_error());
-	}
+	if (!backend_setup(_metadata, &self->be, kind, BACKEND_SIZE, variant->what))
+		return;
 	if (variant->kind == IE_FAIL_MAKE_REQUEST) {
 		snprintf(self->disk_attr, sizeof(self->disk_attr), "/sys/block/%s/make-it-fail",
 			 strrchr(self->be.path, '/') + 1);

@@ -235,23 +235,7 @@ FIXTURE_VARIANT_ADD(kill, kthread_brd)
 
 FIXTURE_SETUP(kill)
 {
-	int ret;
-
-	self->be.fd = -1;
-	ret = vblk_probe();
-	if (ret == -ENOTTY)
-		SKIP(return, "no data path: %s", vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("%s", vblk_error());
-	}
-	ret = vblk_backend_open(&self->be, variant->kind, BACKEND_SIZE);
-	if (ret == -ENODEV)
-		SKIP(return, "no backend: %s", vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("backend: %s", vblk_error());
-	}
+	backend_setup(_metadata, &self->be, variant->kind, BACKEND_SIZE, variant->what);
 }
 
 FIXTURE_TEARDOWN(kill)
