@@ -36,6 +36,12 @@ vhb_debug_source_version() {
 
 vhb_debug_dir() {
 	local key
+	# In a vm-run guest, /var (and dpkg's database) is a tmpfs: vm-run
+	# tells the guest where the kernel it booted lives.
+	if [ -n "${VHB_DEBUG_DIR:-}" ]; then
+		echo "$VHB_DEBUG_DIR"
+		return
+	fi
 	key=$({
 		vhb_debug_source_version
 		gcc --version 2>/dev/null | head -n 1
