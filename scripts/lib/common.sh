@@ -17,11 +17,6 @@ vhb_installed_kernels() {
 	done | sort -V
 }
 
-# Kernel bugs the hostile-input suites found that are not fixed yet
-# (Documentation/testing.rst): make check and make soak export them as
-# VHB_KNOWN_BUGS unless it is set, and the suites tolerate them, saying so.
-VHB_OPEN_BUGS=F1,F2,F3
-
 # The debug kernel (scripts/debug-kernel), built from Debian's source into a
 # cache outside the clone, in a directory named after a hash of what makes
 # it: the source package's version, the compiler, the config fragment and the

@@ -170,12 +170,6 @@ static void churn(struct __test_metadata *_metadata, FIXTURE_DATA(io) * self, bo
 		 : self->be.kind == VBLK_BE_NULLB ? "null_blk"
 						  : "file");
 	self->seed = stress_seed(name);
-	if (stress_known("F3") && self->be.kind != VBLK_BE_FILE) {
-		/* Every request direct: no page cache to go stale. */
-		cfg.frag_size = VBLK_SECTOR;
-		cfg.split_at = 4096;
-		stress_known_hit("F3", "buffers in whole sectors on a block device");
-	}
 	ASSERT_EQ(0, vblk_open(&cfg, &self->v[0]))
 	{
 		TH_LOG("vblk_open: %s", vblk_error());

@@ -65,7 +65,6 @@ struct fz_chain {
 	uint32_t area;       /* its part of the arena, an offset */
 	uint32_t extent;     /* the bytes of that part the fuzzer laid out */
 	bool ring_err;       /* the device must stop at it */
-	bool consumed;       /* ...after fetching it: the chain is sound, the request not */
 	uint8_t status[2];   /* acceptable statuses; [1] may repeat [0] */
 	uint32_t used_len;   /* exact when the status is OK, else 0 */
 	uint32_t max_used;   /* the writable bytes */
@@ -103,9 +102,9 @@ struct fz {
 	struct fz_iov iovs[FZ_NVQS][FZ_CHAINS + 1][FZ_MAX_IOV + 8];
 	/* figures */
 	uint64_t chains, completed, ok, req_errors, ring_errors, rounds, restarts, bytes;
-	bool known_f1, known_f2;
-	bool aligned; /* data buffers and pieces in whole sectors */
-	bool stray;   /* the fuzzer laid out a chain it cannot judge */
+	uint64_t jumps, no_status; /* avail index jumps, chains without a status byte */
+	struct vhost_blk_limits limits; /* in force: VHOST_BLK_GET_LIMITS */
+	bool stray;                     /* the fuzzer laid out a chain it cannot judge */
 	char err[512];
 };
 
@@ -156,7 +155,13 @@ struct fz_walk {
 	struct fz *f;
 	struct fz_chain *c;
 	uint64_t total;
-	unsigned int nseg, nin;
+	unsigned int nseg;
+	bool writable;      /* a writable descriptor came, even an empty one */
+	bool oversized;     /* well-formed, but over 1024 segments or 64 MiB */
+	bool has_status;    /* a writable byte came */
+	uint64_t status;    /* the last writable byte */
+	unsigned int ndesc; /* buffers, empty ones too (seg_max) */
+	uint32_t max_len;   /* the longest (size_max) */
 	const char *why;
 };
 
@@ -166,29 +171,40 @@ static bool walk_err(struct fz_walk *w, const char *why)
 	return false;
 }
 
+/*
+ * One buffer of the chain.  An empty buffer is nowhere, but it has a
+ * direction.  A chain over 1024 segments or 64 MiB is still well-formed: the
+ * device completes it with an error.
+ */
 static bool walk_add(struct fz_walk *w, const struct vring_desc *d)
 {
+	bool wr = d->flags & VRING_DESC_F_WRITE;
 	struct fz_chain *c = w->c;
 	unsigned int n;
 
+	if (!wr && w->writable)
+		return walk_err(w, "readable after writable");
+	w->writable |= wr;
+	w->ndesc++;
+	if (d->len > w->max_len)
+		w->max_len = d->len;
 	w->total += d->len;
 	if (w->total > FZ_MAX_BYTES)
-		return walk_err(w, "chain longer than 64 MiB");
-	/* An empty buffer is nowhere, but it has a direction. */
-	n = d->len ? segments(w->f, d->addr, d->len) : 0;
+		w->oversized = true;
 	if (d->len && !gmem(w->f, d->addr, d->len))
 		return walk_err(w, "buffer outside guest memory");
+	n = d->len ? segments(w->f, d->addr, d->len) : 0;
 	if (w->nseg + n > FZ_MAX_IOV)
-		return walk_err(w, "more than 1024 segments");
+		w->oversized = true;
 	w->nseg += n;
-	if (d->flags & VRING_DESC_F_WRITE)
-		w->nin += n;
-	else if (w->nin)
-		return walk_err(w, "readable after writable");
 	if (!d->len)
 		return true;
-	c->iov[c->niov++] = (struct fz_iov){
-		.gpa = d->addr, .len = d->len, .w = !!(d->flags & VRING_DESC_F_WRITE)};
+	if (wr) {
+		w->status = d->addr + d->len - 1;
+		w->has_status = true;
+	}
+	if (c->niov < FZ_MAX_IOV + 8)
+		c->iov[c->niov++] = (struct fz_iov){.gpa = d->addr, .len = d->len, .w = wr};
 	return true;
 }
 
@@ -275,14 +291,15 @@ static void gather(struct fz *f, const struct fz_chain *c, bool w, uint64_t off,
 	}
 }
 
+/* Inside the capacity the limits give (the backend's size by default)? */
 static bool in_range(struct fz *f, uint64_t sector, uint64_t len)
 {
-	uint64_t pos;
+	uint64_t pos, size = f->limits.capacity * VBLK_SECTOR;
 
 	if (sector > (UINT64_MAX >> 9))
 		return false;
 	pos = sector << 9;
-	return pos <= f->be->size && len <= f->be->size - pos;
+	return pos <= size && len <= size - pos;
 }
 
 static void expect(struct fz_chain *c, uint8_t s0, uint8_t s1, uint32_t written)
@@ -292,28 +309,45 @@ static void expect(struct fz_chain *c, uint8_t s0, uint8_t s1, uint32_t written)
 	c->used_len = s0 == S_OK && s1 == S_OK ? written + 1 : 0;
 }
 
-/* DISCARD and WRITE_ZEROES: their segments, in the readable data. */
+/*
+ * DISCARD and WRITE_ZEROES, against the limits: malformed is IOERR, more
+ * segments or bytes than allowed UNSUPP and IOERR, segments checked in
+ * order, the first bad one deciding.
+ */
 static void model_dwz(struct fz *f, struct fz_chain *c)
 {
+	bool discard = c->type == T_DISCARD;
+	uint64_t max_bytes = (uint64_t)(discard ? f->limits.max_discard_sectors
+						: f->limits.max_write_zeroes_sectors)
+			     << 9;
+	unsigned int max_seg = discard ? f->limits.max_discard_seg : f->limits.max_write_zeroes_seg;
 	struct virtio_blk_discard_write_zeroes seg;
 	unsigned int n = c->out_len / sizeof(seg);
-	bool bad = false;
 
-	if (c->in_len || !c->out_len || c->out_len % sizeof(seg) || n > FZ_MAX_ZERO_SEGS) {
+	if (c->in_len || !c->out_len || c->out_len % sizeof(seg)) {
 		expect(c, S_IOERR, S_IOERR, 0);
 		return;
 	}
-	for (unsigned int i = 0; i < n; i++) {
-		gather(f, c, false, 16 + i * sizeof(seg), &seg, sizeof(seg));
-		if ((seg.flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ||
-		    (c->type == T_DISCARD && seg.flags) ||
-		    !in_range(f, seg.sector, (uint64_t)seg.num_sectors << 9))
-			bad = true;
+	if (!max_bytes || n > max_seg) {
+		expect(c, S_UNSUPP, S_UNSUPP, 0);
+		return;
 	}
-	/* Which bad segment the device finds first is its business. */
-	if (bad)
-		expect(c, S_IOERR, S_UNSUPP, 0);
-	else if (c->type == T_DISCARD)
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t len;
+
+		gather(f, c, false, 16 + i * sizeof(seg), &seg, sizeof(seg));
+		len = (uint64_t)seg.num_sectors << 9;
+		if ((seg.flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) || (discard && seg.flags)) {
+			expect(c, S_UNSUPP, S_UNSUPP, 0);
+			return;
+		}
+		if (len > max_bytes || !in_range(f, seg.sector, len)) {
+			expect(c, S_IOERR, S_IOERR, 0);
+			return;
+		}
+	}
+	/* The backend may not discard at all. */
+	if (discard)
 		expect(c, S_OK, S_UNSUPP, 0);
 	else
 		expect(c, S_OK, S_OK, 0);
@@ -328,14 +362,10 @@ static void model(struct fz *f, unsigned int q, struct fz_chain *c)
 
 	c->niov = 0;
 	c->ring_err = !walk_chain(&w, q, c->head);
-	if (!c->ring_err) {
-		for (unsigned int i = 0; i < c->niov; i++)
-			*(c->iov[i].w ? &wr : &rd) += c->iov[i].len;
-		if (!wr) {
-			c->ring_err = true;
-			c->consumed = true;
-			w.why = "no writable status byte";
-		}
+	if (!c->ring_err && !w.has_status) {
+		c->ring_err = true;
+		w.why = "no writable status byte";
+		f->no_status++;
 	}
 	if (c->ring_err) {
 		c->what = w.why;
@@ -352,14 +382,26 @@ static void model(struct fz *f, unsigned int q, struct fz_chain *c)
 			return;
 		}
 	}
-	c->max_used = wr;
-	for (unsigned int i = c->niov; i--;)
-		if (c->iov[i].w) {
-			c->status_gpa = c->iov[i].gpa + c->iov[i].len - 1;
-			break;
-		}
-	c->in_len = wr - 1;
+	c->status_gpa = w.status;
 	c->type = ~0U;
+	if (w.oversized) {
+		/* Nothing but the status is written: used length 1. */
+		c->what = "oversized, well-formed";
+		c->max_used = 1;
+		expect(c, S_IOERR, S_IOERR, 0);
+		return;
+	}
+	for (unsigned int i = 0; i < c->niov; i++)
+		*(c->iov[i].w ? &wr : &rd) += c->iov[i].len;
+	c->max_used = wr;
+	c->in_len = wr - 1;
+	/* The VMM's segment limits (the header and status may take one each). */
+	if ((f->limits.seg_max && w.ndesc > f->limits.seg_max + 2) ||
+	    (f->limits.size_max && w.max_len > f->limits.size_max)) {
+		c->what = "over the segment limits";
+		expect(c, S_IOERR, S_IOERR, 0);
+		return;
+	}
 	if (rd < sizeof(hdr)) {
 		expect(c, S_IOERR, S_IOERR, 0);
 		return;
@@ -413,14 +455,14 @@ struct fz_area {
 	uint32_t off, end;
 };
 
-/* @len bytes, mostly (always if @force) at a multiple of @align. */
-static uint64_t area_alloc(struct fz_area *a, uint32_t len, uint32_t align, bool force)
+/* @len bytes, mostly at a multiple of @align. */
+static uint64_t area_alloc(struct fz_area *a, uint32_t len, uint32_t align)
 {
 	uint32_t off = a->off;
 
 	if (chance(a->f, 20))
 		off += below(a->f, 256);
-	if ((chance(a->f, 70) || force) && align > 1)
+	if (chance(a->f, 70) && align > 1)
 		off = (off + align - 1) / align * align;
 	else
 		off += below(a->f, 16);
@@ -454,7 +496,7 @@ static void list_cut(struct fz *f, struct fz_list *l, uint64_t gpa, uint32_t len
 	while (len && pieces > 1) {
 		uint32_t n = 1 + below(f, len < cap ? len : cap);
 
-		if (chance(f, 50) || f->aligned)
+		if (chance(f, 50))
 			n = (n + 511) / 512 * 512 < len ? (n + 511) / 512 * 512 : n;
 		if (n > len)
 			n = len;
@@ -653,7 +695,7 @@ static void place(struct fz_area *a, struct fz_list *l, bool bad_next)
 	/* The table holds what the ring does not. */
 	if (indirect) {
 		unsigned int nt = l->n - direct;
-		uint64_t gpa = area_alloc(a, nt * sizeof(*t), 16, false);
+		uint64_t gpa = area_alloc(a, nt * sizeof(*t), 16);
 
 		t = gmem(f, gpa, nt * sizeof(*t));
 		for (i = 0; i < nt; i++) {
@@ -756,7 +798,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 		mutate_request(f, c, &hdr, &len, &data_w);
 
 	/* The header, split in up to four pieces. */
-	hdr_gpa = area_alloc(&a, sizeof(hdr), 16, false);
+	hdr_gpa = area_alloc(&a, sizeof(hdr), 16);
 	memcpy(gmem(f, hdr_gpa, sizeof(hdr)), &hdr, sizeof(hdr));
 	list_cut(f, &l, hdr_gpa, sizeof(hdr), chance(f, 25) ? 1 + below(f, 4) : 1, false);
 
@@ -765,8 +807,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 		data_w = false;
 		len = 4 * sizeof(struct virtio_blk_discard_write_zeroes);
 	}
-	/* (F3: on a block device, only aligned data, never the page cache) */
-	data_gpa = area_alloc(&a, len + 1, chance(f, 70) || f->aligned ? 4096 : 1, f->aligned);
+	data_gpa = area_alloc(&a, len + 1, chance(f, 70) ? 4096 : 1);
 	data = gmem(f, data_gpa, len + 1);
 	if (hdr.type == T_DISCARD || hdr.type == T_WZ)
 		len = dwz_segments(f, data, hdr.type);
@@ -782,7 +823,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 	if (merge_status) {
 		st_gpa = data_gpa + len;
 	} else {
-		st_gpa = chance(f, 50) ? data_gpa + len : area_alloc(&a, 1, 1, false);
+		st_gpa = chance(f, 50) ? data_gpa + len : area_alloc(&a, 1, 1);
 		list_add(&l, st_gpa, 1, true);
 	}
 	if (chance(f, 5))
@@ -820,19 +861,11 @@ static void round_gen(struct fz *f, unsigned int q)
 		hostile = n - 1 - (chance(f, 70) ? 0 : below(f, n)); /* a malformed one */
 	for (i = 0; i < n; i++) {
 		struct fz_chain *c = &fq->chains[i];
-		uint16_t first = fq->next_desc;
 
-		for (int tries = 0;; tries++) {
-			memset(c, 0, sizeof(*c));
-			c->iov = f->iovs[q][i];
-			gen_chain(f, fq, c, i == hostile && tries < 8);
-			model(f, q, c);
-			/* F2: such a chain does not even stop the ring. */
-			if (!c->consumed || !f->known_f2)
-				break;
-			fq->next_desc = first;
-			memset(fq->arena + c->area, FZ_CANARY, c->extent);
-		}
+		memset(c, 0, sizeof(*c));
+		c->iov = f->iovs[q][i];
+		gen_chain(f, fq, c, i == hostile);
+		model(f, q, c);
 		memcpy(fq->want + c->area, fq->arena + c->area, c->extent);
 	}
 	/* Round-level hostility: a bogus head, or the avail index jumping. */
@@ -843,8 +876,9 @@ static void round_gen(struct fz *f, unsigned int q)
 		c->iov = f->iovs[q][n];
 		c->head = FZ_QSIZE + below(f, 0x10000 - FZ_QSIZE);
 		model(f, q, c);
-	} else if (hostile == n && chance(f, 3) && !f->known_f1) {
+	} else if (hostile == n && chance(f, 3)) {
 		fq->jump = true;
+		f->jumps++;
 	}
 	for (fq->stops = 0; fq->stops < fq->nchains; fq->stops++)
 		if (fq->chains[fq->stops].ring_err)
@@ -974,7 +1008,8 @@ static void apply(struct fz *f, unsigned int q, struct fz_chain *c)
 		}
 		f->bytes += c->out_len;
 	}
-	if (c->type != T_DISCARD && c->type != T_WZ)
+	/* A request the model saw fail was refused whole: nothing changed. */
+	if ((c->type != T_DISCARD && c->type != T_WZ) || (st != S_OK && c->status[0] != S_OK))
 		return;
 	for (unsigned int i = 0; i < c->out_len / sizeof(seg) && i < FZ_MAX_ZERO_SEGS; i++) {
 		gather(f, c, false, 16 + i * sizeof(seg), &seg, sizeof(seg));
@@ -1142,6 +1177,7 @@ FIXTURE_VARIANT(fuzz)
 {
 	enum vblk_backend_kind kind;
 	uint64_t features;
+	struct vhost_blk_limits limits; /* set when capacity is */
 	const char *what;
 };
 
@@ -1156,6 +1192,21 @@ FIXTURE_VARIANT_ADD(fuzz, null_blk)
 {
 	.kind = VBLK_BE_NULLB,
 	.what = "null_blk, memory-backed",
+};
+
+FIXTURE_VARIANT_ADD(fuzz, file_limits)
+{
+	.kind = VBLK_BE_FILE,
+	.limits = {
+		.capacity = 1,
+		.size_max = 8192,
+		.seg_max = 40,
+		.max_discard_sectors = 64,
+		.max_discard_seg = 3,
+		.max_write_zeroes_sectors = 32,
+		.max_write_zeroes_seg = 2,
+	},
+	.what = "a regular file, with segment and discard limits",
 };
 
 FIXTURE_VARIANT_ADD(fuzz, file_no_indirect_no_event_idx)
@@ -1246,23 +1297,22 @@ TEST_F_TIMEOUT(fuzz, ring, 90)
 	snprintf(name, sizeof(name), "fuzz.%s", variant->what);
 	f->seed = stress_seed(name);
 	f->be = &self->be;
-	f->known_f1 = stress_known("F1");
-	f->known_f2 = stress_known("F2");
-	if (f->known_f1)
-		stress_known_hit("F1", "no avail index jumps: the device would walk stale entries");
-	if (f->known_f2)
-		stress_known_hit("F2", "no chains without a status byte: the ring would not stop");
-	if (stress_known("F3") && variant->kind != VBLK_BE_FILE) {
-		f->aligned = true;
-		cfg.split_at = 4096;
-		stress_known_hit("F3", "data in whole sectors: direct I/O only on a block device");
-	}
 	ASSERT_EQ(0, vblk_open(&cfg, &f->v))
 	{
 		TH_LOG("vblk_open: %s", vblk_error());
 	}
 	f->features = f->v->features;
 	ASSERT_EQ(0, vblk_set_backend(f->v, self->be.fd));
+	if (variant->limits.capacity) {
+		struct vhost_blk_limits l = variant->limits;
+
+		l.capacity = self->be.size / VBLK_SECTOR;
+		ASSERT_EQ(0, ioctl(f->v->fd, VHOST_BLK_SET_LIMITS, &l));
+	}
+	ASSERT_EQ(0, ioctl(f->v->fd, VHOST_BLK_GET_LIMITS, &f->limits))
+	{
+		TH_LOG("VHOST_BLK_GET_LIMITS: %s", strerror(errno));
+	}
 	f->shadow = malloc(FZ_SPAN);
 	f->known = calloc(FZ_SPAN / VBLK_SECTOR, 1);
 	f->busy = calloc(FZ_SPAN / CHUNK, 1);
@@ -1309,15 +1359,19 @@ TEST_F_TIMEOUT(fuzz, ring, 90)
 	EXPECT_LT(0ULL, f->req_errors);
 	EXPECT_LT(0ULL, f->ring_errors);
 	TH_LOG("%llu chains in %llu rounds (%lld ms): %llu completed OK, %llu with an error "
-	       "status, %llu ring errors and restarts; %llu MiB moved; %llu of %llu sectors "
-	       "verified by a fresh device",
+	       "status, %llu ring errors and restarts (%llu avail index jumps, %llu chains "
+	       "without a status byte); %llu MiB moved; %llu of %llu sectors verified by a "
+	       "fresh device",
 	       (unsigned long long)f->chains, (unsigned long long)f->rounds, (long long)ms,
 	       (unsigned long long)f->ok, (unsigned long long)f->req_errors,
-	       (unsigned long long)f->restarts, (unsigned long long)f->bytes >> 20,
+	       (unsigned long long)f->restarts, (unsigned long long)f->jumps,
+	       (unsigned long long)f->no_status, (unsigned long long)f->bytes >> 20,
 	       (unsigned long long)known, (unsigned long long)(FZ_SPAN / VBLK_SECTOR));
 	stress_figure("fuzz", "chains", f->chains, "chains");
 	stress_figure("fuzz", "chains_per_s", f->chains * 1000 / (ms ? ms : 1), "chains/s");
 	stress_figure("fuzz", "ring_errors", f->ring_errors, "restarts");
+	stress_figure("fuzz", "jumps", f->jumps, "rounds");
+	stress_figure("fuzz", "no_status", f->no_status, "chains");
 }
 
 TEST_HARNESS_MAIN

@@ -126,11 +126,6 @@ kl_owner(struct vblk_backend *be, bool kthread, uint64_t seed, int rep)
 	unsigned int vq;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (stress_known("F3") && be->kind != VBLK_BE_FILE) {
-		/* Every request direct: no page cache to go stale. */
-		cfg.frag_size = VBLK_SECTOR;
-		cfg.split_at = 4096;
-	}
 	io.span = SPAN;
 	io.shadow = malloc(SPAN);
 	io.busy = calloc(SPAN / CHUNK + 1, 1);
@@ -275,8 +270,6 @@ TEST_F_TIMEOUT(kill, rounds, 120)
 
 	snprintf(name, sizeof(name), "kill.%s", variant->what);
 	seed = stress_seed(name);
-	if (stress_known("F3") && variant->kind != VBLK_BE_FILE)
-		stress_known_hit("F3", "buffers in whole sectors on a block device");
 	shadow = malloc(SPAN);
 	ASSERT_NE(NULL, shadow);
 	vblk_fill_random(shadow, SPAN, &seed);

@@ -11,10 +11,6 @@
  *                  (default: the case's own, a few seconds); the harness's
  *                  timeouts follow it
  *
- *   VHB_KNOWN_BUGS=F1,F2  kernel bugs found and not yet fixed (see
- *                  Documentation/testing.rst): a suite tolerates what such a
- *                  bug does, and says so with a "# KNOWN BUG" line
- *
  * A figure is a line "# FIGURE suite.name=value unit", which make soak and
  * the documentation collect.
  */
@@ -95,27 +91,6 @@ static inline uint64_t stress_seed(const char *name)
 static inline int64_t stress_ms(int64_t dflt_ms)
 {
 	return stress_env("VHB_TEST_MS", dflt_ms);
-}
-
-/* Is the kernel bug @id (F1, F2...) listed in VHB_KNOWN_BUGS? */
-static inline bool stress_known(const char *id)
-{
-	const char *list = getenv("VHB_KNOWN_BUGS"), *p = list;
-	size_t len = strlen(id);
-
-	while (p && (p = strstr(p, id))) {
-		if ((p == list || p[-1] == ',') && (p[len] == ',' || !p[len]))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-/* A known bug showed: say so in the log, once per case and bug. */
-static inline void stress_known_hit(const char *id, const char *what)
-{
-	printf("# KNOWN BUG %s: %s (tolerated: VHB_KNOWN_BUGS)\n", id, what);
-	fflush(stdout);
 }
 
 static inline void stress_figure(const char *suite, const char *name, uint64_t value,
