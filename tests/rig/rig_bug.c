@@ -9,6 +9,10 @@
  *   lockdep  two mutexes taken in both orders (lockdep)
  *   sleep    an allocation that may sleep under a spinlock
  *            (DEBUG_ATOMIC_SLEEP)
+ *   odebug   an object holding a pending timer freed (DEBUG_OBJECTS_FREE;
+ *            its fixup stops the timer)
+ *   list     an entry deleted from its list twice (DEBUG_LIST; the second
+ *            deletion is refused)
  * The VM rig's self-test (tests/rig/vm_run_test.sh) loads it in the debug
  * kernel to prove that scripts/vm-run reports each and fails the run.
  */
@@ -17,10 +21,11 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/timer.h>
 
 static char *bug = "";
 module_param(bug, charp, 0444);
-MODULE_PARM_DESC(bug, "the bugs to commit: leak, uaf, lockdep, sleep, comma-separated");
+MODULE_PARM_DESC(bug, "the bugs to commit: leak, uaf, lockdep, sleep, odebug, list, comma-separated");
 
 /* Is @name in the list @bug? */
 static bool rig_bug_wanted(const char *name)
@@ -87,6 +92,36 @@ static noinline void rig_bug_sleep(void)
 	spin_unlock(&rig_bug_lock);
 }
 
+struct rig_bug_timed {
+	struct timer_list timer;
+};
+
+static void rig_bug_timer_fn(struct timer_list *t)
+{
+}
+
+static noinline int rig_bug_odebug(void)
+{
+	struct rig_bug_timed *p = kmalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	timer_setup(&p->timer, rig_bug_timer_fn, 0);
+	mod_timer(&p->timer, jiffies + 3600 * HZ);
+	kfree(p);
+	return 0;
+}
+
+static noinline void rig_bug_list(void)
+{
+	LIST_HEAD(head);
+	struct list_head entry;
+
+	list_add(&entry, &head);
+	list_del(&entry);
+	list_del(&entry);
+}
+
 static int __init rig_bug_init(void)
 {
 	/*
@@ -97,6 +132,10 @@ static int __init rig_bug_init(void)
 		rig_bug_sleep();
 	if (rig_bug_wanted("lockdep"))
 		rig_bug_lockdep();
+	if (rig_bug_wanted("odebug") && rig_bug_odebug())
+		return -ENOMEM;
+	if (rig_bug_wanted("list"))
+		rig_bug_list();
 	if (rig_bug_wanted("uaf") && rig_bug_uaf())
 		return -ENOMEM;
 	if (rig_bug_wanted("leak")) {

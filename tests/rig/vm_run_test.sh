@@ -8,7 +8,9 @@
 #   - the wall-clock timeout stops a command that never ends (--timeout-test);
 #   - in the debug kernel, only this: each detector fails a run, a leak
 #     that kmemleak finds after rmmod, a KASAN use-after-free, a lockdep
-#     inversion and a sleep in atomic context (rig_bug.ko).
+#     inversion, a sleep in atomic context, a freed active timer
+#     (DEBUG_OBJECTS) and a list entry deleted twice (DEBUG_LIST)
+#     (rig_bug.ko).
 # Prints TAP and a kselftest "Totals" line.
 #
 #   tests/rig/vm_run_test.sh RELEASE
@@ -39,7 +41,7 @@ debug=
 ! vhb_is_debug "$krel" || debug=1
 
 echo "TAP version 13"
-echo "1..$((debug ? 5 : 7))"
+echo "1..7"
 
 # The debug kernel: each detector fails a run whose command succeeded (one
 # boot, rig_bug.ko committing every bug).  The rest of the rig is the same
@@ -47,7 +49,7 @@ echo "1..$((debug ? 5 : 7))"
 if [ -n "$debug" ]; then
 	"$vmrun" --kernel "$krel" --timeout 300 --log "$tmp/bug.log" \
 		--module "$top/build/$krel/tests/rig/rig_bug.ko" \
-		--module-params bug=leak,uaf,lockdep,sleep -- true >"$tmp/out" 2>"$tmp/err"
+		--module-params bug=leak,uaf,lockdep,sleep,odebug,list -- true >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	[ $rc -eq 123 ]
 	ok $? "rig_bug.ko's bugs fail the run (exit 123)" "got $rc; stderr: $(head -c 800 "$tmp/err")"
@@ -60,6 +62,10 @@ if [ -n "$debug" ]; then
 	ok $? "lockdep reports the inverted lock order"
 	grep -q 'BUG: sleeping function called from invalid context' "$tmp/err"
 	ok $? "DEBUG_ATOMIC_SLEEP reports the sleep under a spinlock"
+	grep -q 'ODEBUG: free active .*object type: timer_list' "$tmp/err"
+	ok $? "DEBUG_OBJECTS reports the freed active timer"
+	grep -q 'list_del corruption' "$tmp/err"
+	ok $? "DEBUG_LIST reports the double deletion"
 	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 	[ $fail -eq 0 ]
 	exit
