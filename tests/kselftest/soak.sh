@@ -54,7 +54,7 @@ loop() {
 }
 
 echo "soak: $dur s of the hostile-input suites side by side in $(uname -r); base VHB_SEED=$(printf '%#x' "$base")"
-loop fuzz 3 blk_fuzz_test &
+loop fuzz 4 blk_fuzz_test &
 loop churn 4 blk_churn_test -v null_blk -v file &
 loop kill 3 blk_kill_test -T module_unloads &
 loop ioerr 4 blk_ioerr_test &
