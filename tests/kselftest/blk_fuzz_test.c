@@ -102,7 +102,7 @@ struct fz {
 	struct fz_iov iovs[FZ_NVQS][FZ_CHAINS + 1][FZ_MAX_IOV + 8];
 	/* figures */
 	uint64_t chains, completed, ok, req_errors, ring_errors, rounds, restarts, bytes;
-	uint64_t jumps, no_status; /* avail index jumps, chains without a status byte */
+	uint64_t jumps, no_status;      /* avail index jumps, chains without a status byte */
 	struct vhost_blk_limits limits; /* in force: VHOST_BLK_GET_LIMITS */
 	bool stray;                     /* the fuzzer laid out a chain it cannot judge */
 	char err[512];

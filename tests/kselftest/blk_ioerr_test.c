@@ -223,6 +223,22 @@ FIXTURE_SETUP(ioerr)
 		kind = VBLK_BE_NULLB;
 	if (!backend_setup(_metadata, &self->be, kind, BACKEND_SIZE, variant->what))
 		return;
+	if (variant->kind == IE_BADBLOCKS) {
+		char attr[160];
+
+		/*
+		 * null_blk checks its bad blocks per block-layer request, and
+		 * a request may hold the bios of several adjacent guest
+		 * requests, merged: all of them fail.  No merges, so that
+		 * exactly the requests that touch a bad range fail.
+		 */
+		snprintf(attr, sizeof(attr), "/sys/block/%s/queue/nomerges",
+			 strrchr(self->be.path, '/') + 1);
+		ASSERT_EQ(0, write_attr(attr, "2"))
+		{
+			TH_LOG("%s: %s", attr, strerror(errno));
+		}
+	}
 	if (variant->kind == IE_FAIL_MAKE_REQUEST) {
 		snprintf(self->disk_attr, sizeof(self->disk_attr), "/sys/block/%s/make-it-fail",
 			 strrchr(self->be.path, '/') + 1);
