@@ -5,17 +5,24 @@
 #   make deps        install what the project needs (scripts/setup-host)
 #   make             build the module for every kernel of the matrix, ctl/,
 #                    the tests
-#   make check       build, unit tests, kselftests in every kernel, style
+#   make check       build, unit tests, kselftests in every kernel (the debug
+#                    kernel included, built first if need be), style; FULL=1
+#                    (what CI runs) adds what it leaves out to stay within 25
+#                    minutes (Documentation/testing.rst)
+#   make debug-kernel  build (once, into /var/cache/vhost-blk) the 6.12 debug
+#                    kernel: KASAN, lockdep, kmemleak and the other detectors
 #   make vm-check    only the kselftests and rig self-tests, in VMs
 #   make style       checkpatch --strict, sparse, clang-format
 #   make demo        boot a VM, load the module, drive it with vhostctl
 #   make demo-qemu   the same VM runs vhostctl serve behind a nested QEMU
 #   make bench       vhost-blk against raw io_uring and qemu-storage-daemon
+#   make soak        the hostile-input suites side by side for DURATION=10m
 #   make install     the module (for KVER, default the running kernel), the
 #                    udev rule, the uapi header and ctl/; DESTDIR, PREFIX
 #   make dkms-install  register the source with DKMS and build it
 #
-# KVER=6.12 (or a full release) limits the kernel matrix to one kernel.
+# KVER=6.12 (6.1, 6.12-debug or a full release) limits the kernel matrix to
+# one kernel.
 
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
@@ -38,7 +45,10 @@ KERNEL_SOURCES = $(filter-out kernel/vhost/compat.h,\
 USER_SOURCES = $(filter-out tests/rig/%,\
 	$(call ls_files,'ctl/*.cpp' 'ctl/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'tests/*.c' 'tests/*.h'))
 
-KBUILD_ARGS = -C /lib/modules/$(1)/build M=$(BUILD)/$(1)/$(2) \
+# The kernel build directory of a release: /lib/modules/RELEASE/build, or
+# the debug kernel's tree in its cache (scripts/debug-kernel).
+KDIR = $(shell $(TOP)/scripts/lib/kdir $(1))
+KBUILD_ARGS = -C $(call KDIR,$(1)) M=$(BUILD)/$(1)/$(2) \
 	VHB_VERSION=$(VERSION) CONFIG_DEBUG_INFO_BTF_MODULES=
 
 all: modules ctl kselftest
@@ -87,15 +97,21 @@ $(LINUX_SRC_TAR):
 unit: ctl
 	$(BUILD)/ctl/tests/unit/unit-tests
 
+# The debug kernel (6.12 with KASAN, lockdep, kmemleak...), built once into
+# a cache outside the clone; make check builds it when KVER names no kernel.
+debug-kernel: FORCE
+	@$(TOP)/scripts/debug-kernel
+
 check: FORCE
 	@$(TOP)/scripts/setup-host
+	@$(if $(KVER),,$(TOP)/scripts/debug-kernel)
 	@$(MAKE) --no-print-directory check-run
 
 check-run: FORCE
-	@$(TOP)/scripts/check $(KVERS)
+	@$(TOP)/scripts/check $(if $(FULL),--full) $(KVERS)
 
 vm-check: all rig-modules
-	@$(TOP)/scripts/check --vm-only $(KVERS)
+	@$(TOP)/scripts/check --vm-only $(if $(FULL),--full) $(KVERS)
 
 style: $(CHECKPATCH) checkpatch sparse clang-format docs-check nl-spec-check
 
@@ -141,6 +157,13 @@ bench-quick: FORCE
 	@$(TOP)/scripts/setup-host
 	@$(MAKE) --no-print-directory modules ctl KVER=6.12
 	@$(TOP)/scripts/bench --quick
+
+# The hostile-input suites side by side for DURATION (default 10m), in the
+# debug kernel when it is built (Documentation/testing.rst).
+soak: FORCE
+	@$(TOP)/scripts/setup-host
+	@$(MAKE) --no-print-directory modules kselftest
+	@$(TOP)/scripts/soak $(DURATION)
 
 demo: FORCE
 	@$(TOP)/scripts/setup-host
@@ -220,8 +243,8 @@ clean: FORCE
 
 FORCE:
 
-.PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style \
-	checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps \
+.PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style debug-kernel \
+	checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps soak \
 	clean FORCE \
 	install install-module install-udev install-headers install-ctl uninstall \
 	dkms-source dkms-install dkms-uninstall docs

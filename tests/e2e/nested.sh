@@ -19,18 +19,25 @@
 #   nested_reap SECONDS         wait for QEMU to end; its status in nested_rc
 #   nested_stop                 kill QEMU if it still runs
 # E2E_APPEND adds kernel parameters of the nested guest ("loglevel=7" undoes
-# "quiet").
+# "quiet"); E2E_GUEST_KERNEL names the release it boots, by default the
+# running one (the debug lane's host kernel is too slow to nest: there the
+# nested guest boots Debian's 6.12).
 
 nested_pid=
 nested_cat=
 nested_dir=
 nested_rc=
 
-# The kernel the nested guest boots: the one that runs, as the unpacked ELF
-# that vm-run made (PVH entry, no decompression) when there is one.
+# The release the nested guest boots.
+nested_release() {
+	echo "${E2E_GUEST_KERNEL:-$(uname -r)}"
+}
+
+# Its image: the unpacked ELF that vm-run made (PVH entry, no
+# decompression) when there is one.
 nested_kernel() {
 	local krel elf
-	krel=$(uname -r)
+	krel=$(nested_release)
 	elf=${VHB_BUILD:-$top/build}/vm/$krel/vmlinux
 	if [ -s "$elf" ] && [ "$elf" -nt "/boot/vmlinuz-$krel" ]; then
 		echo "$elf"
@@ -42,7 +49,7 @@ nested_kernel() {
 nested_start() {
 	local dir=$1 sock=$2 queues=$3 append=$4 vcpus=${5:-2} initrd cmdline bios=()
 	nested_dir=$dir
-	initrd=$("$top/tests/e2e/mkguest" "$(uname -r)") || return 1
+	initrd=$("$top/tests/e2e/mkguest" "$(nested_release)") || return 1
 	# A pipe chardev: QEMU opens DIR/ser.in and DIR/ser.out read-write, so
 	# neither end blocks; cat copies the output to the log.
 	rm -f "$dir/ser.in" "$dir/ser.out"

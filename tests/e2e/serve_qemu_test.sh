@@ -6,7 +6,8 @@
 # socket with two queues and a worker per queue, busy-polling 20 us; the
 # socket is systemd's (systemd-socket-activate: serve starts on QEMU's
 # connection and takes the socket from LISTEN_FDS), as vhostctl-serve@.socket
-# makes it.  A nested QEMU (TCG) boots the running kernel with the initramfs of tests/e2e/mkguest, whose init
+# makes it.  A nested QEMU (TCG) boots the running kernel (or
+# E2E_GUEST_KERNEL) with the initramfs of tests/e2e/mkguest, whose init
 # writes a pattern at a few offsets of /dev/vda with O_DIRECT, reads it
 # back and compares the sums, then reloads virtio_blk (a device reset: QEMU
 # stops and restarts the rings on the same connection) and reads it again.
@@ -85,8 +86,9 @@ guest_tail() {
 command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 is not installed"
 command -v jq >/dev/null || skip_all "jq is not installed"
 [ -x /bin/busybox ] || skip_all "busybox-static is not installed"
-[ -r "/boot/vmlinuz-$(uname -r)" ] || skip_all "no /boot/vmlinuz-$(uname -r) for the nested guest"
-modprobe -n virtio_blk 2>/dev/null || skip_all "no virtio_blk module for $(uname -r)"
+guest_krel=$(nested_release)
+[ -r "/boot/vmlinuz-$guest_krel" ] || skip_all "no /boot/vmlinuz-$guest_krel for the nested guest"
+modprobe -n -S "$guest_krel" virtio_blk 2>/dev/null || skip_all "no virtio_blk module for $guest_krel"
 
 tmp=$(mktemp -d /tmp/serve_qemu_test.XXXXXX)
 img=$tmp/disk.img

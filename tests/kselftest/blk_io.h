@@ -139,9 +139,20 @@ static inline uint8_t run_dwz(struct __test_metadata *_metadata, struct vblk *v,
 
 /* ---- random I/O against a shadow copy ---- */
 
+/* What a backend that fails I/O allows a request (rio.judge). */
+enum rio_verdict {
+	RIO_MUST_OK,
+	RIO_MAY_FAIL, /* VIRTIO_BLK_S_IOERR or OK */
+	RIO_MUST_FAIL,
+};
+
 struct rio {
 	struct vblk *v;
 	uint8_t *shadow;
+	uint8_t *known; /* per sector: the shadow holds it; NULL: all known */
+	enum rio_verdict (*judge)(struct rio *io, const struct vblk_req *r); /* NULL: OK */
+	void *priv;                                                          /* the judge's */
+	uint64_t errors; /* requests the backend failed */
 	uint64_t span;
 	unsigned int nvqs, depth;
 	uint64_t seed;
@@ -254,17 +265,53 @@ static inline int rio_submit(struct rio *io, unsigned int vq)
 	return 1;
 }
 
-static inline int rio_complete(struct rio *io, struct vblk_req *r)
+/* A request the backend failed, as it was allowed to: it wrote anything. */
+static inline int rio_failed(struct rio *io, struct vblk_req *r)
+{
+	if (r->used_len < 1 || r->used_len > writable_len(r->type, r->len, r->layout))
+		return rio_fail(io, "wrong used length for a failed request", r);
+	if (r->type == T_OUT && io->known)
+		memset(io->known + r->sector, 0, r->len / VBLK_SECTOR);
+	io->errors++;
+	rio_mark(io, r->sector, r->len, -1);
+	return vblk_req_free(io->v, r) ? rio_fail(io, "vblk_req_free", NULL) : 0;
+}
+
+/* Where a read differs from the shadow's known sectors, or -1. */
+static inline long rio_diff(struct rio *io, const struct vblk_req *r)
 {
 	uint64_t off = r->sector * VBLK_SECTOR;
 	long d;
 
+	if (!io->known)
+		return first_diff(r->data, io->shadow + off, r->len);
+	for (uint32_t s = 0; s < r->len / VBLK_SECTOR; s++) {
+		if (!io->known[r->sector + s])
+			continue;
+		d = first_diff((uint8_t *)r->data + s * VBLK_SECTOR,
+			       io->shadow + off + s * VBLK_SECTOR, VBLK_SECTOR);
+		if (d >= 0)
+			return s * VBLK_SECTOR + d;
+	}
+	return -1;
+}
+
+static inline int rio_complete(struct rio *io, struct vblk_req *r)
+{
+	enum rio_verdict verdict = io->judge ? io->judge(io, r) : RIO_MUST_OK;
+	uint64_t off = r->sector * VBLK_SECTOR;
+	long d;
+
+	if (*r->status == S_IOERR && verdict != RIO_MUST_OK)
+		return rio_failed(io, r);
 	if (*r->status != S_OK)
 		return rio_fail(io, "request failed", r);
+	if (verdict == RIO_MUST_FAIL)
+		return rio_fail(io, "request succeeded where the backend fails", r);
 	if (r->used_len != writable_len(r->type, r->len, r->layout))
 		return rio_fail(io, "wrong used length", r);
 	if (r->type == T_IN) {
-		d = first_diff(r->data, io->shadow + off, r->len);
+		d = rio_diff(io, r);
 		if (d >= 0) {
 			snprintf(io->err, sizeof(io->err),
 				 "read sector %llu len %u layout %#x vq %u: byte %ld is %#x, not "
@@ -276,6 +323,8 @@ static inline int rio_complete(struct rio *io, struct vblk_req *r)
 		io->reads++;
 	} else {
 		memcpy(io->shadow + off, r->data, r->len);
+		if (io->known)
+			memset(io->known + r->sector, 1, r->len / VBLK_SECTOR);
 		io->writes++;
 	}
 	io->bytes += r->len;
@@ -342,6 +391,34 @@ static inline int rio_verify_all(struct rio *io)
 
 /* ---- the fixture ---- */
 
+/*
+ * What every data-path fixture does first: check that the device has a data
+ * path, and open a backend of @kind.  False when the case skips (either is
+ * missing here); a failure ends it.
+ */
+static inline bool backend_setup(struct __test_metadata *_metadata, struct vblk_backend *be,
+				 enum vblk_backend_kind kind, uint64_t size, const char *what)
+{
+	int ret;
+
+	be->fd = -1;
+	ret = vblk_probe();
+	if (ret == -ENOTTY)
+		SKIP(return false, "no data path yet: %s", vblk_error());
+	ASSERT_EQ(0, ret)
+	{
+		TH_LOG("%s", vblk_error());
+	}
+	ret = vblk_backend_open(be, kind, size);
+	if (ret == -ENODEV)
+		SKIP(return false, "no %s: %s", what, vblk_error());
+	ASSERT_EQ(0, ret)
+	{
+		TH_LOG("backend: %s", vblk_error());
+	}
+	return true;
+}
+
 FIXTURE(io)
 {
 	struct vblk_backend be;
@@ -381,25 +458,9 @@ FIXTURE_VARIANT_ADD(io, file)
 
 FIXTURE_SETUP(io)
 {
-	int ret;
-
-	self->be.fd = -1;
 	self->fd2 = -1;
 	self->seed = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)getpid() << 17) ^ now_ms();
-	ret = vblk_probe();
-	if (ret == -ENOTTY)
-		SKIP(return, "no data path yet: %s", vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("%s", vblk_error());
-	}
-	ret = vblk_backend_open(&self->be, variant->kind, BACKEND_SIZE);
-	if (ret == -ENODEV)
-		SKIP(return, "no %s: %s", variant->what, vblk_error());
-	ASSERT_EQ(0, ret)
-	{
-		TH_LOG("backend: %s", vblk_error());
-	}
+	backend_setup(_metadata, &self->be, variant->kind, BACKEND_SIZE, variant->what);
 }
 
 FIXTURE_TEARDOWN(io)

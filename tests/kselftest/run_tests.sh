@@ -30,8 +30,10 @@ for s in "${suites[@]}"; do
 	# A built program (TEST_GEN_PROGS), or a script of this directory (TEST_PROGS).
 	prog=$dir/$s
 	[ -x "$prog" ] || [ ! -x "$src/$s" ] || prog=$src/$s
+	t0=$SECONDS
 	timeout --kill-after=5 "$timeout" "$prog" 2>&1 | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
+	echo "# selftests: vhost_blk: $s: $((SECONDS - t0)) s"
 	case $rc in
 	0) echo "ok $n selftests: vhost_blk: $s" ;;
 	4) echo "ok $n selftests: vhost_blk: $s # SKIP" ;;

@@ -159,6 +159,8 @@ int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 	v->mem_size = slots_start + (uint64_t)v->nvqs * v->depth * v->slot_size;
 	/* The region boundary cuts the data of vq 0's first slot. */
 	v->split = slots_start + PAGE + (v->max_data >= 8208 ? 4104 : 8);
+	if (cfg->split_at && cfg->split_at < v->max_data)
+		v->split = slots_start + PAGE + cfg->split_at;
 	v->fd = -1;
 	v->vqs = calloc(v->nvqs, sizeof(*v->vqs));
 	if (!v->vqs) {

@@ -56,6 +56,8 @@ struct vblk_config {
 	unsigned int depth;      /* request slots per virtqueue */
 	uint32_t max_data;       /* data bytes per request */
 	uint32_t frag_size;      /* VBLK_FRAG piece size; 0: 1000 */
+	uint32_t split_at;       /* the memory regions' boundary, this far into vq 0's
+				  * first data buffer; 0: 4104 bytes (8 if small) */
 	uint64_t features;       /* 0: VBLK_FEATURES_ALL */
 	bool kthread;            /* kthread workers (VHOST_SET_FORK_FROM_OWNER) */
 };
@@ -175,6 +177,7 @@ enum vblk_backend_kind {
 	VBLK_BE_DM_ERROR, /* dm: sectors 0-7 "error", the rest "zero" */
 	VBLK_BE_DM_DELAY, /* dm "delay" over a null_blk: vblk_backend_open_delayed() */
 	VBLK_BE_FS,       /* ext4 on a null_blk, mounted: vblk_fs_open() */
+	VBLK_BE_DM,       /* dm "linear" over a null_blk: vblk_backend_dm_table() swaps it */
 };
 
 struct vblk_backend {
@@ -182,8 +185,9 @@ struct vblk_backend {
 	int fd; /* O_RDWR */
 	uint64_t size;
 	char path[96];
-	char name[32];  /* null_blk or dm name */
-	char lower[32]; /* the null_blk under a dm device */
+	char name[32];       /* null_blk or dm name */
+	char lower[32];      /* the null_blk under a dm device */
+	char lower_path[96]; /* its node */
 };
 
 /* -ENODEV when this kind cannot be set up here (a reason to skip). */
@@ -196,6 +200,14 @@ int vblk_backend_reopen(struct vblk_backend *b, int flags);
  * are immediate: dm "delay" over a memory-backed null_blk.
  */
 int vblk_backend_open_delayed(struct vblk_backend *b, uint64_t size, unsigned int write_delay_ms);
+/*
+ * VBLK_BE_DM, VBLK_BE_DM_DELAY: load a new table (dmsetup table lines, "%s"
+ * standing for the null_blk under it) and resume with it; I/O in flight
+ * waits meanwhile.
+ */
+int vblk_backend_dm_table(struct vblk_backend *b, const char *table);
+/* null_blk kinds: sectors [@first, @last] become bad (@bad) or good again. */
+int vblk_backend_badblocks(struct vblk_backend *b, bool bad, uint64_t first, uint64_t last);
 /*
  * A memory-backed null_blk of @size bytes with @block_size logical blocks,
  * made into an ext4 filesystem (mkfs.ext4 options @mkfs_opts) mounted on

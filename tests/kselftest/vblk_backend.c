@@ -183,6 +183,92 @@ static int dm_ready(void)
 	return 0;
 }
 
+/* @table with every "%s" standing for @lower, into @buf. */
+static void dm_table_text(char *buf, size_t size, const char *table, const char *lower)
+{
+	size_t n = 0;
+
+	for (const char *p = table; *p && n + 1 < size; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			n += snprintf(buf + n, size - n, "%s", lower);
+			p++;
+			continue;
+		}
+		buf[n++] = *p;
+	}
+	buf[n < size ? n : size - 1] = '\0';
+}
+
+/* dmsetup @cmd NAME FILE, FILE holding @table for the dm device over b->lower_path. */
+static int dm_table_cmd(struct vblk_backend *b, const char *cmd, const char *table)
+{
+	char path[64], buf[4096];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/tmp/vblk-dm-table-%d", getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return vblk_fail(errno, "open %s", path);
+	dm_table_text(buf, sizeof(buf), table, b->lower_path);
+	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf))
+		ret = vblk_fail(errno, "write %s", path);
+	close(fd);
+	if (!ret && run_cmd(cmd, b->name, path, b->name))
+		ret = vblk_fail(EIO, "dmsetup: %s", cmd);
+	unlink(path);
+	return ret;
+}
+
+/*
+ * A dm device named @prefix-PID over a memory-backed null_blk of its own
+ * (b->lower), with @table ("%s" is the null_blk).
+ */
+static int open_dm_on_nullb(struct vblk_backend *b, uint64_t size, const char *prefix,
+			    const char *table)
+{
+	struct vblk_backend lower;
+	int ret = dm_ready();
+
+	if (ret)
+		return ret;
+	memset(&lower, 0, sizeof(lower));
+	lower.fd = -1;
+	ret = open_nullb(&lower, size, false, VBLK_SECTOR);
+	if (lower.fd >= 0)
+		close(lower.fd);
+	snprintf(b->lower, sizeof(b->lower), "%s", lower.name);
+	snprintf(b->lower_path, sizeof(b->lower_path), "%s", lower.path);
+	if (ret)
+		return ret;
+	snprintf(b->name, sizeof(b->name), "%s-%d", prefix, getpid());
+	ret = dm_table_cmd(b, "dmsetup create --noudevsync %s %s", table);
+	if (ret) {
+		b->name[0] = 0;
+		return vblk_fail(ENODEV, "dmsetup create %s", prefix);
+	}
+	ret = find_dm_node(b);
+	return ret ? ret : open_bdev(b);
+}
+
+int vblk_backend_dm_table(struct vblk_backend *b, const char *table)
+{
+	if (b->kind != VBLK_BE_DM && b->kind != VBLK_BE_DM_DELAY)
+		return vblk_fail(EINVAL, "not a dm backend over a null_blk");
+	return dm_table_cmd(b, "dmsetup load %s %s && dmsetup resume --noudevsync %s", table);
+}
+
+int vblk_backend_badblocks(struct vblk_backend *b, bool bad, uint64_t first, uint64_t last)
+{
+	char dir[128], val[64];
+
+	if (b->kind != VBLK_BE_NULLB && b->kind != VBLK_BE_NULLB_BB)
+		return vblk_fail(EINVAL, "not a null_blk backend");
+	snprintf(dir, sizeof(dir), NULLB_CONFIGFS "/%s", b->name);
+	snprintf(val, sizeof(val), "%c%llu-%llu", bad ? '+' : '-', (unsigned long long)first,
+		 (unsigned long long)last);
+	return write_str(dir, "badblocks", val);
+}
+
 static int open_dm_error(struct vblk_backend *b, uint64_t size)
 {
 	int ret = dm_ready();
@@ -201,40 +287,19 @@ static int open_dm_error(struct vblk_backend *b, uint64_t size)
 
 int vblk_backend_open_delayed(struct vblk_backend *b, uint64_t size, unsigned int write_delay_ms)
 {
-	struct vblk_backend lower;
+	char table[128];
 	int ret;
 
 	memset(b, 0, sizeof(*b));
 	b->kind = VBLK_BE_DM_DELAY;
 	b->fd = -1;
-	ret = dm_ready();
-	if (ret)
-		return ret;
 	if (access("/sys/module/dm_delay", F_OK))
 		run_cmd("modprobe dm-delay");
-	memset(&lower, 0, sizeof(lower));
-	lower.fd = -1;
-	ret = open_nullb(&lower, size, false, VBLK_SECTOR);
-	if (lower.fd >= 0)
-		close(lower.fd);
-	snprintf(b->lower, sizeof(b->lower), "%s", lower.name);
+	snprintf(table, sizeof(table), "0 %llu delay %%s 0 0 %%s 0 %u\n",
+		 (unsigned long long)(size / VBLK_SECTOR), write_delay_ms);
+	ret = open_dm_on_nullb(b, size, "vblk-delay", table);
 	if (ret)
-		goto err;
-	snprintf(b->name, sizeof(b->name), "vblk-delay-%d", getpid());
-	if (run_cmd("echo '0 %llu delay %s 0 0 %s 0 %u' | dmsetup create --noudevsync %s",
-		    (unsigned long long)(size / VBLK_SECTOR), lower.path, lower.path,
-		    write_delay_ms, b->name)) {
-		b->name[0] = 0;
-		ret = vblk_fail(ENODEV, "dmsetup create (delay)");
-		goto err;
-	}
-	ret = find_dm_node(b);
-	if (!ret)
-		ret = open_bdev(b);
-	if (!ret)
-		return 0;
-err:
-	vblk_backend_close(b);
+		vblk_backend_close(b);
 	return ret;
 }
 
@@ -301,6 +366,14 @@ int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint6
 	case VBLK_BE_DM_ERROR:
 		ret = open_dm_error(b, size);
 		break;
+	case VBLK_BE_DM: {
+		char table[128];
+
+		snprintf(table, sizeof(table), "0 %llu linear %%s 0\n",
+			 (unsigned long long)(size / VBLK_SECTOR));
+		ret = open_dm_on_nullb(b, size, "vblk-dm", table);
+		break;
+	}
 	default:
 		ret = vblk_fail(EINVAL, "backend kind %d", kind);
 	}
@@ -321,7 +394,8 @@ void vblk_backend_close(struct vblk_backend *b)
 		write_str(dir, "power", "0");
 		rmdir(dir);
 	}
-	if ((b->kind == VBLK_BE_DM_ERROR || b->kind == VBLK_BE_DM_DELAY) && b->name[0])
+	if ((b->kind == VBLK_BE_DM_ERROR || b->kind == VBLK_BE_DM_DELAY || b->kind == VBLK_BE_DM) &&
+	    b->name[0])
 		run_cmd("dmsetup remove --noudevsync %s", b->name);
 	if (b->kind == VBLK_BE_FS && b->name[0]) {
 		umount2(b->path, MNT_DETACH);
