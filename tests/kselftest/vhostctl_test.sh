@@ -291,11 +291,12 @@ fi
 # 21. Busy-polling on both sides: the worker polls its ring, the driver its
 # used ring; the kernel reports the timeout bench set on each of its vqs.
 "$VHOSTCTL" --json bench --backend "$img" --queues 2 --workers single --rw randread \
-	--iodepth 1 --busy-poll 100 --poll 100 --duration 3 --warmup 0.2 \
+	--iodepth 1 --busy-poll 100 --poll 100 --duration 6 --warmup 0.2 \
 	>"$tmp/bench.out" 2>"$tmp/bench.err" &
 bench_pid=$!
 polled=
-for _ in {1..40}; do
+# For as long as bench runs: a debug kernel takes seconds per vhostctl call.
+while kill -0 "$bench_pid" 2>/dev/null; do
 	vc --json dev show
 	bdev=$(printf '%s' "$out" |
 		jq -r --argjson pid "$bench_pid" '.[] | select(.owner_pid == $pid and .backend != null) | .id' 2>/dev/null)
