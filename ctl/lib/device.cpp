@@ -120,10 +120,20 @@ void Device::setVringAddr(unsigned int index, const VringAddr &addr)
 		.desc_user_addr = addr.desc,
 		.used_user_addr = addr.used,
 		.avail_user_addr = addr.avail,
-		.log_guest_addr = 0,
+		.log_guest_addr = addr.log,
 	};
 
 	ioctl(VHOST_SET_VRING_ADDR, &a, "VHOST_SET_VRING_ADDR", fmt::format("vq {}", index));
+}
+
+void Device::setLogBase(uint64_t userAddr)
+{
+	ioctl(VHOST_SET_LOG_BASE, &userAddr, "VHOST_SET_LOG_BASE", fmt::format("{:#x}", userAddr));
+}
+
+void Device::setLogFd(int fd)
+{
+	ioctl(VHOST_SET_LOG_FD, &fd, "VHOST_SET_LOG_FD", fmt::format("fd {}", fd));
 }
 
 void Device::setVringBase(unsigned int index, unsigned int base)

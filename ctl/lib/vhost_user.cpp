@@ -70,6 +70,7 @@ static_assert(std::endian::native == std::endian::little,
 	      "vhost-user payloads are in the host's order; this code assumes little endian");
 
 constexpr std::size_t vringAddrBytes = 40; /* u32 index, flags; u64 desc, used, avail, log */
+constexpr std::size_t logBytes = 16;	  /* u64 mmap_size, mmap_offset */
 constexpr std::size_t regionBytes = 32;    /* u64 gpa, size, user address, mmap offset */
 constexpr std::size_t memTableHeaderSize = 8;
 
@@ -245,6 +246,21 @@ VringAddrMsg decodeVringAddr(std::span<const std::byte> payload)
 	return VringAddrMsg{get<uint32_t>(payload, 0),  get<uint32_t>(payload, 4),
 			    get<uint64_t>(payload, 8),  get<uint64_t>(payload, 16),
 			    get<uint64_t>(payload, 24), get<uint64_t>(payload, 32)};
+}
+
+std::vector<std::byte> encodeLog(const LogMsg &log)
+{
+	std::vector<std::byte> out(logBytes);
+
+	put(out, 0, log.mmapSize);
+	put(out, 8, log.mmapOffset);
+	return out;
+}
+
+LogMsg decodeLog(std::span<const std::byte> payload)
+{
+	expectSize(payload, logBytes, "log");
+	return LogMsg{get<uint64_t>(payload, 0), get<uint64_t>(payload, 8)};
 }
 
 std::vector<std::byte> encodeMemTable(std::span<const MemTableRegion> regions)
@@ -581,7 +597,7 @@ void Frontend::setVringNum(unsigned int index, unsigned int num)
 void Frontend::setVringAddr(unsigned int index, const VringAddr &addr)
 {
 	checkIndex(Request::SetVringAddr, index);
-	VringAddrMsg a = {index, addr.flags, addr.desc, addr.used, addr.avail, 0};
+	VringAddrMsg a = {index, addr.flags, addr.desc, addr.used, addr.avail, addr.log};
 	request(Request::SetVringAddr, encodeVringAddr(a), {}, fmt::format("vq {}", index));
 }
 

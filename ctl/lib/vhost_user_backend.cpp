@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 #include <linux/vhost.h>
@@ -38,10 +39,15 @@ constexpr unsigned int maxRingSize = 32768;
 constexpr uint64_t configFeatures =
 	bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_TOPOLOGY);
 
-/* The requests whose reply is not a REPLY_ACK: the frontend waits for it. */
-bool hasReply(uint32_t request)
+/*
+ * The requests whose reply is not a REPLY_ACK: the frontend waits for it.
+ * SET_LOG_BASE has one once LOG_SHMFD is negotiated (@protocol).
+ */
+bool hasReply(uint32_t request, uint64_t protocol)
 {
 	switch (static_cast<Request>(request)) {
+	case Request::SetLogBase:
+		return protocol & bit(protocolLogShmfd);
 	case Request::GetFeatures:
 	case Request::GetProtocolFeatures:
 	case Request::GetVringBase:
@@ -55,6 +61,12 @@ bool hasReply(uint32_t request)
 		return false;
 	}
 }
+
+/*
+ * The largest dirty log accepted: a bit per 4 KiB, so 1 GiB of log covers
+ * 32 TiB of guest physical addresses.
+ */
+constexpr uint64_t maxLogBytes = 1ULL << 30;
 
 /* Bytes of a split ring's parts for @num entries. */
 uint64_t descBytes(unsigned int num)
@@ -74,6 +86,8 @@ uint64_t usedBytes(unsigned int num)
  * The bridge addresses of ring @a with @num entries: each of its three parts
  * must lie whole in one region of @mem, or the kernel would read and write
  * this process's own memory past the mapping.  Error(EFAULT) otherwise.
+ * The log flag and the used ring's guest physical address pass as they are:
+ * the kernel checks them against the log.
  */
 VringAddr translateRing(const GuestMemory &mem, const VringAddrMsg &a, unsigned int num)
 {
@@ -83,7 +97,7 @@ VringAddr translateRing(const GuestMemory &mem, const VringAddrMsg &a, unsigned 
 	try {
 		return VringAddr{mem.translate(a.desc, descBytes(num)),
 				 mem.translate(a.avail, availBytes(num)),
-				 mem.translate(a.used, usedBytes(num)), 0};
+				 mem.translate(a.used, usedBytes(num)), a.flags, a.log};
 	} catch (const Error &e) {
 		throw Error(e.errnum(), fmt::format("vq {}: a ring of {} entries: {}", a.index, num,
 						    e.context()));
@@ -97,7 +111,7 @@ uint64_t bridgeableFeatures() noexcept
 	return bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_ANY_LAYOUT) | bit(VIRTIO_F_NOTIFY_ON_EMPTY) |
 	       bit(VIRTIO_RING_F_INDIRECT_DESC) | bit(VIRTIO_RING_F_EVENT_IDX) |
 	       bit(VIRTIO_BLK_F_MQ) | bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_DISCARD) |
-	       bit(VIRTIO_BLK_F_WRITE_ZEROES);
+	       bit(VIRTIO_BLK_F_WRITE_ZEROES) | bit(VHOST_F_LOG_ALL);
 }
 
 uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly) noexcept
@@ -313,19 +327,64 @@ void Backend::setVringAddr(const VringAddrMsg &a)
 	BlkTransport &k = owned(Request::SetVringAddr);
 	Ring &r = ring(Request::SetVringAddr, a.index);
 
-	if (a.flags & bit(VHOST_VRING_F_LOG))
-		throw Error(EOPNOTSUPP,
-			    fmt::format("vq {}: dirty logging is not supported", a.index));
-	if (a.flags)
+	if (a.flags & ~bit(VHOST_VRING_F_LOG))
 		throw Error(EINVAL, fmt::format("vq {}: unknown flags {:#x}", a.index, a.flags));
 	/* Checked again with the ring's size when it changes, and at start. */
 	VringAddr kaddr = translateRing(mem_, a, r.num.value_or(1));
-	if (r.active)
+	/*
+	 * Logging turned on or off (QEMU at the start and end of a
+	 * migration) leaves the ring where it is: the kernel takes it while
+	 * the ring runs, and the requests in flight go on.
+	 */
+	bool moved = !r.kernelAddr || kaddr.desc != r.kernelAddr->desc ||
+		     kaddr.avail != r.kernelAddr->avail || kaddr.used != r.kernelAddr->used;
+	if (r.active && moved)
 		detach();
 	k.setVringAddr(a.index, kaddr);
 	r.addr = a;
 	r.kernelAddr = kaddr;
-	dirty_ = true;
+	dirty_ = dirty_ || moved;
+}
+
+void Backend::setLogBase(Message &m)
+{
+	BlkTransport &k = owned(Request::SetLogBase);
+
+	if (!(protocol_ & bit(protocolLogShmfd)))
+		throw Error(EOPNOTSUPP, "LOG_SHMFD was not negotiated: no shared log to map");
+	LogMsg l = decodeLog(m.payload);
+	if (m.fds.size() != 1)
+		throw Error(EINVAL, fmt::format("{} descriptors instead of 1", m.fds.size()));
+	if (!l.mmapSize || l.mmapSize > maxLogBytes || l.mmapOffset > maxLogBytes)
+		throw Error(EINVAL, fmt::format("a log of {} bytes at offset {}: 1 to {} bytes",
+						l.mmapSize, l.mmapOffset, maxLogBytes));
+	struct stat st = {};
+	if (::fstat(m.fds.front().get(), &st) < 0)
+		throwErrno("the log's descriptor: fstat");
+	/* Past the end of the file the kernel's log writes would fault. */
+	if (!S_ISREG(st.st_mode) ||
+	    l.mmapOffset + l.mmapSize > static_cast<uint64_t>(std::max<off_t>(st.st_size, 0)))
+		throw Error(EINVAL,
+			    fmt::format("a log of {} bytes at offset {} in a {} of {} bytes",
+					l.mmapSize, l.mmapOffset,
+					S_ISREG(st.st_mode) ? "file" : "non-regular file",
+					st.st_size));
+	auto map = std::make_unique<Mapping>(m.fds.front().get(), l.mmapOffset, l.mmapSize);
+	k.setLogBase(reinterpret_cast<uintptr_t>(map->data()));
+	/* The old log goes only now that the kernel writes the new one. */
+	log_ = std::move(map);
+	log(LogLevel::Info, fmt::format("dirty log: {} bytes", l.mmapSize));
+}
+
+void Backend::setLogFd(Message &m)
+{
+	BlkTransport &k = owned(Request::SetLogFd);
+
+	if (m.fds.size() != 1)
+		throw Error(EINVAL, fmt::format("{} descriptors instead of 1", m.fds.size()));
+	if (!m.payload.empty())
+		decodeU64(m.payload);
+	k.setLogFd(m.fds.front().get());
 }
 
 VringState Backend::getVringBase(const VringState &s)
@@ -582,6 +641,7 @@ void Backend::reset() noexcept
 {
 	/* Closing the device finishes its requests; only then unmap. */
 	kernel_.reset();
+	log_.reset();
 	mem_ = GuestMemory();
 	rings_.clear();
 	rings_.resize(opts_.queues);
@@ -605,7 +665,8 @@ std::optional<std::vector<std::byte>> Backend::dispatch(Message &m)
 		throw Error(EPROTO, fmt::format("more than {} descriptors", maxFds));
 	if (!m.fds.empty() && m.request() != Request::SetMemTable &&
 	    m.request() != Request::SetVringKick && m.request() != Request::SetVringCall &&
-	    m.request() != Request::SetVringErr && m.request() != Request::SetBackendReqFd)
+	    m.request() != Request::SetVringErr && m.request() != Request::SetBackendReqFd &&
+	    m.request() != Request::SetLogBase && m.request() != Request::SetLogFd)
 		throw Error(EINVAL, fmt::format("{} descriptors with a message that takes none",
 						m.fds.size()));
 
@@ -662,8 +723,12 @@ std::optional<std::vector<std::byte>> Backend::dispatch(Message &m)
 		setBackendReqFd(m);
 		return std::nullopt;
 	case Request::SetLogBase:
+		setLogBase(m);
+		/* An empty reply, as QEMU reads one. */
+		return std::vector<std::byte>{};
 	case Request::SetLogFd:
-		throw Error(EOPNOTSUPP, "dirty logging is not supported (LOG_SHMFD not offered)");
+		setLogFd(m);
+		return std::nullopt;
 	default:
 		throw Error(EOPNOTSUPP, "not supported by this backend");
 	}
@@ -708,7 +773,7 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 	} catch (const Error &e) {
 		dirty_ = false;
 		log(LogLevel::Warning, fmt::format("vhost-user {} refused: {}", name, e.what()));
-		if (hasReply(m.header.request)) {
+		if (hasReply(m.header.request, protocol_)) {
 			log(LogLevel::Error,
 			    fmt::format(
 				    "vhost-user {}: the frontend waits for a reply that cannot be "

@@ -105,6 +105,8 @@ public:
 	void attachVringWorker(unsigned int, unsigned int) override {}
 	unsigned int getVringWorker(unsigned int) override { return 0; }
 	void setVringBusyloopTimeout(unsigned int, unsigned int) override {}
+	void setLogBase(uint64_t) override {}
+	void setLogFd(int) override {}
 
 private:
 	struct Vq {

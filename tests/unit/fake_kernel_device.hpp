@@ -295,6 +295,8 @@ private:
 		{
 			record("setVringBusyloopTimeout", i, us);
 		}
+		void setLogBase(uint64_t userAddr) override { record("setLogBase", 0, userAddr); }
+		void setLogFd(int fd) override { file("setLogFd", 0, fd); }
 
 	private:
 		void record(const std::string &op, unsigned int index = 0, uint64_t a = 0,

@@ -17,6 +17,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include <fstream>
 #include <sys/stat.h>
 
+#include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 
 #include "vhostctl/blk_config.hpp"
@@ -54,7 +56,10 @@ TEST_CASE("features offered are the kernel's the bridge can honour, plus its own
 	uint64_t kernel = FakeKernel::vhostBlkFeatures | packed | iommu | wce | logAll;
 	uint64_t f = offeredFeatures(kernel, false);
 
-	CHECK((f & (packed | iommu | wce | logAll)) == 0);
+	CHECK((f & (packed | iommu | wce)) == 0);
+	/* Dirty logging, for migration: the bridge maps the log for the kernel. */
+	CHECK(f & logAll);
+	CHECK_FALSE(offeredFeatures(FakeKernel::vhostBlkFeatures, false) & logAll);
 	CHECK(f & bit(featureProtocolFeatures));
 	CHECK((f & FakeKernel::vhostBlkFeatures) == FakeKernel::vhostBlkFeatures);
 	for (unsigned int b : {VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_TOPOLOGY})
@@ -420,8 +425,9 @@ TEST_CASE("unsupported and malformed messages are refused, the connection goes o
 	/* Each refused with a non-zero ack. */
 	sendRaw(sock, Request::SetConfig, encodeConfig(0, 4, 0));
 	CHECK(ack(sock, Request::SetConfig) != 0);
-	sendRaw(sock, Request::SetLogBase, encodeU64(0));
-	CHECK(ack(sock, Request::SetLogBase) != 0);
+	/* Without LOG_SHMFD there is no log this process could map. */
+	sendRaw(sock, Request::SetLogBase, encodeLog({4096, 0}));
+	CHECK(ack(sock, Request::SetLogBase) == EOPNOTSUPP);
 	sendRaw(sock, Request::SetBackendReqFd, encodeU64(0));
 	CHECK(ack(sock, Request::SetBackendReqFd) != 0);
 	sendRaw(sock, static_cast<Request>(99), {});
@@ -452,6 +458,180 @@ TEST_CASE("unsupported and malformed messages are refused, the connection goes o
 	CHECK(log.find("SET_CONFIG refused") != std::string::npos);
 	CHECK(log.find("request 99 refused") != std::string::npos);
 	CHECK(log.find("SET_VRING_NUM refused") != std::string::npos);
+}
+
+namespace {
+
+/* A memfd of @bytes, as QEMU allocates the dirty log. */
+UniqueFd logFile(std::size_t bytes)
+{
+	UniqueFd fd(::memfd_create("vhost-log", MFD_CLOEXEC));
+	REQUIRE(fd);
+	REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(bytes)) == 0);
+	return fd;
+}
+
+/* Negotiate LOG_SHMFD and REPLY_ACK by hand, and become owner. */
+void logHandshake(int sock)
+{
+	sendRaw(sock, Request::SetProtocolFeatures,
+		encodeU64(bit(protocolReplyAck) | bit(protocolLogShmfd)));
+	REQUIRE(ack(sock, Request::SetProtocolFeatures) == 0);
+	sendRaw(sock, Request::SetOwner, {});
+	REQUIRE(ack(sock, Request::SetOwner) == 0);
+}
+
+} // namespace
+
+TEST_CASE("SET_LOG_BASE maps QEMU's shared log and hands the mapping to the kernel",
+	  "[vhost-user-backend][log]")
+{
+	Bridge br;
+	br.kernel.features |= bit(VHOST_F_LOG_ALL);
+	br.start();
+	int sock = br.peer.get();
+	logHandshake(sock);
+
+	/* The log at an offset that is not a page boundary, as a frontend may put it. */
+	UniqueFd log = logFile(4 * 4096);
+	sendRaw(sock, Request::SetLogBase, encodeLog({8192, 4096 + 64}), 0, {log.get()});
+	/* QEMU reads an empty reply, whatever REPLY_ACK says. */
+	Message m = recvReply(sock, Request::SetLogBase);
+	CHECK(m.payload.empty());
+	auto call = br.kernel.last("setLogBase");
+	REQUIRE(call.a != 0);
+	/* A bit the kernel sets lands in the frontend's file at the offset it gave. */
+	auto *bitmap = reinterpret_cast<volatile uint8_t *>(call.a);
+	bitmap[0] = 0x5a;
+	bitmap[8191] = 0xa5;
+	uint8_t got[2] = {};
+	REQUIRE(::pread(log.get(), &got[0], 1, 4096 + 64) == 1);
+	REQUIRE(::pread(log.get(), &got[1], 1, 4096 + 64 + 8191) == 1);
+	CHECK(got[0] == 0x5a);
+	CHECK(got[1] == 0xa5);
+
+	/* A log that grew: the kernel gets the new mapping. */
+	UniqueFd bigger = logFile(4 * 4096);
+	sendRaw(sock, Request::SetLogBase, encodeLog({4 * 4096, 0}), 0, {bigger.get()});
+	CHECK(recvReply(sock, Request::SetLogBase).payload.empty());
+	CHECK(br.kernel.count("setLogBase") == 2);
+	CHECK(br.kernel.last("setLogBase").a != call.a);
+
+	/* SET_LOG_FD: the eventfd goes to the kernel. */
+	EventFd ev;
+	sendRaw(sock, Request::SetLogFd, {}, flagNeedReply, {ev.fd()});
+	CHECK(ack(sock, Request::SetLogFd) == 0);
+	REQUIRE(br.kernel.file("setLogFd", 0) >= 0);
+	ev.signal();
+	uint64_t v = 0;
+	REQUIRE(::read(br.kernel.file("setLogFd", 0), &v, sizeof(v)) == sizeof(v));
+	CHECK(v == 1);
+	CHECK(br.log.str().find("dirty log: 16384 bytes") != std::string::npos);
+}
+
+TEST_CASE("a log the bridge cannot map ends the connection: QEMU would take any reply as success",
+	  "[vhost-user-backend][log]")
+{
+	Bridge br;
+	br.start();
+	int sock = br.peer.get();
+	logHandshake(sock);
+	UniqueFd log = logFile(4096);
+	std::vector<std::byte> payload;
+	std::vector<int> fds = {log.get()};
+	const char *why = "";
+
+	SECTION("past the end of the file")
+	{
+		payload = encodeLog({4096, 4096});
+		why = "in a file of 4096 bytes";
+	}
+	SECTION("empty")
+	{
+		payload = encodeLog({0, 0});
+		why = "a log of 0 bytes";
+	}
+	SECTION("larger than any guest")
+	{
+		payload = encodeLog({1ULL << 40, 0});
+		why = "1 to 1073741824 bytes";
+	}
+	SECTION("without its descriptor")
+	{
+		payload = encodeLog({4096, 0});
+		fds.clear();
+		why = "0 descriptors instead of 1";
+	}
+	SECTION("not a file")
+	{
+		EventFd ev;
+		payload = encodeLog({4096, 0});
+		fds = {ev.fd()};
+		sendRaw(sock, Request::SetLogBase, payload, 0, fds);
+		CHECK(br.join() == Backend::End::Failed);
+		CHECK(br.log.str().find("non-regular file") != std::string::npos);
+		return;
+	}
+	SECTION("a payload of the wrong size")
+	{
+		payload = encodeU64(4096);
+		why = "log";
+	}
+	sendRaw(sock, Request::SetLogBase, payload, 0, fds);
+	CHECK(br.join() == Backend::End::Failed);
+	CHECK(br.kernel.count("setLogBase") == 0);
+	std::string text = br.log.str();
+	INFO(text);
+	CHECK(text.find("SET_LOG_BASE refused") != std::string::npos);
+	CHECK(text.find(why) != std::string::npos);
+	CHECK(text.find("waits for a reply") != std::string::npos);
+}
+
+TEST_CASE("logging turned on and off while a ring runs leaves it attached",
+	  "[vhost-user-backend][log]")
+{
+	Bridge br;
+	br.kernel.features |= bit(VHOST_F_LOG_ALL);
+	Guest g;
+	auto fe = br.frontend();
+	bringUp(*fe, g);
+	g.start(*fe, 0);
+	REQUIRE(br.kernel.count("setBackend") == 1);
+	auto before = br.kernel.last("setVringAddr", 0);
+
+	/* What QEMU does when a migration starts: LOG_ALL, then each ring's log flag. */
+	br.kernel.clear();
+	fe->setFeatures((fe->features() & FakeKernel::vhostBlkFeatures) | bit(VHOST_F_LOG_ALL));
+	CHECK(br.kernel.last("setFeatures").a & bit(VHOST_F_LOG_ALL));
+	vhost::VringAddr a = g.addr(0);
+	a.flags = 1U << VHOST_VRING_F_LOG;
+	a.log = (1ULL << 30) + 2048;
+	fe->setVringAddr(0, a);
+	{
+		std::lock_guard lock(br.kernel.mutex);
+		const auto &k = br.kernel.vqs.at(0).addr;
+		CHECK(k.flags == (1U << VHOST_VRING_F_LOG));
+		/* The used ring's guest physical address, as the frontend gave it. */
+		CHECK(k.log == (1ULL << 30) + 2048);
+		CHECK(k.desc == before.a);
+		CHECK(k.used == before.c);
+	}
+	/* At the end of the migration, off again. */
+	a.flags = 0;
+	fe->setVringAddr(0, a);
+	auto ops = br.kernel.ops();
+	CHECK(ops == std::vector<std::string>{"setFeatures", "setVringAddr 0", "setVringAddr 0"});
+
+	/* A flag the kernel does not know is refused before it reaches it. */
+	a.flags = 2;
+	CHECK(failsWith([&] { fe->setVringAddr(0, a); }, EIO));
+	CHECK(br.kernel.count("setVringAddr") == 2);
+
+	/* A ring that really moves still detaches the backend first. */
+	a = g.addr(0);
+	a.used += 64;
+	fe->setVringAddr(0, a);
+	CHECK(br.kernel.count("detachBackend") == 1);
 }
 
 TEST_CASE("a request whose reply cannot be given ends the connection", "[vhost-user-backend]")

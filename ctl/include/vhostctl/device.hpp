@@ -43,7 +43,9 @@ struct VringAddr {
 	uint64_t desc;
 	uint64_t avail;
 	uint64_t used;
+	/* VHOST_VRING_F_LOG: the used ring is logged at guest physical @log. */
 	unsigned int flags = 0;
+	uint64_t log = 0;
 };
 
 /* VHOST_SET_FORK_FROM_OWNER modes. */
@@ -82,6 +84,14 @@ public:
 
 	/* Memory table */
 	void setMemTable(std::span<const MemRegion> regions);
+
+	/*
+	 * Dirty log (VHOST_F_LOG_ALL): the bitmap at @userAddr in this
+	 * process, one bit per 4 KiB of guest physical memory; @fd (an
+	 * eventfd, -1 for none) is signalled after the device logs.
+	 */
+	void setLogBase(uint64_t userAddr);
+	void setLogFd(int fd);
 
 	/* Virtqueues */
 	void setVringNum(unsigned int index, unsigned int num);

@@ -37,6 +37,9 @@ public:
 	virtual unsigned int getVringWorker(unsigned int index) = 0;
 	/* Microseconds a worker busy-polls an empty ring before it sleeps. */
 	virtual void setVringBusyloopTimeout(unsigned int index, unsigned int us) = 0;
+	/* Dirty logging: see Device::setLogBase() and Device::setLogFd(). */
+	virtual void setLogBase(uint64_t userAddr) = 0;
+	virtual void setLogFd(int fd) = 0;
 };
 
 /* BlkTransport over the ioctls of a BlkDevice. */
@@ -91,6 +94,8 @@ public:
 	{
 		dev_.setVringBusyloopTimeout(index, us);
 	}
+	void setLogBase(uint64_t userAddr) override { dev_.setLogBase(userAddr); }
+	void setLogFd(int fd) override { dev_.setLogFd(fd); }
 
 private:
 	BlkDevice dev_;

@@ -143,6 +143,12 @@ struct VringAddrMsg {
 	uint64_t log = 0;
 };
 
+/* SET_LOG_BASE with LOG_SHMFD: the log is @mmapSize bytes of the fd sent, from @mmapOffset. */
+struct LogMsg {
+	uint64_t mmapSize = 0;
+	uint64_t mmapOffset = 0;
+};
+
 struct ConfigMsg {
 	uint32_t offset = 0;
 	uint32_t flags = 0;
@@ -172,6 +178,8 @@ std::vector<std::byte> encodeVringState(const VringState &state);
 VringState decodeVringState(std::span<const std::byte> payload);
 std::vector<std::byte> encodeVringAddr(const VringAddrMsg &addr);
 VringAddrMsg decodeVringAddr(std::span<const std::byte> payload);
+std::vector<std::byte> encodeLog(const LogMsg &log);
+LogMsg decodeLog(std::span<const std::byte> payload);
 /* {u32 nregions, u32 padding, regions}: as long as the regions given. */
 std::vector<std::byte> encodeMemTable(std::span<const MemTableRegion> regions);
 std::vector<MemTableRegion> decodeMemTable(std::span<const std::byte> payload);

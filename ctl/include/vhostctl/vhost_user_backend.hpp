@@ -13,8 +13,15 @@
  * - Features: the kernel's, masked to what the bridge can honour, plus the
  *   config-space bits the bridge itself serves (SEG_MAX, BLK_SIZE, TOPOLOGY,
  *   RO) and VHOST_USER_F_PROTOCOL_FEATURES; only the kernel's bits reach
- *   VHOST_SET_FEATURES.  Protocol features: MQ, REPLY_ACK, BACKEND_REQ,
- *   CONFIG.
+ *   VHOST_SET_FEATURES.  Protocol features: MQ, LOG_SHMFD, REPLY_ACK,
+ *   BACKEND_REQ, CONFIG.
+ * - Dirty logging (live migration): VHOST_F_LOG_ALL when the kernel offers
+ *   it; the log QEMU shares (SET_LOG_BASE with LOG_SHMFD) is mapped here
+ *   and the mapping handed to the kernel (VHOST_SET_LOG_BASE), which sets
+ *   the bits itself; SET_LOG_FD and each ring's log flag and used-ring
+ *   address go to the kernel as they come, the ring left running.  A log
+ *   that cannot be mapped ends the connection: QEMU takes any reply to
+ *   SET_LOG_BASE as success.
  * - Rings: the backing file is attached once the rings are set up and
  *   enabled; GET_VRING_BASE (or SET_VRING_ENABLE 0) stops a ring in the
  *   kernel, which drains it first; reconfiguring a ring detaches the backend
@@ -101,8 +108,8 @@ class Backend final
 public:
 	/* The protocol features offered. */
 	static constexpr uint64_t protocolFeatures =
-		(1ULL << protocolMq) | (1ULL << protocolReplyAck) | (1ULL << protocolBackendReq) |
-		(1ULL << protocolConfig);
+		(1ULL << protocolMq) | (1ULL << protocolLogShmfd) | (1ULL << protocolReplyAck) |
+		(1ULL << protocolBackendReq) | (1ULL << protocolConfig);
 
 	Backend(UniqueFd sock, KernelFactory kernel, BackendOptions opts);
 	Backend(const Backend &) = delete;
@@ -179,6 +186,8 @@ private:
 	void setVringEnable(const VringState &s);
 	std::vector<std::byte> getConfig(std::span<const std::byte> payload);
 	void setBackendReqFd(Message &m);
+	void setLogBase(Message &m);
+	void setLogFd(Message &m);
 	/* What the config space says, from the options and the offer. */
 	virtio::blk::ConfigParams configParams();
 	/* CONFIG_CHANGE_MSG on the backend channel, if there is one. */
@@ -213,6 +222,8 @@ private:
 	uint64_t protocol_ = 0;
 	/* After the kernel device: destroyed first, unmapped after it closed. */
 	GuestMemory mem_;
+	/* The dirty log (SET_LOG_BASE), unmapped after the kernel device closed. */
+	std::unique_ptr<Mapping> log_;
 	/* Mappings the kernel may still use after a failed rollback. */
 	std::vector<GuestMemory> retired_;
 	std::vector<Ring> rings_;
