@@ -70,7 +70,7 @@ static_assert(std::endian::native == std::endian::little,
 	      "vhost-user payloads are in the host's order; this code assumes little endian");
 
 constexpr std::size_t vringAddrBytes = 40; /* u32 index, flags; u64 desc, used, avail, log */
-constexpr std::size_t logBytes = 16;	  /* u64 mmap_size, mmap_offset */
+constexpr std::size_t logBytes = 16;       /* u64 mmap_size, mmap_offset */
 constexpr std::size_t regionBytes = 32;    /* u64 gpa, size, user address, mmap offset */
 constexpr std::size_t memTableHeaderSize = 8;
 

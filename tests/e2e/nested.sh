@@ -9,10 +9,12 @@
 # Functions and variables only; the caller sets "set -u" and cleans up with
 # nested_stop.
 #
-#   nested_start DIR SOCKET QUEUES APPEND [VCPUS]
+#   nested_start DIR SOCKET QUEUES APPEND [VCPUS [QEMU-ARG...]]
 #       boot the running kernel in the background under TCG, with VCPUS
-#       vCPUs (default 2); the console goes to DIR/guest.log, a line for
-#       the guest goes through nested_send; sets nested_pid
+#       vCPUs (default 2) and any more QEMU arguments; the console goes to
+#       DIR/guest.log, a line for the guest goes through nested_send; sets
+#       nested_pid (and nested_cat, nested_dir: a caller that runs two
+#       QEMUs keeps each one's three and puts them back to talk to it)
 #   nested_wait REGEX SECONDS   wait until the console shows a line matching
 #                               REGEX (0) or QEMU is gone or the time is up (1)
 #   nested_send LINE            a line on the guest's console input
@@ -48,6 +50,7 @@ nested_kernel() {
 
 nested_start() {
 	local dir=$1 sock=$2 queues=$3 append=$4 vcpus=${5:-2} initrd cmdline bios=()
+	shift $(($# < 5 ? $# : 5))
 	nested_dir=$dir
 	initrd=$("$top/tests/e2e/mkguest" "$(nested_release)") || return 1
 	# A pipe chardev: QEMU opens DIR/ser.in and DIR/ser.out read-write, so
@@ -75,7 +78,7 @@ nested_start() {
 		-chardev "pipe,id=ser,path=$dir/ser" -serial chardev:ser \
 		-chardev "socket,id=c0,path=$sock" \
 		-device "vhost-user-blk-pci,chardev=c0,num-queues=$queues" \
-		</dev/null >"$dir/qemu.out" 2>&1 &
+		"$@" </dev/null >"$dir/qemu.out" 2>&1 &
 	nested_pid=$!
 }
 
