@@ -35,6 +35,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto stallTimeout = std::chrono::seconds(30);
 constexpr auto pollInterval = std::chrono::milliseconds(100);
 constexpr auto progressInterval = std::chrono::seconds(1);
+/* How far behind its schedule a paced queue may fall and still catch up. */
+constexpr auto maxLag = std::chrono::milliseconds(100);
 
 /* What the queue threads share with the thread that waits for them. */
 struct Shared {
@@ -102,14 +104,16 @@ void queueLoop(virtio::BlkQueue &q, const Workload &w, uint64_t blocks, Shared &
 
 	/*
 	 * Paced: request n of this queue is due at the start plus n times
-	 * the interval.  A queue that fell behind catches up by at most its
-	 * depth, so that a slow moment is not followed by a burst.
+	 * the interval, so that a slow request is made up for by the next
+	 * ones, as fio's --rate_iops does.  But not a long stall: a queue
+	 * catches up by at most maxLag of its schedule (and its depth).
 	 */
 	const bool paced = w.rateIops > 0;
 	const Clock::duration interval =
 		paced ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
 				static_cast<double>(sh.queues) / w.rateIops))
 		      : Clock::duration::zero();
+	const Clock::duration lag = std::max<Clock::duration>(interval * q.depth(), maxLag);
 	auto due = Clock::now();
 	auto lastProgress = due;
 	for (;;) {
@@ -118,7 +122,7 @@ void queueLoop(virtio::BlkQueue &q, const Workload &w, uint64_t blocks, Shared &
 
 		if (submitting) {
 			if (paced)
-				due = std::max(due, now - interval * q.depth());
+				due = std::max(due, now - lag);
 			while (q.inFlight() < q.depth() && (!paced || due <= now)) {
 				auto slot = q.submit(
 					{pick(), (rng() % blocks) * sectorsPerBlock, w.bs, 0});
