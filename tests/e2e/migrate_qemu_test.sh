@@ -258,18 +258,26 @@ result "the guest migrates while it writes: $(printf '%s' "$migration" |
 
 # 5. On the destination the guest goes on, then checks every slot in its
 # memory and on the disk.  Without the module's log it must find damage.
+# The marks before and after tell what it wrote while it migrated.
 use dst
+nested_send mark
+nested_wait '^E2E MIGLOAD MARK' 60
 nested_send verify
 verdict=
+kib() {
+	grep -a '^E2E MIGLOAD MARK' "$1" | sed -n 's/.* MARK \([0-9]*\) KiB.*/\1/p' | head -n 1
+}
 verified() {
-	local mark
+	local before after
 	if ! nested_wait '^E2E (MIGVERIFY|VERIFY FAIL)' 120; then
 		guest_tail
 		return 2
 	fi
 	verdict=$(grep -a '^E2E MIGVERIFY' "$tmp/dst/guest.log" | tr -d '\r')
-	mark=$(grep -a '^E2E MIGLOAD MARK' "$tmp/src/guest.log" | tr -d '\r')
-	diag "source: $mark" "destination: $verdict"
+	before=$(kib "$tmp/src/guest.log")
+	after=$(kib "$tmp/dst/guest.log")
+	diag "written before the migration: ${before:-?} KiB; when it had completed: ${after:-?} KiB;" \
+		"so during it: $((${after:-0} - ${before:-0})) KiB" "destination: $verdict"
 	diag "$(grep -a '^E2E MIGLOAD slot' "$tmp/dst/guest.log" | head -n 8 | tr -d '\r')"
 	[ -n "$verdict" ] || return 2
 	case $verdict in *': OK '*) return 0 ;; esac
