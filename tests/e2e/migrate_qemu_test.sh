@@ -70,14 +70,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
-[ -c /dev/vhost-blk ] || skip_all "/dev/vhost-blk is missing: load vhost_blk.ko"
-[ -x "$VHOSTCTL" ] || skip_all "$VHOSTCTL is not built: make ctl"
-command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 is not installed"
-command -v jq >/dev/null || skip_all "jq is not installed"
-[ -x /bin/busybox ] || skip_all "busybox-static is not installed"
-guest_krel=$(nested_release)
-[ -r "/boot/vmlinuz-$guest_krel" ] || skip_all "no /boot/vmlinuz-$guest_krel for the nested guest"
+nested_require
 if [ -n "$negative" ]; then
 	[ -w "$PARAM" ] || skip_all "the module has no test_no_dirty_log parameter"
 fi
