@@ -42,6 +42,8 @@ nested_require() {
 		skip_all "no virtio_blk module for $krel"
 }
 
+# The nested guest's CPU model.
+nested_cpu=max
 nested_pid=
 nested_cat=
 nested_dir=
@@ -86,7 +88,7 @@ nested_start() {
 	cmdline="console=ttyS0 panic=-1 quiet tsc=reliable no_timer_check"
 	cmdline+=" cryptomgr.notests mitigations=off $append ${E2E_APPEND:-}"
 	timeout --kill-after=5 400 qemu-system-x86_64 \
-		-accel tcg -cpu max -smp "$vcpus" -m 128 \
+		-accel tcg -cpu "$nested_cpu" -smp "$vcpus" -m 128 \
 		-machine pc,memory-backend=mem -nodefaults -display none -no-reboot \
 		-monitor none "${bios[@]}" \
 		-object memory-backend-memfd,id=mem,size=128M,share=on \
