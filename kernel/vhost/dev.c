@@ -105,6 +105,13 @@ bool vhb_dev_owner_get(struct vhb_dev *dev, struct vhb_owner *owner)
 	return owner->tgid;
 }
 
+/* Tell the device type about @ev, if it listens. */
+void vhb_dev_notify(struct vhb_dev *dev, const struct vhb_event *ev)
+{
+	if (dev->ops && dev->ops->notify)
+		dev->ops->notify(dev, ev);
+}
+
 void vhb_owner_put(struct vhb_owner *owner)
 {
 	put_pid(owner->tgid);
