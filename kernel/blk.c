@@ -153,7 +153,7 @@ static int vhb_blk_open(struct inode *inode, struct file *f)
 		goto err_free;
 
 	blk->nvqs = nvqs;
-	blk->opener_uid = current_euid();
+	blk->event_uid = current_euid();
 	/* At most 10 I/O error events every 5 s. */
 	ratelimit_state_init(&blk->io_err_rs, DEFAULT_RATELIMIT_INTERVAL,
 			     DEFAULT_RATELIMIT_BURST);
@@ -568,7 +568,13 @@ static void vhb_blk_teardown(struct vhb_blk *blk)
 static int vhb_blk_release(struct inode *inode, struct file *f)
 {
 	struct vhb_blk *blk = f->private_data;
+	struct vhb_owner owner;
 
+	/* Its last events, once it has no owner, are still the owner's. */
+	if (vhb_dev_owner_get(&blk->dev, &owner)) {
+		blk->event_uid = owner.uid;
+		vhb_owner_put(&owner);
+	}
 	xa_erase(&vhb_blk_devices, blk->id);
 	vhb_topology_changed();
 	/* Zeroing in pieces stops at the next one. */

@@ -138,7 +138,8 @@ struct vhb_blk {
 	/* Where its requests that would block a handler run (blk_offload.c). */
 	struct workqueue_struct *wq;
 	bool dying;			/* released: offloaded work stops early */
-	kuid_t opener_uid;		/* whose its events are before SET_OWNER */
+	/* Whose its events are without an owner: its opener's, its last owner's. */
+	kuid_t event_uid;
 	struct ratelimit_state io_err_rs;	/* of its I/O error events */
 	/* Under dev.mutex; netlink reads file, limits, serial under snap_lock. */
 	struct vhb_blk_backend backend;	/* file NULL if none */

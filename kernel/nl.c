@@ -557,14 +557,14 @@ static bool vhb_nl_listened(void)
 	return ret;
 }
 
-/* Whose @blk's events are: its owner's uid, or its opener's before. */
+/* Whose @blk's events are: its owner's uid, else blk->event_uid. */
 static kuid_t vhb_nl_event_uid(struct vhb_blk *blk)
 {
 	struct vhb_owner owner;
 	kuid_t uid;
 
 	if (!vhb_dev_owner_get(&blk->dev, &owner))
-		return blk->opener_uid;
+		return blk->event_uid;
 	uid = owner.uid;
 	vhb_owner_put(&owner);
 	return uid;
