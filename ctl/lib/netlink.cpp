@@ -12,8 +12,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <utility>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>

@@ -3,8 +3,8 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <vector>
 #include <sys/socket.h>
+#include <vector>
 
 #include <fmt/format.h>
 #include <linux/netlink.h>
@@ -256,14 +256,14 @@ Monitor::Monitor() : sock_(nl_socket_alloc())
 	int ret = genl_connect(sock_.get());
 	if (ret < 0)
 		throwNl(ret, "generic netlink socket");
-	int group = genl_ctrl_resolve_grp(sock_.get(), VHOST_BLK_GENL_NAME,
-					  VHOST_BLK_MCGRP_MONITOR);
+	int group =
+		genl_ctrl_resolve_grp(sock_.get(), VHOST_BLK_GENL_NAME, VHOST_BLK_MCGRP_MONITOR);
 	if (group < 0)
-		throwNl(group, "multicast group " VHOST_BLK_MCGRP_MONITOR
-			       " of " VHOST_BLK_GENL_NAME " (a module without events?)");
+		throwNl(group, "multicast group " VHOST_BLK_MCGRP_MONITOR " of " VHOST_BLK_GENL_NAME
+			       " (a module without events?)");
 	/* libnl hides the errno: join with the socket option itself. */
-	if (::setsockopt(nl_socket_get_fd(sock_.get()), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
-			 &group, sizeof(group)) < 0)
+	if (::setsockopt(nl_socket_get_fd(sock_.get()), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+			 sizeof(group)) < 0)
 		vhost::throwErrno("join multicast group " VHOST_BLK_MCGRP_MONITOR);
 }
 

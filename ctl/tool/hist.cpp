@@ -46,8 +46,8 @@ void addLatency(Record &r, const nl::Histogram &h, bool fromBuckets)
 {
 	addUs(r, "p50_us", nl::quantileNs(h, 0.5));
 	addUs(r, "p99_us", nl::quantileNs(h, 0.99));
-	addUs(r, "max_us", fromBuckets ? topOfBuckets(h)
-				       : (h.count() ? std::optional(h.maxNs) : std::nullopt));
+	addUs(r, "max_us",
+	      fromBuckets ? topOfBuckets(h) : (h.count() ? std::optional(h.maxNs) : std::nullopt));
 }
 
 Json histJson(const nl::Histogram &h)
@@ -82,15 +82,16 @@ void printHistChart(std::ostream &out, const nl::Histogram &h, unsigned int widt
 
 	out << fmt::format("{} {}: {} requests", nl::histKindName(h.kind), nl::opName(h.op), n);
 	if (n)
-		out << fmt::format(", mean {}, p50 {}, p99 {}, max {}",
-				   formatDuration(h.sumNs / n), formatDuration(*p50),
-				   formatDuration(*p99), formatDuration(h.maxNs));
+		out << fmt::format(", mean {}, p50 {}, p99 {}, max {}", formatDuration(h.sumNs / n),
+				   formatDuration(*p50), formatDuration(*p99),
+				   formatDuration(h.maxNs));
 	out << '\n';
 	if (!n)
 		return;
 
 	auto first = std::find_if(h.buckets.begin(), h.buckets.end(), [](uint64_t b) { return b; });
-	auto last = std::find_if(h.buckets.rbegin(), h.buckets.rend(), [](uint64_t b) { return b; });
+	auto last =
+		std::find_if(h.buckets.rbegin(), h.buckets.rend(), [](uint64_t b) { return b; });
 	std::size_t lo = first - h.buckets.begin(), hi = h.buckets.rend() - last - 1;
 	uint64_t peak = *std::max_element(h.buckets.begin(), h.buckets.end());
 	std::size_t labelWidth = 0;

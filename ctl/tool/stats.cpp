@@ -57,8 +57,8 @@ class Builder
 public:
 	Family &family(std::string name, std::string type, std::string unit, std::string help)
 	{
-		return fams_.emplace_back(
-			Family{std::move(name), std::move(type), std::move(unit), std::move(help), {}});
+		return fams_.emplace_back(Family{
+			std::move(name), std::move(type), std::move(unit), std::move(help), {}});
 	}
 	std::vector<Family> take() { return {fams_.begin(), fams_.end()}; }
 
@@ -73,8 +73,8 @@ Labels vqLabels(const nl::VqInfo &v)
 }
 
 /* One family per counter of the virtqueues. */
-void vqCounter(Builder &b, const std::vector<nl::VqInfo> &vqs, std::string name,
-	       std::string unit, std::string help, uint64_t nl::VqInfo::*field)
+void vqCounter(Builder &b, const std::vector<nl::VqInfo> &vqs, std::string name, std::string unit,
+	       std::string help, uint64_t nl::VqInfo::*field)
 {
 	Family &f = b.family(std::move(name), "counter", std::move(unit), std::move(help));
 
@@ -205,8 +205,9 @@ Json familiesJson(const std::vector<Family> &fams)
 			for (const auto &[k, v] : s.labels)
 				labels[k] = v;
 			Json value = std::visit([](auto v) { return Json(v); }, s.value);
-			samples.push_back(
-				{{"name", f.name + s.suffix}, {"labels", labels}, {"value", value}});
+			samples.push_back({{"name", f.name + s.suffix},
+					   {"labels", labels},
+					   {"value", value}});
 		}
 		all.push_back({{"name", f.name},
 			       {"type", f.type},
@@ -266,7 +267,11 @@ int run(Context &ctx, const Args &args)
 }
 
 constexpr std::array<Command, 1> commands = {{
-	{"", "", run, "every counter and latency histogram, in the OpenMetrics text format", {},
+	{"",
+	 "",
+	 run,
+	 "every counter and latency histogram, in the OpenMetrics text format",
+	 {},
 	 helpApp},
 }};
 

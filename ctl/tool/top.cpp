@@ -162,8 +162,8 @@ std::vector<VqRate> vqRates(const Sample &prev, const Sample &cur, double second
 		r.requestsPerS = rate(before.requests, v.requests, seconds);
 		r.bytesPerS = rate(before.bytes, v.bytes, seconds);
 		r.kicksPerS = rate(before.kicks, v.kicks, seconds);
-		r.service = v.total(nl::HistKind::service)
-				    .since(before.total(nl::HistKind::service));
+		r.service =
+			v.total(nl::HistKind::service).since(before.total(nl::HistKind::service));
 		if (v.active || r.requestsPerS > 0)
 			out.push_back(r);
 	}

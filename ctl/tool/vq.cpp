@@ -110,7 +110,8 @@ int hist(Context &ctx, const Args &args)
 			vq = std::move(v);
 	}
 	if (!vq)
-		throw vhost::Error(ENOENT, fmt::format("device {} has no virtqueue {}", dev, index));
+		throw vhost::Error(ENOENT,
+				   fmt::format("device {} has no virtqueue {}", dev, index));
 
 	Json all = Json::array();
 	bool first = true;

@@ -365,8 +365,6 @@ static inline void vhb_stat_add(u64 *counter, u64 n)
 #define vhb_vq_err(vq, fmt, ...) do {					\
 		struct vhb_virtqueue *__vq = (vq);			\
 									\
-		pr_debug_ratelimited("vq %u: " fmt, __vq->index,	\
-				     ##__VA_ARGS__);			\
 		vhb_vq_note_err(__vq, fmt, ##__VA_ARGS__);		\
 		vhb_stat_add(&__vq->stats.errors, 1);			\
 		if (__vq->error_ctx)					\

@@ -668,8 +668,9 @@ void vhb_vq_set_broken(struct vhb_virtqueue *vq)
 }
 
 /*
- * Keep the text of the error vhb_vq_err() reports, without its newline, as
- * the reason a vq-stopped event gives.  Caller holds vq->mutex.
+ * The message of vhb_vq_err(): a rate-limited debug line, its text kept
+ * (without the newline) as the reason a vq-stopped event gives.  Caller
+ * holds vq->mutex.
  */
 void vhb_vq_note_err(struct vhb_virtqueue *vq, const char *fmt, ...)
 {
@@ -681,4 +682,5 @@ void vhb_vq_note_err(struct vhb_virtqueue *vq, const char *fmt, ...)
 	va_end(args);
 	if (len && vq->err_reason[len - 1] == '\n')
 		vq->err_reason[len - 1] = '\0';
+	pr_debug_ratelimited("vq %u: %s\n", vq->index, vq->err_reason);
 }

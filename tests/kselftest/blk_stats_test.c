@@ -115,7 +115,8 @@ static int vq_hists(__u32 dev, unsigned int index, struct hists *h)
 				goto out;
 			}
 			parse_attrs(a, alen, tb);
-			if (tb[VHOST_BLK_A_VQ_INDEX] && get_u32(tb[VHOST_BLK_A_VQ_INDEX]) == index) {
+			if (tb[VHOST_BLK_A_VQ_INDEX] &&
+			    get_u32(tb[VHOST_BLK_A_VQ_INDEX]) == index) {
 				parse_vq_hists(a, alen, h);
 				found = true;
 			}
@@ -163,9 +164,9 @@ static int dev_num_vqs(int dev)
 		close(nl.fd);
 	if (n < 1)
 		return n < 0 ? n : -ENODEV;
-	return msgs[0].attr[VHOST_BLK_A_DEV_NUM_VQS] ?
-		       (int)get_u32(msgs[0].attr[VHOST_BLK_A_DEV_NUM_VQS]) :
-		       -EPROTO;
+	return msgs[0].attr[VHOST_BLK_A_DEV_NUM_VQS]
+		       ? (int)get_u32(msgs[0].attr[VHOST_BLK_A_DEV_NUM_VQS])
+		       : -EPROTO;
 }
 
 static int write_param(const char *val)
@@ -206,7 +207,8 @@ static void check_hist_sane(struct __test_metadata *_metadata, const struct hist
 	/* The longest time is in the highest bucket that counted anything. */
 	ASSERT_EQ(top, bucket_of(h->max[kind][op]))
 	{
-		TH_LOG("kind %d op %d: max %llu ns", kind, op, (unsigned long long)h->max[kind][op]);
+		TH_LOG("kind %d op %d: max %llu ns", kind, op,
+		       (unsigned long long)h->max[kind][op]);
 	}
 	ASSERT_LE(h->max[kind][op], h->sum[kind][op]);
 }
@@ -557,10 +559,10 @@ TEST_F(stats, events_in_order)
 	/* After SET_OWNER's vq-attached, one per virtqueue of the device. */
 	static const __u8 rest[] = {
 		VHOST_BLK_CMD_WORKER_CREATED_NTF, VHOST_BLK_CMD_VQ_ATTACHED_NTF,
-		VHOST_BLK_CMD_BACKEND_SET_NTF,	  VHOST_BLK_CMD_IO_ERROR_NTF,
-		VHOST_BLK_CMD_VQ_STOPPED_NTF,	  VHOST_BLK_CMD_BACKEND_SET_NTF,
-		VHOST_BLK_CMD_VQ_ATTACHED_NTF,	  VHOST_BLK_CMD_WORKER_FREED_NTF,
-		VHOST_BLK_CMD_WORKER_FREED_NTF,	  VHOST_BLK_CMD_DEV_DESTROYED_NTF,
+		VHOST_BLK_CMD_BACKEND_SET_NTF,    VHOST_BLK_CMD_IO_ERROR_NTF,
+		VHOST_BLK_CMD_VQ_STOPPED_NTF,     VHOST_BLK_CMD_BACKEND_SET_NTF,
+		VHOST_BLK_CMD_VQ_ATTACHED_NTF,    VHOST_BLK_CMD_WORKER_FREED_NTF,
+		VHOST_BLK_CMD_WORKER_FREED_NTF,   VHOST_BLK_CMD_DEV_DESTROYED_NTF,
 	};
 	char out[] = "/tmp/vhb-monitor-XXXXXX", names[MAX_EVENTS][24];
 	__u8 want[MAX_EVENTS];

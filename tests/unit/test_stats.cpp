@@ -104,12 +104,15 @@ TEST_CASE("The OpenMetrics text keeps the format's rules", "[stats]")
 	}
 	/* Every family of the sample has its samples: a worker's, a vq's, a histogram's. */
 	std::string text = tool(s, {"stats"}).out;
-	CHECK_THAT(text, ContainsSubstring("vhost_blk_worker_works_total{dev=\"1\",worker=\"2\"} 2000\n"));
-	CHECK_THAT(text, ContainsSubstring("vhost_blk_worker_busy_seconds_total{dev=\"1\",worker=\"1\"} 0.002\n"));
 	CHECK_THAT(text, ContainsSubstring(
-		"vhost_blk_vq_service_seconds_bucket{dev=\"1\",vq=\"0\",op=\"read\",le=\"6.4e-05\"} 90\n"));
-	CHECK_THAT(text, ContainsSubstring(
-		"vhost_blk_vq_service_seconds_sum{dev=\"1\",vq=\"0\",op=\"read\"} 0.009\n"));
+				 "vhost_blk_worker_works_total{dev=\"1\",worker=\"2\"} 2000\n"));
+	CHECK_THAT(text,
+		   ContainsSubstring(
+			   "vhost_blk_worker_busy_seconds_total{dev=\"1\",worker=\"1\"} 0.002\n"));
+	CHECK_THAT(text, ContainsSubstring("vhost_blk_vq_service_seconds_bucket{dev=\"1\",vq=\"0\","
+					   "op=\"read\",le=\"6.4e-05\"} 90\n"));
+	CHECK_THAT(text, ContainsSubstring("vhost_blk_vq_service_seconds_sum{dev=\"1\",vq=\"0\",op="
+					   "\"read\"} 0.009\n"));
 	CHECK(types["vhost_blk_vq_service_seconds"] == "histogram");
 	CHECK(types["vhost_blk_vq_requests"] == "counter");
 	CHECK(types["vhost_blk_dev"] == "info");
@@ -145,12 +148,13 @@ TEST_CASE("vq hist draws each histogram, or prints it as JSON", "[vq][hist]")
 			"max 1.90us");
 	CHECK_THAT(r.out, ContainsSubstring("service read: 100 requests, mean 90.0us, p50 64.0us"));
 	/* The fullest bucket has the whole bar; the others in proportion. */
-	CHECK_THAT(r.out, ContainsSubstring("[32.0us, 64.0us) |" + std::string(50, '#') +
-					    "| 80 (80.0%)"));
+	CHECK_THAT(r.out,
+		   ContainsSubstring("[32.0us, 64.0us) |" + std::string(50, '#') + "| 80 (80.0%)"));
 	CHECK_THAT(r.out, ContainsSubstring("[16.0us, 32.0us) |" + std::string(7, '#') +
 					    std::string(43, ' ') + "| 10 (10.0%)"));
 	/* Empty buckets between the first and the last are drawn, not outside them. */
-	CHECK_THAT(r.out, ContainsSubstring("[64.0us, 128us) |" + std::string(50, ' ') + "| 0 (0.0%)"));
+	CHECK_THAT(r.out,
+		   ContainsSubstring("[64.0us, 128us) |" + std::string(50, ' ') + "| 0 (0.0%)"));
 	CHECK_THAT(r.out, !ContainsSubstring("[8.00us, 16.0us)"));
 
 	auto j = json::parse(tool(s, {"-j", "vq", "hist", "1", "0", "kind", "service"}).out);
