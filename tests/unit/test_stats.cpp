@@ -21,6 +21,7 @@
 
 #include "fake_state.hpp"
 #include "monitor.hpp"
+#include "test_util.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using nlohmann::json;
@@ -31,12 +32,7 @@ namespace {
 
 std::vector<std::string> lines(const std::string &text)
 {
-	std::vector<std::string> out;
-	std::istringstream in(text);
-
-	for (std::string l; std::getline(in, l);)
-		out.push_back(l);
-	return out;
+	return textLines(text);
 }
 
 } // namespace
