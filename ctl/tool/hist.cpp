@@ -9,14 +9,10 @@ namespace vhostctl {
 
 namespace {
 
-/* The top of the highest bucket that counted anything. */
+/* The top of the highest bucket that counted anything, bounded by the maximum. */
 std::optional<uint64_t> topOfBuckets(const nl::Histogram &h)
 {
-	for (std::size_t i = nl::histBuckets; i-- > 0;) {
-		if (h.buckets[i])
-			return nl::bucketUpperNs(i).value_or(h.maxNs);
-	}
-	return std::nullopt;
+	return nl::quantileNs(h, 1.0);
 }
 
 void addUs(Record &r, std::string_view key, std::optional<uint64_t> ns)

@@ -22,6 +22,7 @@
 #include "fake_state.hpp"
 #include "monitor.hpp"
 #include "test_util.hpp"
+#include "top.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using nlohmann::json;
@@ -194,4 +195,30 @@ TEST_CASE("monitor prints one line per event, text or JSON", "[monitor]")
 	detached.devId = 4;
 	CHECK(eventText(detached) == "dev 4: backend-set none");
 	CHECK(eventJson(detached).dump() == R"({"event":"backend-set","dev_id":4,"backend":null})");
+}
+
+TEST_CASE("top's latency is that of the requests returned in its interval", "[top][hist]")
+{
+	using namespace vhostctl::top;
+	FakeState s = FakeState::sample();
+	Sample prev{s.workerList, s.vqList};
+	/* 50 more reads of vq 0, all in [2, 4) ms. */
+	for (auto &h : s.vqList[0].hists) {
+		if (h.kind == nl::HistKind::service) {
+			h.buckets[12] += 50;
+			h.sumNs += 50 * 3'000'000;
+			h.maxNs = 3'500'000;
+		}
+	}
+	Sample cur{s.workerList, s.vqList};
+	auto rates = vqRates(prev, cur, 1.0);
+	REQUIRE(rates.size() == 2);
+	CHECK(rates[0].service.count() == 50);
+	auto j = vqTable(rates).json();
+	/* Not the 100 earlier ones: every quantile of the interval is 2-4 ms. */
+	CHECK(j[0]["p50_us"] == 3500.0);
+	/* The top of the highest bucket, bounded by the maximum since the open. */
+	CHECK(j[0]["max_us"] == 3500.0);
+	CHECK(j[0]["p99_us"] == 3500.0);
+	CHECK(j[1]["p50_us"].is_null());
 }
