@@ -128,8 +128,14 @@ static int vhb_blk_drain_vq(struct vhb_virtqueue *vq)
 				 vhb_blk_drain_deadline());
 }
 
+static void vhb_blk_notify(struct vhb_dev *dev, const struct vhb_event *ev)
+{
+	vhb_nl_notify(container_of(dev, struct vhb_blk, dev), ev);
+}
+
 static const struct vhb_dev_ops vhb_blk_dev_ops = {
 	.drain_vq = vhb_blk_drain_vq,
+	.notify = vhb_blk_notify,
 };
 
 static int vhb_blk_open(struct inode *inode, struct file *f)
@@ -147,6 +153,11 @@ static int vhb_blk_open(struct inode *inode, struct file *f)
 		goto err_free;
 
 	blk->nvqs = nvqs;
+	blk->event_uid = current_euid();
+	/* At most 10 I/O error events every 5 s. */
+	ratelimit_state_init(&blk->io_err_rs, DEFAULT_RATELIMIT_INTERVAL,
+			     DEFAULT_RATELIMIT_BURST);
+	ratelimit_set_flags(&blk->io_err_rs, RATELIMIT_MSG_ON_RELEASE);
 	init_waitqueue_head(&blk->drain_wq);
 	for (i = 0; i < nvqs; i++) {
 		struct vhb_blk_vq *bvq = &blk->vqs[i];
@@ -176,6 +187,7 @@ static int vhb_blk_open(struct inode *inode, struct file *f)
 	/* Published whole. */
 	xa_store(&vhb_blk_devices, blk->id, blk, GFP_KERNEL);
 	vhb_topology_changed();
+	vhb_nl_notify_dev(blk, VHOST_BLK_CMD_DEV_CREATED_NTF);
 
 	f->private_data = blk;
 	return 0;
@@ -461,8 +473,12 @@ static long vhb_blk_set_backend(struct vhb_blk *blk,
 	if (copy_from_user(&f, argp, sizeof(f)))
 		return -EFAULT;
 
-	if (f.fd == VHOST_FILE_UNBIND)
-		return vhb_blk_detach(blk, true);
+	if (f.fd == VHOST_FILE_UNBIND) {
+		ret = vhb_blk_detach(blk, true);
+		if (!ret)
+			vhb_nl_notify_dev(blk, VHOST_BLK_CMD_BACKEND_SET_NTF);
+		return ret;
+	}
 	if (blk->backend.file)
 		return -EBUSY;
 
@@ -495,6 +511,7 @@ static long vhb_blk_set_backend(struct vhb_blk *blk,
 	}
 	/* Serve, and what the driver queued before the backend came. */
 	vhb_blk_resume(blk);
+	vhb_nl_notify_dev(blk, VHOST_BLK_CMD_BACKEND_SET_NTF);
 	return 0;
 }
 
@@ -551,7 +568,13 @@ static void vhb_blk_teardown(struct vhb_blk *blk)
 static int vhb_blk_release(struct inode *inode, struct file *f)
 {
 	struct vhb_blk *blk = f->private_data;
+	struct vhb_owner owner;
 
+	/* Its last events, once it has no owner, are still the owner's. */
+	if (vhb_dev_owner_get(&blk->dev, &owner)) {
+		blk->event_uid = owner.uid;
+		vhb_owner_put(&owner);
+	}
 	xa_erase(&vhb_blk_devices, blk->id);
 	vhb_topology_changed();
 	/* Zeroing in pieces stops at the next one. */
@@ -562,6 +585,7 @@ static int vhb_blk_release(struct inode *inode, struct file *f)
 	vhb_blk_teardown(blk);
 	mutex_unlock(&blk->dev.mutex);
 	destroy_workqueue(blk->wq);
+	vhb_nl_notify_dev(blk, VHOST_BLK_CMD_DEV_DESTROYED_NTF);
 	vhb_blk_put(blk);
 	return 0;
 }

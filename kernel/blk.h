@@ -9,6 +9,7 @@
 #include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
+#include <linux/ratelimit.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/timer.h>
@@ -47,6 +48,19 @@ struct vhb_blk_req {
 	bool direct;			/* offloaded: direct I/O */
 	bool pinned;			/* buf holds page references */
 	long ret;			/* the backend's result */
+	/* Latency (latency_stats): when its avail index was read, submitted. */
+	u64 seen_ns;
+	u64 submit_ns;			/* 0: not measured */
+};
+
+/*
+ * One latency histogram, in the buckets of VHOST_BLK_A_HIST_BUCKETS.  The
+ * worker writes it under vq.mutex (WRITE_ONCE); netlink reads it as it is.
+ */
+struct vhb_hist {
+	u64 buckets[VHOST_BLK_HIST_BUCKETS];
+	u64 sum_ns;
+	u64 max_ns;
 };
 
 /*
@@ -76,6 +90,10 @@ struct vhb_blk_vq {
 	struct vhb_work done_work;
 	atomic_t in_flight;		/* fetched and not yet on done */
 	u64 offloaded;			/* requests run on vhb_blk_wq; vq.mutex */
+	u64 io_errors;			/* requests the backend failed; vq.mutex */
+	/* Latency histograms by VHOST_BLK_HIST_* and VHOST_BLK_OP_*; vq.mutex. */
+	struct vhb_hist hist[2][VHOST_BLK_NR_OPS];
+	u64 seen_ns;			/* when the avail index was last read */
 	bool serving;			/* the handler runs: completions queue no work */
 	/*
 	 * A request that cannot start yet (its filesystem is frozen) stays
@@ -120,6 +138,9 @@ struct vhb_blk {
 	/* Where its requests that would block a handler run (blk_offload.c). */
 	struct workqueue_struct *wq;
 	bool dying;			/* released: offloaded work stops early */
+	/* Whose its events are without an owner: its opener's, its last owner's. */
+	kuid_t event_uid;
+	struct ratelimit_state io_err_rs;	/* of its I/O error events */
 	/* Under dev.mutex; netlink reads file, limits, serial under snap_lock. */
 	struct vhb_blk_backend backend;	/* file NULL if none */
 	struct vhost_blk_limits vmm_limits;	/* as the VMM set them */
@@ -131,6 +152,11 @@ struct vhb_blk {
 struct vhb_blk *vhb_blk_get_next(unsigned long *id);
 struct vhb_blk *vhb_blk_get(u32 id);
 void vhb_blk_put(struct vhb_blk *blk);
+
+/* nl.c: events of the multicast group "monitor" */
+void vhb_nl_notify_dev(struct vhb_blk *blk, u8 cmd);
+void vhb_nl_notify(struct vhb_blk *blk, const struct vhb_event *ev);
+void vhb_nl_notify_io_error(struct vhb_blk_vq *bvq, int err, u32 op);
 
 /* blk_limits.c */
 int vhb_blk_set_limits(struct vhb_blk *blk, struct vhost_blk_limits __user *argp);
@@ -154,6 +180,7 @@ int vhb_blk_offload_rw_req(struct vhb_blk_req *req, const struct iovec *iov,
 void vhb_blk_unpin(struct vhb_blk_req *req);
 
 /* blk_req.c */
+u32 vhb_blk_op(u32 type);
 void vhb_blk_req_done(struct vhb_blk_req *req);
 void vhb_blk_handle_kick(struct vhb_work *work);
 void vhb_blk_done_work(struct vhb_work *work);

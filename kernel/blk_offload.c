@@ -289,6 +289,7 @@ static u8 vhb_blk_offload_zero(struct vhb_blk_req *req)
 			ret = vhb_blk_zero(backend, req->type, seg->unmap,
 					   seg->pos + done, chunk);
 			if (ret) {
+				req->ret = ret;
 				status = ret == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
 							      VIRTIO_BLK_S_IOERR;
 				break;
@@ -309,6 +310,7 @@ static u8 vhb_blk_offload_flush(struct vhb_blk_req *req)
 	vhb_blk_ctx_enter(backend, &ctx);
 	ret = vfs_fsync(backend->file, 0);
 	vhb_blk_ctx_leave(&ctx);
+	req->ret = ret;
 	return ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 

@@ -56,6 +56,51 @@ u64 vhb_blk_backend_size(const struct vhb_blk_backend *backend)
 	return i_size_read(inode);
 }
 
+/*
+ * Latency histograms: two clock reads per request (at submission, and when
+ * the avail index that shows it is read) and one per batch returned.
+ */
+static bool latency_stats = true;
+module_param(latency_stats, bool, 0644);
+MODULE_PARM_DESC(latency_stats,
+		 "Keep per-virtqueue histograms of queue and service time (default on)");
+
+/* The histograms' request type of a virtio-blk request type. */
+u32 vhb_blk_op(u32 type)
+{
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		return VHOST_BLK_OP_READ;
+	case VIRTIO_BLK_T_OUT:
+		return VHOST_BLK_OP_WRITE;
+	case VIRTIO_BLK_T_FLUSH:
+		return VHOST_BLK_OP_FLUSH;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return VHOST_BLK_OP_DISCARD;
+	}
+	return VHOST_BLK_OP_OTHER;
+}
+
+/* Count @ns in @h.  Caller holds vq->mutex: the one writer. */
+static void vhb_hist_add(struct vhb_hist *h, u64 ns)
+{
+	u64 us = div_u64(ns, NSEC_PER_USEC);
+	unsigned int b = min_t(unsigned int, fls64(us),
+			       VHOST_BLK_HIST_BUCKETS - 1);
+
+	vhb_stat_add(&h->buckets[b], 1);
+	vhb_stat_add(&h->sum_ns, ns);
+	if (ns > h->max_ns)
+		WRITE_ONCE(h->max_ns, ns);
+}
+
+/* The avail index is read now: requests it shows are seen from now on. */
+static void vhb_blk_seen(struct vhb_blk_vq *bvq)
+{
+	bvq->seen_ns = READ_ONCE(latency_stats) ? ktime_get_ns() : 0;
+}
+
 /* Freeze protection, held by a request until it completes. */
 static bool vhb_blk_start_write(struct vhb_blk_req *req,
 				const struct vhb_blk_backend *backend)
@@ -520,6 +565,9 @@ static int vhb_blk_start_req(struct vhb_blk_vq *bvq, unsigned int head,
 	req->len = 0;
 	req->written = 0;
 	req->ret = 0;
+	req->seen_ns = bvq->seen_ns;
+	req->submit_ns = READ_ONCE(latency_stats) && req->seen_ns ?
+			 ktime_get_ns() : 0;
 	atomic_inc(&bvq->in_flight);
 
 	ret = vhb_blk_dispatch(bvq, req, bvq->iov, info);
@@ -527,6 +575,10 @@ static int vhb_blk_start_req(struct vhb_blk_vq *bvq, unsigned int head,
 		/* Not started: the ring keeps the chain. */
 		req->busy = false;
 		vhb_blk_put_in_flight(bvq);
+	} else if (req->submit_ns) {
+		/* Done or not, the request and its type stay until returned. */
+		vhb_hist_add(&bvq->hist[VHOST_BLK_HIST_QUEUE][vhb_blk_op(req->type)],
+			     req->submit_ns - req->seen_ns);
 	}
 	return ret;
 }
@@ -559,6 +611,26 @@ static void vhb_blk_log_req(struct vhb_blk_vq *bvq, struct vhb_blk_req *req)
 	vhb_log_chain(&bvq->vq, req - bvq->reqs, data);
 }
 
+/* Count a request the backend failed, and announce it (rate-limited). */
+static void vhb_blk_io_error(struct vhb_blk_vq *bvq, struct vhb_blk_req *req)
+{
+	vhb_stat_add(&bvq->io_errors, 1);
+	vhb_nl_notify_io_error(bvq, req->ret < 0 ? -req->ret : EIO,
+			       vhb_blk_op(req->type));
+}
+
+/* Count a returned request's service time; @now is 0 until read. */
+static void vhb_blk_account(struct vhb_blk_vq *bvq, struct vhb_blk_req *req,
+			    u64 *now)
+{
+	if (!req->submit_ns)
+		return;
+	if (!*now)
+		*now = ktime_get_ns();
+	vhb_hist_add(&bvq->hist[VHOST_BLK_HIST_SERVICE][vhb_blk_op(req->type)],
+		     *now - req->submit_ns);
+}
+
 /*
  * Return the completed requests to the guest: write each status byte, then
  * add the chains to the used ring in batches, one call signal per batch.
@@ -573,6 +645,7 @@ static void vhb_blk_return_done(struct vhb_blk_vq *bvq)
 	struct vhb_blk_req *req, *next;
 	struct llist_node *node;
 	unsigned int n = 0;
+	u64 now = 0;
 
 	/* Read before taking: a busy-poll calls this in a loop. */
 	if (llist_empty(&bvq->done))
@@ -586,6 +659,9 @@ static void vhb_blk_return_done(struct vhb_blk_vq *bvq)
 				   req - bvq->reqs);
 		if (status == VIRTIO_BLK_S_OK)
 			vhb_stat_add(&vq->stats.bytes, req->len);
+		else if (status == VIRTIO_BLK_S_IOERR && (req->io || req->ret < 0))
+			vhb_blk_io_error(bvq, req);
+		vhb_blk_account(bvq, req, &now);
 		if (logs)
 			vhb_blk_log_req(bvq, req);
 		used[n].id = req - bvq->reqs;
@@ -643,8 +719,10 @@ static bool vhb_blk_busy_poll(struct vhb_blk_vq *bvq)
 	      min_t(u64, vq->busyloop_timeout, VHB_BLK_POLL_MAX_US) * NSEC_PER_USEC;
 	for (;;) {
 		vhb_blk_return_done(bvq);
-		if (vhb_vq_avail_pending(vq))
+		if (vhb_vq_avail_pending(vq)) {
+			vhb_blk_seen(bvq);
 			return true;
+		}
 		if (need_resched() || !single_task_running() ||
 		    signal_pending(current) || vhb_vq_worker_has_work(vq) ||
 		    vhb_vq_lock_wanted(vq) || ktime_get_ns() >= end)
@@ -725,6 +803,9 @@ static bool vhb_blk_serve_ring(struct vhb_blk_vq *bvq)
 
 	blk_start_plug(&plug);
 	for (;;) {
+		/* It reads the avail index when it has used up the last one. */
+		if (vq->avail_idx == vq->last_avail_idx)
+			vhb_blk_seen(bvq);
 		head = vhb_get_vq_desc(vq, bvq->iov, VHB_MAX_IOV, &info);
 		if (head < 0) {
 			vhb_vq_set_broken(vq);

@@ -15,12 +15,22 @@
  *
  * A dump shows a caller without CAP_NET_ADMIN only the devices its
  * effective uid owns.
+ *
+ * Events go to the multicast group "monitor" of every network namespace
+ * that has a listener, built with GFP_ATOMIC where a handler holds
+ * vq->mutex.  A listener without CAP_NET_ADMIN receives those of the
+ * devices its socket opener's effective uid owns, or opened while the
+ * device has no owner; a kernel without filtered multicast gives the
+ * group to CAP_NET_ADMIN only (compat.h).
  */
 #include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/file.h>
 #include <linux/module.h>
+#include <linux/net.h>
 #include <linux/slab.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
 #include <net/genetlink.h>
 
 #include "blk.h"
@@ -235,6 +245,43 @@ err_cancel:
 	return -EMSGSIZE;
 }
 
+/* The histograms of @bvq that counted anything, one nest each. */
+static int vhb_nl_put_hists(struct sk_buff *skb, struct vhb_blk_vq *bvq)
+{
+	u64 buckets[VHOST_BLK_HIST_BUCKETS];
+	unsigned int kind, op, i;
+	struct nlattr *nest;
+
+	for (kind = 0; kind < ARRAY_SIZE(bvq->hist); kind++) {
+		for (op = 0; op < VHOST_BLK_NR_OPS; op++) {
+			const struct vhb_hist *h = &bvq->hist[kind][op];
+			u64 count = 0;
+
+			for (i = 0; i < VHOST_BLK_HIST_BUCKETS; i++) {
+				buckets[i] = READ_ONCE(h->buckets[i]);
+				count += buckets[i];
+			}
+			if (!count)
+				continue;
+			nest = nla_nest_start(skb, VHOST_BLK_A_VQ_HIST);
+			if (!nest ||
+			    nla_put_u32(skb, VHOST_BLK_A_HIST_KIND, kind) ||
+			    nla_put_u32(skb, VHOST_BLK_A_HIST_OP, op) ||
+			    nla_put(skb, VHOST_BLK_A_HIST_BUCKETS,
+				    sizeof(buckets), buckets) ||
+			    nla_put_u64_64bit(skb, VHOST_BLK_A_HIST_SUM_NS,
+					      READ_ONCE(h->sum_ns),
+					      VHOST_BLK_A_HIST_PAD) ||
+			    nla_put_u64_64bit(skb, VHOST_BLK_A_HIST_MAX_NS,
+					      READ_ONCE(h->max_ns),
+					      VHOST_BLK_A_HIST_PAD))
+				return -EMSGSIZE;
+			nla_nest_end(skb, nest);
+		}
+	}
+	return 0;
+}
+
 static int vhb_nl_fill_vq(struct sk_buff *skb, struct netlink_callback *cb,
 			  struct vhb_blk *blk, unsigned int index)
 {
@@ -272,7 +319,10 @@ static int vhb_nl_fill_vq(struct sk_buff *skb, struct netlink_callback *cb,
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_ERRORS,
 			      READ_ONCE(vq->stats.errors), VHOST_BLK_A_VQ_PAD) ||
 	    nla_put_u32(skb, VHOST_BLK_A_VQ_BUSYLOOP_US,
-			READ_ONCE(vq->busyloop_timeout))) {
+			READ_ONCE(vq->busyloop_timeout)) ||
+	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_IO_ERRORS,
+			      READ_ONCE(bvq->io_errors), VHOST_BLK_A_VQ_PAD) ||
+	    vhb_nl_put_hists(skb, bvq)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}
@@ -465,16 +515,225 @@ static const struct genl_ops vhb_nl_ops[] = {
 	},
 };
 
+enum {
+	VHB_NL_MCGRP_MONITOR,
+};
+
+static const struct genl_multicast_group vhb_nl_mcgrps[] = {
+	[VHB_NL_MCGRP_MONITOR] = {
+		.name = VHOST_BLK_MCGRP_MONITOR,
+		.flags = VHB_NL_MONITOR_FLAGS,
+	},
+};
+
 static struct genl_family vhb_nl_family __ro_after_init = {
 	.name = VHOST_BLK_GENL_NAME,
 	.version = VHOST_BLK_GENL_VERSION,
 	.module = THIS_MODULE,
 	.ops = vhb_nl_ops,
 	.n_ops = ARRAY_SIZE(vhb_nl_ops),
+	.mcgrps = vhb_nl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(vhb_nl_mcgrps),
 	.netnsok = true,
 	/* Never genl_mutex: see the top of this file. */
 	.parallel_ops = true,
 };
+
+/* Does any namespace listen to the events? */
+static bool vhb_nl_listened(void)
+{
+	struct net *net;
+	bool ret = false;
+
+	rcu_read_lock();
+	for_each_net_rcu(net) {
+		if (genl_has_listeners(&vhb_nl_family, net,
+				       VHB_NL_MCGRP_MONITOR)) {
+			ret = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/* Whose @blk's events are: its owner's uid, else blk->event_uid. */
+static kuid_t vhb_nl_event_uid(struct vhb_blk *blk)
+{
+	struct vhb_owner owner;
+	kuid_t uid;
+
+	if (!vhb_dev_owner_get(&blk->dev, &owner))
+		return blk->event_uid;
+	uid = owner.uid;
+	vhb_owner_put(&owner);
+	return uid;
+}
+
+/*
+ * May the socket @dsk receive an event of a device of uid *@data?  Its
+ * opener's credentials decide, as a dump's reader's do.  Nonzero: no.
+ */
+static int vhb_nl_event_filter(struct sock *dsk, struct sk_buff *skb,
+			       void *data)
+{
+	struct socket *sock = dsk->sk_socket;
+	const kuid_t *uid = data;
+
+	if (!sock || !sock->file)
+		return 1;
+	if (file_ns_capable(sock->file, &init_user_ns, CAP_NET_ADMIN))
+		return 0;
+	return !uid_eq(sock->file->f_cred->euid, *uid);
+}
+
+/* A new event message of @cmd, or NULL (nobody listens, or no memory). */
+static struct sk_buff *vhb_nl_event_new(u8 cmd, gfp_t gfp, void **hdr)
+{
+	struct sk_buff *skb;
+
+	if (!vhb_nl_listened())
+		return NULL;
+	skb = genlmsg_new(NLMSG_GOODSIZE, gfp);
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &vhb_nl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+static void vhb_nl_event_send(struct vhb_blk *blk, struct sk_buff *skb,
+			      void *hdr)
+{
+	kuid_t uid = vhb_nl_event_uid(blk);
+
+	genlmsg_end(skb, hdr);
+	vhb_genl_multicast_filtered(&vhb_nl_family, skb, VHB_NL_MCGRP_MONITOR,
+				    vhb_nl_event_filter, &uid);
+}
+
+/**
+ * vhb_nl_notify_dev - announce a device event
+ * @blk: the device
+ * @cmd: VHOST_BLK_CMD_DEV_CREATED_NTF, _DEV_DESTROYED_NTF or
+ *	 _BACKEND_SET_NTF
+ *
+ * Process context; for BACKEND_SET, the caller holds dev.mutex.
+ */
+void vhb_nl_notify_dev(struct vhb_blk *blk, u8 cmd)
+{
+	struct vhb_blk_backend backend = {};
+	struct sk_buff *skb;
+	void *hdr;
+	int ret;
+
+	skb = vhb_nl_event_new(cmd, GFP_KERNEL, &hdr);
+	if (!skb)
+		return;
+	ret = nla_put_u32(skb, VHOST_BLK_A_DEV_ID, blk->id);
+	if (!ret && cmd == VHOST_BLK_CMD_BACKEND_SET_NTF) {
+		backend = blk->backend;
+		/* A path too long for the message goes without it. */
+		vhb_nl_put_backend(skb, &backend);
+	} else if (!ret) {
+		ret = nla_put_u32(skb, VHOST_BLK_A_DEV_OWNER_UID,
+				  from_kuid_munged(&init_user_ns,
+						   vhb_nl_event_uid(blk)));
+	}
+	if (ret) {
+		nlmsg_free(skb);
+		return;
+	}
+	vhb_nl_event_send(blk, skb, hdr);
+}
+
+/**
+ * vhb_nl_notify - announce an event of the core
+ * @blk: the device
+ * @ev: what happened
+ *
+ * Process context.  VQ_STOPPED comes from a handler that holds vq->mutex:
+ * it allocates without sleeping.
+ */
+void vhb_nl_notify(struct vhb_blk *blk, const struct vhb_event *ev)
+{
+	bool vq = ev->type == VHB_EV_VQ_ATTACHED || ev->type == VHB_EV_VQ_STOPPED;
+	static const u8 cmds[] = {
+		[VHB_EV_WORKER_CREATED] = VHOST_BLK_CMD_WORKER_CREATED_NTF,
+		[VHB_EV_WORKER_FREED] = VHOST_BLK_CMD_WORKER_FREED_NTF,
+		[VHB_EV_VQ_ATTACHED] = VHOST_BLK_CMD_VQ_ATTACHED_NTF,
+		[VHB_EV_VQ_STOPPED] = VHOST_BLK_CMD_VQ_STOPPED_NTF,
+	};
+	struct sk_buff *skb;
+	void *hdr;
+	int ret;
+
+	skb = vhb_nl_event_new(cmds[ev->type], ev->type == VHB_EV_VQ_STOPPED ?
+			       GFP_ATOMIC : GFP_KERNEL, &hdr);
+	if (!skb)
+		return;
+	if (vq)
+		ret = nla_put_u32(skb, VHOST_BLK_A_VQ_DEV_ID, blk->id) ||
+		      nla_put_u32(skb, VHOST_BLK_A_VQ_INDEX, ev->vq->index);
+	else
+		ret = nla_put_u32(skb, VHOST_BLK_A_WORKER_DEV_ID, blk->id) ||
+		      nla_put_u32(skb, VHOST_BLK_A_WORKER_ID, ev->worker_id);
+	switch (ev->type) {
+	case VHB_EV_WORKER_CREATED:
+		ret = ret || nla_put_u32(skb, VHOST_BLK_A_WORKER_TID,
+					 pid_nr(ev->worker_pid));
+		break;
+	case VHB_EV_VQ_ATTACHED:
+		ret = ret || nla_put_u32(skb, VHOST_BLK_A_VQ_WORKER_ID,
+					 ev->worker_id);
+		break;
+	case VHB_EV_VQ_STOPPED:
+		ret = ret || nla_put_string(skb, VHOST_BLK_A_VQ_STOP_REASON,
+					    ev->vq->err_reason);
+		break;
+	default:
+		break;
+	}
+	if (ret) {
+		nlmsg_free(skb);
+		return;
+	}
+	vhb_nl_event_send(blk, skb, hdr);
+}
+
+/**
+ * vhb_nl_notify_io_error - announce a request the backend failed
+ * @bvq: its virtqueue, whose io_errors counts it already
+ * @err: the errno, positive
+ * @op: its VHOST_BLK_OP_*
+ *
+ * At most the device's io_err_rs allows.  Caller holds vq->mutex.
+ */
+void vhb_nl_notify_io_error(struct vhb_blk_vq *bvq, int err, u32 op)
+{
+	struct vhb_blk *blk = bvq->blk;
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!vhb_nl_listened() || !__ratelimit(&blk->io_err_rs))
+		return;
+	skb = vhb_nl_event_new(VHOST_BLK_CMD_IO_ERROR_NTF, GFP_ATOMIC, &hdr);
+	if (!skb)
+		return;
+	if (nla_put_u32(skb, VHOST_BLK_A_VQ_DEV_ID, blk->id) ||
+	    nla_put_u32(skb, VHOST_BLK_A_VQ_INDEX, bvq->vq.index) ||
+	    nla_put_u32(skb, VHOST_BLK_A_VQ_IO_ERRNO, err) ||
+	    nla_put_u32(skb, VHOST_BLK_A_VQ_IO_OP, op) ||
+	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_IO_ERRORS, bvq->io_errors,
+			      VHOST_BLK_A_VQ_PAD)) {
+		nlmsg_free(skb);
+		return;
+	}
+	vhb_nl_event_send(blk, skb, hdr);
+}
 
 int __init vhb_nl_init(void)
 {

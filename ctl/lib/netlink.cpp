@@ -7,10 +7,13 @@
  */
 #include "vhostctl/netlink.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -97,6 +100,24 @@ const Policy<VHOST_BLK_A_VQ_MAX + 1> vqPolicy = [] {
 	p[VHOST_BLK_A_VQ_BUSYLOOP_US] = exact(NLA_U32, 4);
 	p[VHOST_BLK_A_VQ_BROKEN] = exact(NLA_U8, 1);
 	p[VHOST_BLK_A_VQ_OFFLOADED] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_VQ_HIST] = {NLA_NESTED, 0, 0};
+	p[VHOST_BLK_A_VQ_IO_ERRORS] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_VQ_STOP_REASON] = {NLA_STRING, 0, 0};
+	p[VHOST_BLK_A_VQ_IO_ERRNO] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_VQ_IO_OP] = exact(NLA_U32, 4);
+	return p;
+}();
+
+static_assert(histBuckets == VHOST_BLK_HIST_BUCKETS);
+static_assert(numOps == VHOST_BLK_NR_OPS);
+
+const Policy<VHOST_BLK_A_HIST_MAX + 1> histPolicy = [] {
+	Policy<VHOST_BLK_A_HIST_MAX + 1> p{};
+	p[VHOST_BLK_A_HIST_KIND] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_HIST_OP] = exact(NLA_U32, 4);
+	p[VHOST_BLK_A_HIST_BUCKETS] = exact(NLA_UNSPEC, histBuckets * sizeof(uint64_t));
+	p[VHOST_BLK_A_HIST_SUM_NS] = exact(NLA_U64, 8);
+	p[VHOST_BLK_A_HIST_MAX_NS] = exact(NLA_U64, 8);
 	return p;
 }();
 
@@ -189,20 +210,52 @@ private:
 	std::vector<nlattr *> tb_;
 };
 
+/* The genetlink command of @nlh, whose size is checked. */
+uint8_t messageCmd(const nlmsghdr *nlh, std::string_view what)
+{
+	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
+		malformed(what, fmt::format("message of {} bytes", nlh->nlmsg_len));
+	return static_cast<const genlmsghdr *>(NLMSG_DATA(nlh))->cmd;
+}
+
+/* The attributes of @nlh: their start and length. */
+std::pair<const nlattr *, int> messagePayload(const nlmsghdr *nlh)
+{
+	auto *genl = static_cast<const genlmsghdr *>(NLMSG_DATA(nlh));
+	auto *head = reinterpret_cast<const nlattr *>(reinterpret_cast<const char *>(genl) +
+						      GENL_HDRLEN);
+	return {head, static_cast<int>(nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN))};
+}
+
 /* The genetlink payload of @nlh, checked to be a reply to @cmd. */
 template <std::size_t N>
 Attrs messageAttrs(const nlmsghdr *nlh, uint8_t cmd, const Policy<N> &policy, std::string_view what)
 {
-	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
-		malformed(what, fmt::format("message of {} bytes", nlh->nlmsg_len));
-	auto *genl = static_cast<const genlmsghdr *>(NLMSG_DATA(nlh));
-	if (genl->cmd != cmd)
-		malformed(what, fmt::format("reply to command {}, not {}", genl->cmd, cmd));
+	uint8_t got = messageCmd(nlh, what);
 
-	auto *head = reinterpret_cast<const nlattr *>(reinterpret_cast<const char *>(genl) +
-						      GENL_HDRLEN);
-	int len = static_cast<int>(nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN));
+	if (got != cmd)
+		malformed(what, fmt::format("reply to command {}, not {}", got, cmd));
+	auto [head, len] = messagePayload(nlh);
 	return Attrs(head, len, policy, what);
+}
+
+/* One VHOST_BLK_A_VQ_HIST nest. */
+Histogram parseHist(const nlattr *nest)
+{
+	Attrs a(static_cast<const nlattr *>(nla_data(nest)), nla_len(nest), histPolicy,
+		"vq message: hist");
+	Histogram h;
+	uint32_t kind = a.u32(VHOST_BLK_A_HIST_KIND, "hist kind");
+
+	if (kind > VHOST_BLK_HIST_SERVICE)
+		malformed("vq message", fmt::format("histogram of kind {}", kind));
+	h.kind = static_cast<HistKind>(kind);
+	h.op = a.u32(VHOST_BLK_A_HIST_OP, "hist op");
+	std::memcpy(h.buckets.data(), nla_data(a.require(VHOST_BLK_A_HIST_BUCKETS, "buckets")),
+		    sizeof(h.buckets));
+	h.sumNs = a.value<uint64_t>(VHOST_BLK_A_HIST_SUM_NS);
+	h.maxNs = a.value<uint64_t>(VHOST_BLK_A_HIST_MAX_NS);
+	return h;
 }
 
 /* The error code carried by NLMSG_ERROR or NLMSG_DONE, 0 if none. */
@@ -309,7 +362,168 @@ VqInfo parseVq(const nlmsghdr *nlh)
 	v.busyloopUs = a.value<uint32_t>(VHOST_BLK_A_VQ_BUSYLOOP_US);
 	v.broken = a.value<uint8_t>(VHOST_BLK_A_VQ_BROKEN) != 0;
 	v.offloaded = a.value<uint64_t>(VHOST_BLK_A_VQ_OFFLOADED);
+	v.ioErrors = a.value<uint64_t>(VHOST_BLK_A_VQ_IO_ERRORS);
+	/* Repeated: nla_parse() keeps only the last, so walk them all. */
+	auto [head, len] = messagePayload(nlh);
+	const nlattr *h;
+	int rem;
+	nla_for_each_attr(h, head, len, rem)
+	{
+		if (nla_type(h) == VHOST_BLK_A_VQ_HIST)
+			v.hists.push_back(parseHist(h));
+	}
 	return v;
+}
+
+namespace {
+
+struct EventType {
+	uint8_t cmd;
+	const char *name;
+};
+
+constexpr std::array<EventType, 8> eventTypes = {{
+	{VHOST_BLK_CMD_DEV_CREATED_NTF, "dev-created"},
+	{VHOST_BLK_CMD_DEV_DESTROYED_NTF, "dev-destroyed"},
+	{VHOST_BLK_CMD_BACKEND_SET_NTF, "backend-set"},
+	{VHOST_BLK_CMD_WORKER_CREATED_NTF, "worker-created"},
+	{VHOST_BLK_CMD_WORKER_FREED_NTF, "worker-freed"},
+	{VHOST_BLK_CMD_VQ_ATTACHED_NTF, "vq-attached"},
+	{VHOST_BLK_CMD_VQ_STOPPED_NTF, "vq-stopped"},
+	{VHOST_BLK_CMD_IO_ERROR_NTF, "io-error"},
+}};
+
+} // namespace
+
+Event parseEvent(const nlmsghdr *nlh)
+{
+	constexpr std::string_view what = "event";
+	Event e;
+
+	e.cmd = messageCmd(nlh, what);
+	for (const auto &t : eventTypes) {
+		if (t.cmd == e.cmd)
+			e.name = t.name;
+	}
+	if (e.name.empty())
+		malformed(what, fmt::format("command {} is no event", e.cmd));
+	auto [head, len] = messagePayload(nlh);
+	switch (e.cmd) {
+	case VHOST_BLK_CMD_DEV_CREATED_NTF:
+	case VHOST_BLK_CMD_DEV_DESTROYED_NTF:
+	case VHOST_BLK_CMD_BACKEND_SET_NTF: {
+		Attrs a(head, len, devPolicy, what);
+		e.devId = a.u32(VHOST_BLK_A_DEV_ID, "id");
+		e.ownerUid = a.opt<uint32_t>(VHOST_BLK_A_DEV_OWNER_UID);
+		e.backend = a.string(VHOST_BLK_A_DEV_BACKEND);
+		e.backendSize = a.opt<uint64_t>(VHOST_BLK_A_DEV_BACKEND_SIZE);
+		break;
+	}
+	case VHOST_BLK_CMD_WORKER_CREATED_NTF:
+	case VHOST_BLK_CMD_WORKER_FREED_NTF: {
+		Attrs a(head, len, workerPolicy, what);
+		e.devId = a.u32(VHOST_BLK_A_WORKER_DEV_ID, "dev_id");
+		e.workerId = a.u32(VHOST_BLK_A_WORKER_ID, "id");
+		e.tid = a.opt<uint32_t>(VHOST_BLK_A_WORKER_TID);
+		break;
+	}
+	default: {
+		Attrs a(head, len, vqPolicy, what);
+		e.devId = a.u32(VHOST_BLK_A_VQ_DEV_ID, "dev_id");
+		e.vq = a.u32(VHOST_BLK_A_VQ_INDEX, "index");
+		e.workerId = a.opt<uint32_t>(VHOST_BLK_A_VQ_WORKER_ID);
+		e.reason = a.string(VHOST_BLK_A_VQ_STOP_REASON);
+		e.ioErrno = a.opt<uint32_t>(VHOST_BLK_A_VQ_IO_ERRNO);
+		e.ioOp = a.opt<uint32_t>(VHOST_BLK_A_VQ_IO_OP);
+		e.ioErrors = a.opt<uint64_t>(VHOST_BLK_A_VQ_IO_ERRORS);
+		break;
+	}
+	}
+	return e;
+}
+
+uint64_t Histogram::count() const noexcept
+{
+	uint64_t n = 0;
+
+	for (uint64_t b : buckets)
+		n += b;
+	return n;
+}
+
+Histogram Histogram::since(const Histogram &before) const noexcept
+{
+	Histogram d = *this;
+
+	/* A count that went back was reset: count from zero. */
+	for (std::size_t i = 0; i < histBuckets; i++)
+		d.buckets[i] = buckets[i] >= before.buckets[i] ? buckets[i] - before.buckets[i]
+							       : buckets[i];
+	d.sumNs = sumNs >= before.sumNs ? sumNs - before.sumNs : sumNs;
+	return d;
+}
+
+Histogram &Histogram::operator+=(const Histogram &other) noexcept
+{
+	for (std::size_t i = 0; i < histBuckets; i++)
+		buckets[i] += other.buckets[i];
+	sumNs += other.sumNs;
+	maxNs = std::max(maxNs, other.maxNs);
+	return *this;
+}
+
+Histogram VqInfo::total(HistKind kind) const noexcept
+{
+	Histogram t;
+
+	t.kind = kind;
+	for (const auto &h : hists) {
+		if (h.kind == kind)
+			t += h;
+	}
+	return t;
+}
+
+std::optional<uint64_t> bucketUpperNs(std::size_t i) noexcept
+{
+	if (i + 1 >= histBuckets)
+		return std::nullopt;
+	return (uint64_t{1} << i) * 1000;
+}
+
+std::optional<uint64_t> quantileNs(const Histogram &h, double q) noexcept
+{
+	uint64_t n = h.count(), seen = 0;
+
+	if (!n)
+		return std::nullopt;
+	/* The rank of the quantile, at least the first. */
+	auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(n)));
+	rank = std::clamp<uint64_t>(rank, 1, n);
+	for (std::size_t i = 0; i < histBuckets; i++) {
+		seen += h.buckets[i];
+		if (seen >= rank) {
+			auto upper = bucketUpperNs(i);
+			/* The maximum bounds the last bucket, and any other. */
+			if (!upper || (h.maxNs && *upper > h.maxNs))
+				return h.maxNs;
+			return *upper;
+		}
+	}
+	return h.maxNs;
+}
+
+std::string opName(uint32_t op)
+{
+	static constexpr std::array<const char *, numOps> names = {"read", "write", "flush",
+								   "discard", "other"};
+
+	return op < names.size() ? names[op] : fmt::format("op-{}", op);
+}
+
+std::string histKindName(HistKind kind)
+{
+	return kind == HistKind::queue ? "queue" : "service";
 }
 
 std::string extackMessage(const nlmsghdr *nlh)

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <sys/socket.h>
+#include <vector>
 
 #include <fmt/format.h>
 #include <linux/netlink.h>
@@ -239,6 +240,67 @@ void Client::attachVq(uint32_t devId, uint32_t index, uint32_t worker)
 	putU32(msg.get(), VHOST_BLK_A_VQ_INDEX, index, what);
 	putU32(msg.get(), VHOST_BLK_A_VQ_WORKER_ID, worker, what);
 	exchange(msg.get(), what, [](const nlmsghdr *) {});
+}
+
+void Monitor::SockDeleter::operator()(nl_sock *sock) const noexcept
+{
+	nl_socket_free(sock);
+}
+
+Monitor::Monitor() : sock_(nl_socket_alloc())
+{
+	/* The family, and its version, checked as for requests. */
+	family_ = Client().family();
+	if (!sock_)
+		throw vhost::Error(ENOMEM, "netlink socket");
+	int ret = genl_connect(sock_.get());
+	if (ret < 0)
+		throwNl(ret, "generic netlink socket");
+	int group =
+		genl_ctrl_resolve_grp(sock_.get(), VHOST_BLK_GENL_NAME, VHOST_BLK_MCGRP_MONITOR);
+	if (group < 0)
+		throwNl(group, "multicast group " VHOST_BLK_MCGRP_MONITOR " of " VHOST_BLK_GENL_NAME
+			       " (a module without events?)");
+	/* libnl hides the errno: join with the socket option itself. */
+	if (::setsockopt(nl_socket_get_fd(sock_.get()), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+			 sizeof(group)) < 0)
+		vhost::throwErrno("join multicast group " VHOST_BLK_MCGRP_MONITOR);
+}
+
+Monitor::Monitor(Monitor &&) noexcept = default;
+Monitor &Monitor::operator=(Monitor &&) noexcept = default;
+Monitor::~Monitor() = default;
+
+int Monitor::fd() const noexcept
+{
+	return nl_socket_get_fd(sock_.get());
+}
+
+void Monitor::run(const std::function<bool(const Event &)> &onEvent,
+		  const std::function<void()> &onLost)
+{
+	std::vector<std::byte> buf(1 << 16);
+
+	for (;;) {
+		ssize_t len = ::recv(fd(), buf.data(), buf.size(), 0);
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0 && errno == ENOBUFS) {
+			onLost();
+			continue;
+		}
+		if (len < 0)
+			vhost::throwErrno("receive events");
+		auto *nlh = reinterpret_cast<const nlmsghdr *>(buf.data());
+		int left = static_cast<int>(len);
+		for (; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+			if (nlh->nlmsg_type != family_)
+				continue;
+			if (!onEvent(parseEvent(nlh)))
+				return;
+		}
+	}
 }
 
 } // namespace nl

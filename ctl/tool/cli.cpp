@@ -21,9 +21,10 @@ namespace vhostctl {
 namespace {
 
 // clang-format off
-constexpr std::array<const Object *, 8> objects = {
+constexpr std::array<const Object *, 10> objects = {
 	&devObject, &workerObject, &vqObject, &featuresObject,
-	&topObject, &runObject, &benchObject, &serveObject,
+	&topObject, &monitorObject, &statsObject, &runObject,
+	&benchObject, &serveObject,
 };
 // clang-format on
 

@@ -5,7 +5,7 @@
  *   vhostctl [-j|--json] [-p|--pretty] [-V|--version] OBJECT [COMMAND] [ARGS]
  *
  * OBJECT comes from a table of objects (dev, worker, vq, features, top,
- * run, bench, serve); each has a table of commands whose first is the
+ * monitor, stats, run, bench, serve); each has a table of commands whose first is the
  * default ("show", with "list" as its alias).  One grammar, iproute2's:
  * arguments are keywords with values ("vq attach dev 1 vq 3 worker 2"),
  * the positional form ("vq attach 1 3 2") kept as an alias, and the
@@ -178,6 +178,8 @@ extern const Object workerObject;
 extern const Object vqObject;
 extern const Object featuresObject;
 extern const Object topObject;
+extern const Object monitorObject;
+extern const Object statsObject;
 extern const Object runObject;
 extern const Object benchObject;
 extern const Object serveObject;

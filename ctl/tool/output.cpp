@@ -222,4 +222,19 @@ std::string formatBytes(uint64_t bytes)
 	return fmt::format("{:.{}f}{}", v, v < 10 ? 1 : 0, units[u]);
 }
 
+std::string formatDuration(uint64_t ns)
+{
+	auto v = static_cast<double>(ns);
+	/* Three significant digits. */
+	auto digits = [](double x) { return x < 10 ? 2 : x < 100 ? 1 : 0; };
+
+	if (ns < 1000)
+		return fmt::format("{}ns", ns);
+	if (ns < 1000000)
+		return fmt::format("{:.{}f}us", v / 1e3, digits(v / 1e3));
+	if (ns < 1000000000)
+		return fmt::format("{:.{}f}ms", v / 1e6, digits(v / 1e6));
+	return fmt::format("{:.2f}s", v / 1e9);
+}
+
 } // namespace vhostctl

@@ -88,5 +88,7 @@ void printJson(std::ostream &out, const Json &value, const Options &opts);
 std::string formatRanges(std::vector<uint32_t> values);
 /* "1.5GiB", "512B": bytes for humans. */
 std::string formatBytes(uint64_t bytes);
+/* "850ns", "12.3us", "4.10ms", "1.05s": a duration for humans. */
+std::string formatDuration(uint64_t ns);
 
 } // namespace vhostctl

@@ -15,7 +15,8 @@ namespace vhostctl {
 void addWorker(Table &t, const nl::WorkerInfo &w);
 /*
  * dev_id, index, worker_id, num, active, kicks, requests, bytes, in_flight,
- * errors, busyloop_us, broken, offloaded
+ * errors, busyloop_us, broken, offloaded, io_errors, and the service
+ * latency p50_us, p99_us, max_us
  */
 void addVq(Table &t, const nl::VqInfo &v);
 /* device, features, names: what "features offered" prints. */

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "hist.hpp"
 #include "vhostctl/error.hpp"
 
 namespace vhostctl::top {
@@ -161,6 +162,8 @@ std::vector<VqRate> vqRates(const Sample &prev, const Sample &cur, double second
 		r.requestsPerS = rate(before.requests, v.requests, seconds);
 		r.bytesPerS = rate(before.bytes, v.bytes, seconds);
 		r.kicksPerS = rate(before.kicks, v.kicks, seconds);
+		r.service =
+			v.total(nl::HistKind::service).since(before.total(nl::HistKind::service));
 		if (v.active || r.requestsPerS > 0)
 			out.push_back(r);
 	}
@@ -191,13 +194,16 @@ Table vqTable(const std::vector<VqRate> &rates)
 		std::optional<uint64_t> worker;
 		if (r.vq.workerId)
 			worker = *r.vq.workerId;
-		t.add().u64("dev_id", r.vq.devId)
+		Record &rec = t.add();
+		rec.u64("dev_id", r.vq.devId)
 			.u64("index", r.vq.index)
 			.optU64("worker_id", worker)
 			.real("requests_per_s", r.requestsPerS, 0)
 			.real("mb_per_s", r.bytesPerS / 1e6, 1)
 			.real("kicks_per_s", r.kicksPerS, 0)
 			.u64("in_flight", r.vq.inFlight);
+		/* Over the interval: max is the top of its highest bucket. */
+		addLatency(rec, r.service, true);
 	}
 	return t;
 }

@@ -41,6 +41,8 @@ struct VqRate {
 	double requestsPerS = 0;
 	double bytesPerS = 0;
 	double kicksPerS = 0;
+	/* The service times of the requests returned in the interval. */
+	nl::Histogram service;
 };
 
 /*

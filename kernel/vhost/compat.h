@@ -60,5 +60,52 @@ static inline void vhb_eventfd_signal(struct eventfd_ctx *ctx)
 #define vhb_genl_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
 #endif
 
+/*
+ * Filtered multicast (netlink_broadcast_filtered(), back in 6.10) lets an
+ * event reach only the listeners that may see its device.  Without it the
+ * event group is CAP_NET_ADMIN's only, and goes to every namespace whole.
+ * Consumes @skb.  Any context.
+ */
+#include <net/genetlink.h>
+#include <net/net_namespace.h>
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define VHB_NL_MONITOR_FLAGS 0
+
+static inline void
+vhb_genl_multicast_filtered(const struct genl_family *family,
+			    struct sk_buff *skb, unsigned int group,
+			    int (*filter)(struct sock *, struct sk_buff *, void *),
+			    void *data)
+{
+	struct sk_buff *nskb;
+	struct net *net;
+
+	rcu_read_lock();
+	for_each_net_rcu(net) {
+		if (!genl_has_listeners(family, net, group))
+			continue;
+		nskb = skb_clone(skb, GFP_ATOMIC);
+		if (!nskb)
+			break;
+		genlmsg_multicast_netns_filtered(family, net, nskb, 0, group,
+						 GFP_ATOMIC, filter, data);
+	}
+	rcu_read_unlock();
+	consume_skb(skb);
+}
+#else
+#define VHB_NL_MONITOR_FLAGS GENL_MCAST_CAP_NET_ADMIN
+
+static inline void
+vhb_genl_multicast_filtered(const struct genl_family *family,
+			    struct sk_buff *skb, unsigned int group,
+			    int (*filter)(struct sock *, struct sk_buff *, void *),
+			    void *data)
+{
+	genlmsg_multicast_allns(family, skb, 0, group);
+}
+#endif
+
 #endif /* __ASSEMBLY__ */
 #endif /* VHB_COMPAT_H */

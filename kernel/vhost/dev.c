@@ -69,21 +69,29 @@ static long vhb_dev_set_owner(struct vhb_dev *dev)
 	if (!dev->mm)
 		return -EFAULT;
 
+	/* Known first: the events of the workers made next are the owner's. */
+	spin_lock(&dev->snap_lock);
+	dev->owner.tgid = get_task_pid(current, PIDTYPE_TGID);
+	dev->owner.tid = get_task_pid(current, PIDTYPE_PID);
+	dev->owner.uid = current_euid();
+	spin_unlock(&dev->snap_lock);
 	/*
 	 * Unlike mainline, which reports any failure here as ENOMEM, the real
 	 * errno comes back: EAGAIN at RLIMIT_NPROC, for one.
 	 */
 	ret = vhb_workers_setup(dev);
 	if (ret) {
+		struct vhb_owner owner;
+
+		spin_lock(&dev->snap_lock);
+		owner = dev->owner;
+		memset(&dev->owner, 0, sizeof(dev->owner));
+		spin_unlock(&dev->snap_lock);
+		vhb_owner_put(&owner);
 		mmput(dev->mm);
 		dev->mm = NULL;
 		return ret;
 	}
-	spin_lock(&dev->snap_lock);
-	dev->owner.tgid = get_task_pid(current, PIDTYPE_TGID);
-	dev->owner.tid = get_task_pid(current, PIDTYPE_PID);
-	dev->owner.uid = current_euid();
-	spin_unlock(&dev->snap_lock);
 	return 0;
 }
 
@@ -103,6 +111,13 @@ bool vhb_dev_owner_get(struct vhb_dev *dev, struct vhb_owner *owner)
 	get_pid(owner->tid);
 	spin_unlock(&dev->snap_lock);
 	return owner->tgid;
+}
+
+/* Tell the device type about @ev, if it listens. */
+void vhb_dev_notify(struct vhb_dev *dev, const struct vhb_event *ev)
+{
+	if (dev->ops && dev->ops->notify)
+		dev->ops->notify(dev, ev);
 }
 
 void vhb_owner_put(struct vhb_owner *owner)

@@ -117,6 +117,9 @@ struct vhb_vq_stats {
 	u64 errors;
 };
 
+/* Bytes of the last error's text a virtqueue keeps. */
+#define VHB_VQ_REASON_LEN 64
+
 struct vhb_virtqueue {
 	struct vhb_dev *dev;
 	unsigned int index;
@@ -157,6 +160,23 @@ struct vhb_virtqueue {
 
 	struct vhb_worker __rcu *worker;
 	struct vhb_vq_stats stats;
+	/* The last error vhb_vq_err() reported, for the vq-stopped event. */
+	char err_reason[VHB_VQ_REASON_LEN];
+};
+
+/* What the core tells the device type happened, for netlink's events. */
+enum vhb_event_type {
+	VHB_EV_WORKER_CREATED,
+	VHB_EV_WORKER_FREED,
+	VHB_EV_VQ_ATTACHED,
+	VHB_EV_VQ_STOPPED,
+};
+
+struct vhb_event {
+	enum vhb_event_type type;
+	u32 worker_id;			/* worker events, VQ_ATTACHED */
+	struct pid *worker_pid;		/* WORKER_CREATED */
+	struct vhb_virtqueue *vq;	/* VQ_ATTACHED, VQ_STOPPED */
 };
 
 struct vhb_dev_ops {
@@ -168,6 +188,12 @@ struct vhb_dev_ops {
 	 * Optional.
 	 */
 	int (*drain_vq)(struct vhb_virtqueue *vq);
+	/*
+	 * Announce @ev.  Called in process context, maybe with dev->mutex or
+	 * vq->mutex held (VQ_STOPPED: by the handler): must not sleep on the
+	 * device.  Optional.
+	 */
+	void (*notify)(struct vhb_dev *dev, const struct vhb_event *ev);
 };
 
 /* The owner as netlink sees it; vhb_dev_owner_get() takes the references. */
@@ -278,6 +304,8 @@ bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail,
 		      u64 used);
 bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs);
 void vhb_vq_set_broken(struct vhb_virtqueue *vq);
+__printf(2, 3) void vhb_vq_note_err(struct vhb_virtqueue *vq, const char *fmt, ...);
+void vhb_dev_notify(struct vhb_dev *dev, const struct vhb_event *ev);
 int vhb_log_chain(struct vhb_virtqueue *vq, unsigned int head, u64 data);
 
 /* Does the virtqueue log the guest memory its requests write? */
@@ -337,8 +365,7 @@ static inline void vhb_stat_add(u64 *counter, u64 n)
 #define vhb_vq_err(vq, fmt, ...) do {					\
 		struct vhb_virtqueue *__vq = (vq);			\
 									\
-		pr_debug_ratelimited("vq %u: " fmt, __vq->index,	\
-				     ##__VA_ARGS__);			\
+		vhb_vq_note_err(__vq, fmt, ##__VA_ARGS__);		\
 		vhb_stat_add(&__vq->stats.errors, 1);			\
 		if (__vq->error_ctx)					\
 			vhb_eventfd_signal(__vq->error_ctx);		\

@@ -659,5 +659,28 @@ bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs)
  */
 void vhb_vq_set_broken(struct vhb_virtqueue *vq)
 {
+	struct vhb_event ev = { .type = VHB_EV_VQ_STOPPED, .vq = vq };
+
+	if (vq->broken)
+		return;
 	WRITE_ONCE(vq->broken, true);
+	vhb_dev_notify(vq->dev, &ev);
+}
+
+/*
+ * The message of vhb_vq_err(): a rate-limited debug line, its text kept
+ * (without the newline) as the reason a vq-stopped event gives.  Caller
+ * holds vq->mutex.
+ */
+void vhb_vq_note_err(struct vhb_virtqueue *vq, const char *fmt, ...)
+{
+	va_list args;
+	int len;
+
+	va_start(args, fmt);
+	len = vscnprintf(vq->err_reason, sizeof(vq->err_reason), fmt, args);
+	va_end(args);
+	if (len && vq->err_reason[len - 1] == '\n')
+		vq->err_reason[len - 1] = '\0';
+	pr_debug_ratelimited("vq %u: %s\n", vq->index, vq->err_reason);
 }

@@ -457,6 +457,19 @@ static int vhb_worker_greet(struct vhb_worker *worker)
 	return ret;
 }
 
+/* Announce that @worker was created or freed. */
+static void vhb_worker_notify(struct vhb_worker *worker,
+			      enum vhb_event_type type)
+{
+	struct vhb_event ev = {
+		.type = type,
+		.worker_id = worker->id,
+		.worker_pid = worker->pid,
+	};
+
+	vhb_dev_notify(worker->dev, &ev);
+}
+
 /* Stop and free a started worker that no virtqueue serves. */
 static void vhb_worker_free(struct vhb_worker *worker)
 {
@@ -524,6 +537,7 @@ static struct vhb_worker *vhb_worker_create(struct vhb_dev *dev)
 		vhb_worker_destroy(dev, worker);
 		return ERR_PTR(ret);
 	}
+	vhb_worker_notify(worker, VHB_EV_WORKER_CREATED);
 	return worker;
 }
 
@@ -551,8 +565,16 @@ static void vhb_vq_attach(struct vhb_virtqueue *vq, struct vhb_worker *worker)
 	busy = vq->kick || vq->private_data;
 	mutex_unlock(&vq->mutex);
 	mutex_unlock(&worker->mutex);
-	if (old != worker)
+	if (old != worker) {
+		struct vhb_event ev = {
+			.type = VHB_EV_VQ_ATTACHED,
+			.worker_id = worker->id,
+			.vq = vq,
+		};
+
 		vhb_topology_changed();
+		vhb_dev_notify(vq->dev, &ev);
+	}
 
 	if (!old || old == worker) {
 		if (old) {
@@ -611,6 +633,7 @@ void vhb_workers_free(struct vhb_dev *dev)
 		mutex_unlock(&vq->mutex);
 	}
 	xa_for_each(&dev->worker_ids, i, worker) {
+		vhb_worker_notify(worker, VHB_EV_WORKER_FREED);
 		xa_erase(&dev->worker_ids, i);
 		list_add(&worker->dead, &dead);
 	}
@@ -675,6 +698,7 @@ static int vhb_free_worker(struct vhb_dev *dev, struct vhost_worker_state *state
 	__vhb_worker_flush(worker, true);
 	mutex_unlock(&worker->mutex);
 
+	vhb_worker_notify(worker, VHB_EV_WORKER_FREED);
 	vhb_worker_destroy(dev, worker);
 	return 0;
 }

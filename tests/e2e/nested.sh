@@ -25,6 +25,25 @@
 # running one (the debug lane's host kernel is too slow to nest: there the
 # nested guest boots Debian's 6.12).
 
+# nested_require: skip the whole suite (skip_all, tests/lib/tap.sh) unless
+# this machine can run a nested guest on serve: root, the module, vhostctl,
+# QEMU, jq, busybox and the guest's kernel with virtio_blk.
+nested_require() {
+	[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
+	[ -c /dev/vhost-blk ] || skip_all "/dev/vhost-blk is missing: load vhost_blk.ko"
+	[ -x "$VHOSTCTL" ] || skip_all "$VHOSTCTL is not built: make ctl"
+	command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 is not installed"
+	command -v jq >/dev/null || skip_all "jq is not installed"
+	[ -x /bin/busybox ] || skip_all "busybox-static is not installed"
+	local krel
+	krel=$(nested_release)
+	[ -r "/boot/vmlinuz-$krel" ] || skip_all "no /boot/vmlinuz-$krel for the nested guest"
+	modprobe -n -S "$krel" virtio_blk 2>/dev/null ||
+		skip_all "no virtio_blk module for $krel"
+}
+
+# The nested guest's CPU model.
+nested_cpu=max
 nested_pid=
 nested_cat=
 nested_dir=
@@ -69,7 +88,7 @@ nested_start() {
 	cmdline="console=ttyS0 panic=-1 quiet tsc=reliable no_timer_check"
 	cmdline+=" cryptomgr.notests mitigations=off $append ${E2E_APPEND:-}"
 	timeout --kill-after=5 400 qemu-system-x86_64 \
-		-accel tcg -cpu max -smp "$vcpus" -m 128 \
+		-accel tcg -cpu "$nested_cpu" -smp "$vcpus" -m 128 \
 		-machine pc,memory-backend=mem -nodefaults -display none -no-reboot \
 		-monitor none "${bios[@]}" \
 		-object memory-backend-memfd,id=mem,size=128M,share=on \

@@ -80,15 +80,7 @@ guest_tail() {
 	diag "vhostctl serve:" "$(<"$tmp/serve.err")"
 }
 
-[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
-[ -c /dev/vhost-blk ] || skip_all "/dev/vhost-blk is missing: load vhost_blk.ko"
-[ -x "$VHOSTCTL" ] || skip_all "$VHOSTCTL is not built: make ctl"
-command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 is not installed"
-command -v jq >/dev/null || skip_all "jq is not installed"
-[ -x /bin/busybox ] || skip_all "busybox-static is not installed"
-guest_krel=$(nested_release)
-[ -r "/boot/vmlinuz-$guest_krel" ] || skip_all "no /boot/vmlinuz-$guest_krel for the nested guest"
-modprobe -n -S "$guest_krel" virtio_blk 2>/dev/null || skip_all "no virtio_blk module for $guest_krel"
+nested_require
 
 tmp=$(mktemp -d /tmp/serve_qemu_test.XXXXXX)
 img=$tmp/disk.img

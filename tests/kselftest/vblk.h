@@ -193,6 +193,11 @@ struct vblk_backend {
 /* -ENODEV when this kind cannot be set up here (a reason to skip). */
 int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint64_t size);
 void vblk_backend_close(struct vblk_backend *b);
+/*
+ * A memory-backed null_blk (VBLK_BE_NULLB) whose requests complete
+ * @completion_us after submission (irqmode 2, completion_nsec).
+ */
+int vblk_backend_open_slow(struct vblk_backend *b, uint64_t size, unsigned int completion_us);
 /* Open it again with @flags (O_RDONLY): a new fd, or -errno. */
 int vblk_backend_reopen(struct vblk_backend *b, int flags);
 /*

@@ -109,7 +109,7 @@ static int open_brd(struct vblk_backend *b, uint64_t size)
 }
 
 static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks,
-		      unsigned int block_size)
+		      unsigned int block_size, unsigned int completion_us)
 {
 	static unsigned int serial;
 	char dir[128], path[160], val[32];
@@ -138,6 +138,12 @@ static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks,
 		write_str(dir, "discard", "1"); /* optional */
 	if (!ret && badblocks)
 		ret = write_str(dir, "badblocks", "+0-7");
+	/* Completions on a timer, @completion_us after submission. */
+	snprintf(val, sizeof(val), "%llu", completion_us * 1000ULL);
+	if (!ret && completion_us)
+		ret = write_str(dir, "irqmode", "2");
+	if (!ret && completion_us)
+		ret = write_str(dir, "completion_nsec", val);
 	if (!ret)
 		ret = write_str(dir, "power", "1");
 	if (ret)
@@ -152,6 +158,19 @@ static int open_nullb(struct vblk_backend *b, uint64_t size, bool badblocks,
 		snprintf(b->path, sizeof(b->path), "/dev/nullb%d", atoi(val));
 	}
 	return open_bdev(b);
+}
+
+int vblk_backend_open_slow(struct vblk_backend *b, uint64_t size, unsigned int completion_us)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	b->kind = VBLK_BE_NULLB;
+	ret = open_nullb(b, size, false, VBLK_SECTOR, completion_us);
+	if (ret)
+		vblk_backend_close(b);
+	return ret;
 }
 
 /* Find the dm-N node of the dm device named b->name, into b->path. */
@@ -233,7 +252,7 @@ static int open_dm_on_nullb(struct vblk_backend *b, uint64_t size, const char *p
 		return ret;
 	memset(&lower, 0, sizeof(lower));
 	lower.fd = -1;
-	ret = open_nullb(&lower, size, false, VBLK_SECTOR);
+	ret = open_nullb(&lower, size, false, VBLK_SECTOR, 0);
 	if (lower.fd >= 0)
 		close(lower.fd);
 	snprintf(b->lower, sizeof(b->lower), "%s", lower.name);
@@ -315,7 +334,7 @@ int vblk_fs_open(struct vblk_backend *b, uint64_t size, unsigned int block_size,
 	b->fd = -1;
 	memset(&lower, 0, sizeof(lower));
 	lower.fd = -1;
-	ret = open_nullb(&lower, size, false, block_size);
+	ret = open_nullb(&lower, size, false, block_size, 0);
 	if (lower.fd >= 0)
 		close(lower.fd);
 	snprintf(b->lower, sizeof(b->lower), "%s", lower.name);
@@ -361,7 +380,7 @@ int vblk_backend_open(struct vblk_backend *b, enum vblk_backend_kind kind, uint6
 		break;
 	case VBLK_BE_NULLB:
 	case VBLK_BE_NULLB_BB:
-		ret = open_nullb(b, size, kind == VBLK_BE_NULLB_BB, VBLK_SECTOR);
+		ret = open_nullb(b, size, kind == VBLK_BE_NULLB_BB, VBLK_SECTOR, 0);
 		break;
 	case VBLK_BE_DM_ERROR:
 		ret = open_dm_error(b, size);

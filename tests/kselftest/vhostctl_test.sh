@@ -21,7 +21,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=22
+PLAN=23
 
 run_pid=
 
@@ -236,7 +236,32 @@ vc --json top --interval 0.5 --iterations 2 dev "$dev"
 		     (last | .vqs | map(.requests_per_s) | add > 0)'
 result "top --iterations 2 prints two frames with 3 workers and I/O rates"
 
-# 17. SIGINT ends the run with a summary and no failed request.
+# 17. The running device's latency, from the module's histograms: vq show's
+# quantiles, vq hist's bars and JSON, and stats in the OpenMetrics text
+# format, which prometheus_client's strict parser reads.
+vc --json vq show active dev "$dev"
+jq_check 'length == 2 and all(.p50_us > 0 and .p99_us >= .p50_us and .max_us >= .p99_us)' &&
+	vc --json vq hist "$dev" 0 kind service &&
+	jq_check 'length >= 1 and all(.count > 0 and (.buckets | length) == 22 and
+		  (.buckets | map(.count) | add) == .count)' &&
+	vc vq hist "$dev" 0 && [[ $out == *"dev $dev vq 0 service "*" requests, mean "*"|#"* ]] &&
+	vc stats dev "$dev" && printf '%s\n' "$out" >"$tmp/stats.om" &&
+	/usr/bin/python3 - "$tmp/stats.om" "$dev" <<'PY'
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+dev = sys.argv[2]
+service = [s for s in fams["vhost_blk_vq_service_seconds"].samples
+           if s.name.endswith("_count") and s.labels["dev"] == dev]
+requests = [s for s in fams["vhost_blk_vq_requests"].samples if s.labels["dev"] == dev]
+assert fams["vhost_blk_vq_service_seconds"].type == "histogram"
+assert service and sum(s.value for s in service) > 0, service
+assert requests and sum(s.value for s in requests) > 0, requests
+PY
+result "vq show, vq hist and stats --format=openmetrics report the device's latency"
+
+# 18. SIGINT ends the run with a summary and no failed request.
 kill -INT "$run_pid"
 wait "$run_pid"
 run_rc=$?
@@ -248,12 +273,12 @@ result "vhostctl run stops on SIGINT with a summary, no request failed (exit $ru
 diag "$out"
 [ -s "$tmp/run.err" ] && diag "$(<"$tmp/run.err")"
 
-# 18. The device is gone with its owner.
+# 19. The device is gone with its owner.
 vc --json dev show
 [ "$rc" -eq 0 ] && jq_check --argjson dev "$dev" 'all(.id != $dev)'
 result "the device is gone once vhostctl run exits"
 
-# 19. bench on /dev/vhost-blk: the same driver, a worker per queue, measured.
+# 20. bench on /dev/vhost-blk: the same driver, a worker per queue, measured.
 vc --json bench --backend "$img" --queues 2 --workers per-vq --rw randrw --iodepth 4 \
 	--duration 1 --warmup 0.2
 [ "$rc" -eq 0 ] || diag "status $rc:" "$err"
@@ -264,7 +289,7 @@ jq_check '.target == "vhost-blk" and .layout == "per-vq" and .queues == 2 and .i
 	  (.cpu_us_per_io | . != null and . > 0)'
 result "bench --backend measures vhost-blk with busy workers and no failed request"
 
-# 19b. bench --rate: paced, never above its schedule (200 a second for a
+# 20b. bench --rate: paced, never above its schedule (200 a second for a
 # second, and what a queue may catch up of its warm-up, 100 ms), CPU time
 # per request from /proc/stat.
 vc --json bench --backend "$img" --queues 2 --workers per-vq --iodepth 4 --rate 200 \
@@ -274,7 +299,7 @@ jq_check '.rate_iops == 200 and .ios > 0 and .ios <= 200 + 2 * (10 + 2) and .err
 	  (.cpu_us_per_io | . != null and . > 0)'
 result "bench --rate paces vhost-blk's requests and measures their CPU time"
 
-# 20. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
+# 21. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
 if command -v qemu-storage-daemon >/dev/null; then
 	sock=$tmp/qsd.sock
 	qemu-storage-daemon --blockdev driver=file,node-name=file0,filename="$img" \
@@ -299,7 +324,7 @@ else
 	echo "ok $n bench --vhost-user # SKIP qemu-storage-daemon is not installed"
 fi
 
-# 21. Busy-polling on both sides: the worker polls its ring, the driver its
+# 22. Busy-polling on both sides: the worker polls its ring, the driver its
 # used ring; the kernel reports the timeout bench set on each of its vqs.
 "$VHOSTCTL" --json bench --backend "$img" --queues 2 --workers single --rw randread \
 	--iodepth 1 --busy-poll 100 --poll 100 --duration 6 --warmup 0.2 \

@@ -137,6 +137,15 @@ struct Guest {
 	}
 };
 
+/* A memfd of @size bytes. */
+inline UniqueFd memfd(std::size_t size)
+{
+	UniqueFd fd(::memfd_create("bridge-test", MFD_CLOEXEC));
+	REQUIRE(fd);
+	REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
+	return fd;
+}
+
 /* The usual bring-up: owner, features, memory. */
 inline void bringUp(Frontend &fe, Guest &g)
 {

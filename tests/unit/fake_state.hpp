@@ -89,6 +89,21 @@ public:
 			{1, 1, 2u, 128, true, 20, 200, 819200, 0, 0},
 			{2, 0, std::nullopt, 1, false, 0, 0, 0, 0, 0},
 		};
+		/* vq 0 of device 1: 100 reads, latency histograms of both kinds. */
+		nl::Histogram service, queue;
+		service.op = 0;
+		service.buckets[5] = 10;  /* [16, 32) us */
+		service.buckets[6] = 80;  /* [32, 64) us */
+		service.buckets[10] = 10; /* [512, 1024) us */
+		service.sumNs = 9000000;
+		service.maxNs = 900000;
+		queue = service;
+		queue.kind = nl::HistKind::queue;
+		queue.buckets = {};
+		queue.buckets[1] = 100; /* [1, 2) us */
+		queue.sumNs = 150000;
+		queue.maxNs = 1900;
+		s.vqList[0].hists = {queue, service};
 		return s;
 	}
 };

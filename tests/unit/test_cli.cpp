@@ -60,11 +60,7 @@ std::vector<std::string> sorted(std::vector<std::string> v)
 
 std::vector<std::string> words(const std::string &out)
 {
-	std::vector<std::string> w;
-	std::istringstream in(out);
-	for (std::string line; std::getline(in, line);)
-		w.push_back(line);
-	return w;
+	return textLines(out);
 }
 
 bool has(const std::vector<std::string> &v, const std::string &s)

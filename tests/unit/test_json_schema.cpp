@@ -171,6 +171,8 @@ TEST_CASE("every --json output keeps its golden schema", "[cli][json][golden]")
 	schemas["features show"] =
 		schemaOfRuns(s, {{"features", "show"}, {"features", "dev", "1"}});
 	schemas["top"] = schemaOfRuns(s, {{"top", "-d", "0.01", "-n", "2"}});
+	schemas["vq hist"] = schemaOfRuns(s, {{"vq", "hist", "1", "0"}});
+	schemas["stats --format json"] = schemaOfRuns(s, {{"stats", "--format", "json"}});
 
 	vhostctl::Table offered;
 	vhostctl::addOffered(offered, "/dev/vhost-blk", 0x130000000);

@@ -441,3 +441,140 @@ TEST_CASE("A family of another version is refused clearly", "[netlink]")
 	CHECK_THAT(e.what(), ContainsSubstring("vhost_blk is version 2; this build speaks "
 					       "version 1"));
 }
+
+namespace {
+
+/* A VHOST_BLK_A_VQ_HIST nest of @kind and @op with @buckets[i] = i + 1. */
+void putHist(nl_msg *p, uint32_t kind, uint32_t op, std::size_t bucketsLen = VHOST_BLK_HIST_BUCKETS)
+{
+	std::vector<uint64_t> buckets(bucketsLen);
+	for (std::size_t i = 0; i < bucketsLen; i++)
+		buckets[i] = i + 1;
+	nlattr *nest = nla_nest_start(p, VHOST_BLK_A_VQ_HIST);
+	REQUIRE(nest);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_HIST_KIND, kind) == 0);
+	REQUIRE(nla_put_u32(p, VHOST_BLK_A_HIST_OP, op) == 0);
+	REQUIRE(nla_put(p, VHOST_BLK_A_HIST_BUCKETS, static_cast<int>(bucketsLen * 8),
+			buckets.data()) == 0);
+	REQUIRE(nla_put_u64(p, VHOST_BLK_A_HIST_SUM_NS, 1000 + op) == 0);
+	REQUIRE(nla_put_u64(p, VHOST_BLK_A_HIST_MAX_NS, 500) == 0);
+	nla_nest_end(p, nest);
+}
+
+Msg vqBase()
+{
+	Msg m = reply(VHOST_BLK_CMD_VQ_GET);
+	REQUIRE(nla_put_u32(m.get(), VHOST_BLK_A_VQ_DEV_ID, 2) == 0);
+	REQUIRE(nla_put_u32(m.get(), VHOST_BLK_A_VQ_INDEX, 3) == 0);
+	return m;
+}
+
+} // namespace
+
+TEST_CASE("Every histogram nest of a vq message is read, not only the last", "[netlink][hist]")
+{
+	Msg m = vqBase();
+	putHist(m.get(), VHOST_BLK_HIST_QUEUE, VHOST_BLK_OP_READ);
+	putHist(m.get(), VHOST_BLK_HIST_SERVICE, VHOST_BLK_OP_READ);
+	putHist(m.get(), VHOST_BLK_HIST_SERVICE, VHOST_BLK_OP_FLUSH);
+	REQUIRE(nla_put_u64(m.get(), VHOST_BLK_A_VQ_IO_ERRORS, 4) == 0);
+
+	nl::VqInfo v = nl::parseVq(hdr(m));
+	REQUIRE(v.hists.size() == 3);
+	CHECK(v.ioErrors == 4);
+	CHECK(v.hists[0].kind == nl::HistKind::queue);
+	CHECK(v.hists[2].op == VHOST_BLK_OP_FLUSH);
+	CHECK(v.hists[2].buckets[21] == 22);
+	CHECK(v.hists[2].sumNs == 1000 + VHOST_BLK_OP_FLUSH);
+	CHECK(v.hists[1].count() == 22 * 23 / 2);
+	nl::Histogram s = v.total(nl::HistKind::service);
+	CHECK(s.count() == 2 * (22 * 23 / 2));
+	CHECK(s.sumNs == 2000 + VHOST_BLK_OP_READ + VHOST_BLK_OP_FLUSH);
+}
+
+TEST_CASE("A histogram of the wrong size or kind is malformed", "[netlink][hist]")
+{
+	Msg shortBuckets = vqBase();
+	putHist(shortBuckets.get(), VHOST_BLK_HIST_SERVICE, 0, VHOST_BLK_HIST_BUCKETS - 1);
+	CHECK(parseError([&] { nl::parseVq(hdr(shortBuckets)); }).code().value() == EPROTO);
+
+	Msg badKind = vqBase();
+	putHist(badKind.get(), 7, 0);
+	CHECK_THAT(parseError([&] { nl::parseVq(hdr(badKind)); }).what(),
+		   ContainsSubstring("histogram of kind 7"));
+}
+
+TEST_CASE("Quantiles are the top of their bucket, bounded by the maximum", "[netlink][hist]")
+{
+	nl::Histogram h;
+	CHECK_FALSE(nl::quantileNs(h, 0.5));
+	h.buckets[3] = 50;  /* [4, 8) us */
+	h.buckets[12] = 49; /* [2048, 4096) us */
+	h.buckets[21] = 1;  /* 2^20 us and more */
+	h.maxNs = 3'000'000'000;
+	CHECK(*nl::quantileNs(h, 0.5) == 8000);
+	CHECK(*nl::quantileNs(h, 0.51) == 4'096'000);
+	CHECK(*nl::quantileNs(h, 0.99) == 4'096'000);
+	CHECK(*nl::quantileNs(h, 1.0) == 3'000'000'000);
+	/* A maximum under the bucket's top bounds it. */
+	h.buckets = {};
+	h.buckets[12] = 1;
+	h.maxNs = 3'000'000;
+	CHECK(*nl::quantileNs(h, 0.5) == 3'000'000);
+	CHECK(nl::bucketUpperNs(0) == 1000u);
+	CHECK(nl::bucketUpperNs(20) == 1'048'576'000u);
+	CHECK_FALSE(nl::bucketUpperNs(21));
+
+	nl::Histogram later = h;
+	later.buckets[12] = 5;
+	later.sumNs = h.sumNs + 100;
+	nl::Histogram d = later.since(h);
+	CHECK(d.count() == 4);
+	CHECK(d.sumNs == 100);
+}
+
+TEST_CASE("Events parse by their command, with what each carries", "[netlink][events]")
+{
+	Msg created = reply(VHOST_BLK_CMD_DEV_CREATED_NTF, 0);
+	REQUIRE(nla_put_u32(created.get(), VHOST_BLK_A_DEV_ID, 7) == 0);
+	REQUIRE(nla_put_u32(created.get(), VHOST_BLK_A_DEV_OWNER_UID, 1000) == 0);
+	nl::Event e = nl::parseEvent(hdr(created));
+	CHECK(e.name == "dev-created");
+	CHECK(e.devId == 7);
+	CHECK(e.ownerUid == 1000u);
+
+	Msg worker = reply(VHOST_BLK_CMD_WORKER_CREATED_NTF, 0);
+	REQUIRE(nla_put_u32(worker.get(), VHOST_BLK_A_WORKER_DEV_ID, 7) == 0);
+	REQUIRE(nla_put_u32(worker.get(), VHOST_BLK_A_WORKER_ID, 2) == 0);
+	REQUIRE(nla_put_u32(worker.get(), VHOST_BLK_A_WORKER_TID, 4321) == 0);
+	e = nl::parseEvent(hdr(worker));
+	CHECK(e.name == "worker-created");
+	CHECK(e.workerId == 2u);
+	CHECK(e.tid == 4321u);
+
+	Msg stopped = reply(VHOST_BLK_CMD_VQ_STOPPED_NTF, 0);
+	REQUIRE(nla_put_u32(stopped.get(), VHOST_BLK_A_VQ_DEV_ID, 7) == 0);
+	REQUIRE(nla_put_u32(stopped.get(), VHOST_BLK_A_VQ_INDEX, 1) == 0);
+	REQUIRE(nla_put_string(stopped.get(), VHOST_BLK_A_VQ_STOP_REASON, "loop in chain") == 0);
+	e = nl::parseEvent(hdr(stopped));
+	CHECK(e.name == "vq-stopped");
+	CHECK(e.vq == 1u);
+	CHECK(e.reason == "loop in chain");
+
+	Msg ioerr = reply(VHOST_BLK_CMD_IO_ERROR_NTF, 0);
+	REQUIRE(nla_put_u32(ioerr.get(), VHOST_BLK_A_VQ_DEV_ID, 7) == 0);
+	REQUIRE(nla_put_u32(ioerr.get(), VHOST_BLK_A_VQ_INDEX, 0) == 0);
+	REQUIRE(nla_put_u32(ioerr.get(), VHOST_BLK_A_VQ_IO_ERRNO, EIO) == 0);
+	REQUIRE(nla_put_u32(ioerr.get(), VHOST_BLK_A_VQ_IO_OP, VHOST_BLK_OP_WRITE) == 0);
+	REQUIRE(nla_put_u64(ioerr.get(), VHOST_BLK_A_VQ_IO_ERRORS, 12) == 0);
+	e = nl::parseEvent(hdr(ioerr));
+	CHECK(e.ioErrno == uint32_t{EIO});
+	CHECK(e.ioOp == uint32_t{VHOST_BLK_OP_WRITE});
+	CHECK(e.ioErrors == 12u);
+
+	Msg notEvent = reply(VHOST_BLK_CMD_VQ_GET, 0);
+	CHECK(parseError([&] { nl::parseEvent(hdr(notEvent)); }).code().value() == EPROTO);
+	Msg noDev = reply(VHOST_BLK_CMD_BACKEND_SET_NTF, 0);
+	CHECK_THAT(parseError([&] { nl::parseEvent(hdr(noDev)); }).what(),
+		   ContainsSubstring("id is missing"));
+}

@@ -6,14 +6,27 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <catch2/catch_test_macros.hpp>
 #include <fmt/format.h>
 #include <stdlib.h>
 
 #include "vhostctl/log.hpp"
+
+/* The lines of @text, without their newlines. */
+inline std::vector<std::string> textLines(const std::string &text)
+{
+	std::vector<std::string> out;
+	std::istringstream in(text);
+
+	for (std::string line; std::getline(in, line);)
+		out.push_back(line);
+	return out;
+}
 
 /* A T read from possibly unaligned bytes. */
 template <typename T>

@@ -465,10 +465,7 @@ namespace {
 /* A memfd of @bytes, as QEMU allocates the dirty log. */
 UniqueFd logFile(std::size_t bytes)
 {
-	UniqueFd fd(::memfd_create("vhost-log", MFD_CLOEXEC));
-	REQUIRE(fd);
-	REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(bytes)) == 0);
-	return fd;
+	return memfd(bytes);
 }
 
 /* Negotiate LOG_SHMFD and REPLY_ACK by hand, and become owner. */

@@ -27,15 +27,6 @@ using test::FakeKernel;
 
 namespace {
 
-/* A memfd of @size bytes. */
-UniqueFd memfd(std::size_t size)
-{
-	UniqueFd fd(::memfd_create("hostile", MFD_CLOEXEC));
-	REQUIRE(fd);
-	REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
-	return fd;
-}
-
 /* sendmsg() with any number of descriptors, past what sendMessage allows. */
 void sendWithFds(int sock, Request req, const std::vector<std::byte> &payload,
 		 const std::vector<int> &fds)

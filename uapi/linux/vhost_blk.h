@@ -158,6 +158,8 @@ struct vhost_blk_limits {
  * VHOST_BLK_CMD_VQ_ATTACH   do: move virtqueue VHOST_BLK_A_VQ_INDEX of device
  *                           VHOST_BLK_A_VQ_DEV_ID to its worker
  *                           VHOST_BLK_A_VQ_WORKER_ID (CAP_NET_ADMIN)
+ * VHOST_BLK_CMD_*_NTF       events, on the multicast group
+ *                           VHOST_BLK_MCGRP_MONITOR: see below
  *
  * Dumps show a caller without CAP_NET_ADMIN only the devices its uid owns.
  * A dump that devices, workers or attachments changed under sets
@@ -173,6 +175,16 @@ enum {
 	VHOST_BLK_CMD_WORKER_GET,
 	VHOST_BLK_CMD_VQ_GET,
 	VHOST_BLK_CMD_VQ_ATTACH,
+	VHOST_BLK_CMD_DEV_CREATED_NTF,	/* VHOST_BLK_A_DEV_ID, _OWNER_UID */
+	VHOST_BLK_CMD_DEV_DESTROYED_NTF,	/* VHOST_BLK_A_DEV_ID, _OWNER_UID */
+	VHOST_BLK_CMD_BACKEND_SET_NTF,	/* VHOST_BLK_A_DEV_ID, _BACKEND(_SIZE) */
+	VHOST_BLK_CMD_WORKER_CREATED_NTF,	/* VHOST_BLK_A_WORKER_DEV_ID, _ID, _TID */
+	VHOST_BLK_CMD_WORKER_FREED_NTF,	/* VHOST_BLK_A_WORKER_DEV_ID, _ID */
+	VHOST_BLK_CMD_VQ_ATTACHED_NTF,	/* VHOST_BLK_A_VQ_DEV_ID, _INDEX, _WORKER_ID */
+	VHOST_BLK_CMD_VQ_STOPPED_NTF,	/* VHOST_BLK_A_VQ_DEV_ID, _INDEX, _STOP_REASON */
+	VHOST_BLK_CMD_IO_ERROR_NTF,	/* VHOST_BLK_A_VQ_DEV_ID, _INDEX, _IO_ERRNO,
+					 * _IO_OP, _IO_ERRORS
+					 */
 
 	__VHOST_BLK_CMD_MAX,
 	VHOST_BLK_CMD_MAX = (__VHOST_BLK_CMD_MAX - 1)
@@ -243,9 +255,69 @@ enum {
 	VHOST_BLK_A_VQ_BUSYLOOP_US,	/* u32: busy-loop timeout, 0 if none */
 	VHOST_BLK_A_VQ_BROKEN,		/* u8: stopped by a malformed ring */
 	VHOST_BLK_A_VQ_OFFLOADED,	/* u64: requests run off the worker */
+	VHOST_BLK_A_VQ_HIST,		/* nest of VHOST_BLK_A_HIST_*, repeated */
+	VHOST_BLK_A_VQ_IO_ERRORS,	/* u64: requests the backend failed */
+	VHOST_BLK_A_VQ_STOP_REASON,	/* string: events only */
+	VHOST_BLK_A_VQ_IO_ERRNO,	/* u32: events only, positive errno */
+	VHOST_BLK_A_VQ_IO_OP,		/* u32: events only, VHOST_BLK_OP_* */
 
 	__VHOST_BLK_A_VQ_MAX,
 	VHOST_BLK_A_VQ_MAX = (__VHOST_BLK_A_VQ_MAX - 1)
 };
+
+/*
+ * Latency histograms, per virtqueue, per kind and per request type: one
+ * VHOST_BLK_A_VQ_HIST nest each, absent while it counted nothing.
+ * VHOST_BLK_A_HIST_BUCKETS is an array of VHOST_BLK_HIST_BUCKETS u64
+ * counts, host byte order: bucket 0 counts what took less than 1 us,
+ * bucket i (0 < i < VHOST_BLK_HIST_BUCKETS - 1) what took [2^(i-1), 2^i)
+ * us, the last bucket 2^20 us (about 1 s) and more.  The queue time runs
+ * from the moment the worker reads the avail index that shows a request
+ * to the request's submission; the service time from its submission to
+ * its return to the driver.  Read without a lock: a dump may catch a
+ * request counted in its bucket and not yet in its sum.
+ */
+#define VHOST_BLK_HIST_BUCKETS 22
+
+enum {
+	VHOST_BLK_HIST_QUEUE,
+	VHOST_BLK_HIST_SERVICE,
+};
+
+/* Request types, as the histograms and the I/O error event count them. */
+enum {
+	VHOST_BLK_OP_READ,
+	VHOST_BLK_OP_WRITE,
+	VHOST_BLK_OP_FLUSH,
+	VHOST_BLK_OP_DISCARD,		/* DISCARD and WRITE_ZEROES */
+	VHOST_BLK_OP_OTHER,		/* GET_ID, unsupported, malformed */
+	VHOST_BLK_NR_OPS,
+};
+
+enum {
+	VHOST_BLK_A_HIST_UNSPEC,
+	VHOST_BLK_A_HIST_PAD,
+	VHOST_BLK_A_HIST_KIND,		/* u32: VHOST_BLK_HIST_* */
+	VHOST_BLK_A_HIST_OP,		/* u32: VHOST_BLK_OP_* */
+	VHOST_BLK_A_HIST_BUCKETS,	/* binary: u64[VHOST_BLK_HIST_BUCKETS] */
+	VHOST_BLK_A_HIST_SUM_NS,	/* u64 */
+	VHOST_BLK_A_HIST_MAX_NS,	/* u64: the longest */
+
+	__VHOST_BLK_A_HIST_MAX,
+	VHOST_BLK_A_HIST_MAX = (__VHOST_BLK_A_HIST_MAX - 1)
+};
+
+/*
+ * The multicast group of events: devices created and destroyed, backends
+ * set (VHOST_BLK_A_DEV_BACKEND absent: detached), workers created and
+ * freed, virtqueues attached to a worker, virtqueues a malformed ring
+ * stopped, and requests the backend failed (at most 10 events per device
+ * every 5 s; VHOST_BLK_A_VQ_IO_ERRORS counts them all).  A listener
+ * without CAP_NET_ADMIN receives the events of the devices its effective
+ * uid owns (or opened, before the device has an owner), where the kernel
+ * can filter multicast (Linux 6.10 and later); on older kernels the group
+ * needs CAP_NET_ADMIN.
+ */
+#define VHOST_BLK_MCGRP_MONITOR "monitor"
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */

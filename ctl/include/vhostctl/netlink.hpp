@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -62,6 +63,44 @@ struct WorkerInfo {
 	uint64_t wakeups = 0;
 };
 
+/*
+ * One latency histogram of a virtqueue (VHOST_BLK_A_VQ_HIST): log2 buckets
+ * of microseconds, bucket 0 under 1 us, bucket i in [2^(i-1), 2^i) us, the
+ * last 2^20 us and more.
+ */
+inline constexpr std::size_t histBuckets = 22;
+
+enum class HistKind : uint32_t { queue = 0, service = 1 };
+
+/* VHOST_BLK_OP_*: read, write, flush, discard (and write zeroes), other. */
+inline constexpr uint32_t numOps = 5;
+
+struct Histogram {
+	HistKind kind = HistKind::service;
+	uint32_t op = 0;
+	std::array<uint64_t, histBuckets> buckets{};
+	uint64_t sumNs = 0;
+	uint64_t maxNs = 0;
+
+	uint64_t count() const noexcept;
+	/* What it counted since @before, the same histogram earlier (max: this one's). */
+	Histogram since(const Histogram &before) const noexcept;
+	/* Add @other's counts (and its max, if larger). */
+	Histogram &operator+=(const Histogram &other) noexcept;
+};
+
+/* The exclusive upper bound of bucket @i in ns; nothing for the last. */
+std::optional<uint64_t> bucketUpperNs(std::size_t i) noexcept;
+/*
+ * The @q quantile (0 < q <= 1) of @h in ns: the upper bound of the bucket
+ * where it falls, never more than the maximum; nothing when @h is empty.
+ */
+std::optional<uint64_t> quantileNs(const Histogram &h, double q) noexcept;
+/* "read", "write", "flush", "discard", "other"; "op-N" past them. */
+std::string opName(uint32_t op);
+/* "queue", "service". */
+std::string histKindName(HistKind kind);
+
 /* VHOST_BLK_CMD_VQ_GET: one virtqueue. */
 struct VqInfo {
 	uint32_t devId = 0;
@@ -81,6 +120,33 @@ struct VqInfo {
 	bool broken = false;
 	/* Requests run off the worker (flush, discard, write zeroes). */
 	uint64_t offloaded = 0;
+	/* Requests the backend failed; 0 from a module without the count. */
+	uint64_t ioErrors = 0;
+	/* The histograms that counted something, as the kernel sent them. */
+	std::vector<Histogram> hists{};
+
+	/* Every @kind histogram of the virtqueue, its types added. */
+	Histogram total(HistKind kind) const noexcept;
+};
+
+/*
+ * An event of the multicast group "monitor" (VHOST_BLK_CMD_*_NTF): its
+ * name (the spec's, without "-ntf": "dev-created") and what it carries.
+ */
+struct Event {
+	uint8_t cmd = 0;
+	std::string name;
+	uint32_t devId = 0;
+	std::optional<uint32_t> ownerUid;
+	std::optional<std::string> backend;
+	std::optional<uint64_t> backendSize;
+	std::optional<uint32_t> workerId;
+	std::optional<uint32_t> tid;
+	std::optional<uint32_t> vq;
+	std::optional<std::string> reason;
+	std::optional<uint32_t> ioErrno;
+	std::optional<uint32_t> ioOp;
+	std::optional<uint64_t> ioErrors;
 };
 
 /* The name of worker mode @mode (VHOST_BLK_WORKER_MODE_*): "task", "kthread". */
@@ -93,6 +159,8 @@ std::string workerModeName(uint32_t mode);
 DevInfo parseDev(const nlmsghdr *nlh);
 WorkerInfo parseWorker(const nlmsghdr *nlh);
 VqInfo parseVq(const nlmsghdr *nlh);
+/* One event; Error(EPROTO) for a command that is no event. */
+Event parseEvent(const nlmsghdr *nlh);
 
 /* The text of an error message's extended ack (NLMSGERR_ATTR_MSG), if any. */
 std::string extackMessage(const nlmsghdr *nlh);

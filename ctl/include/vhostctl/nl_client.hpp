@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,38 @@ private:
 	 */
 	bool exchange(nl_msg *msg, const std::string &what,
 		      const std::function<void(const nlmsghdr *)> &onMessage);
+
+	std::unique_ptr<nl_sock, SockDeleter> sock_;
+	int family_ = -1;
+};
+
+/*
+ * A socket in the family's multicast group "monitor": the module's events.
+ * A listener without CAP_NET_ADMIN gets those of its own devices (Linux
+ * 6.10 on); on older kernels joining needs CAP_NET_ADMIN: Error(EPERM).
+ */
+class Monitor final
+{
+public:
+	Monitor();
+	Monitor(Monitor &&) noexcept;
+	Monitor &operator=(Monitor &&) noexcept;
+	~Monitor();
+
+	int fd() const noexcept;
+
+	/*
+	 * Receive events and give each to @onEvent until it returns false.
+	 * When the socket's buffer overflowed (events were lost) @onLost is
+	 * called and reception goes on.
+	 */
+	void run(const std::function<bool(const Event &)> &onEvent,
+		 const std::function<void()> &onLost);
+
+private:
+	struct SockDeleter {
+		void operator()(nl_sock *sock) const noexcept;
+	};
 
 	std::unique_ptr<nl_sock, SockDeleter> sock_;
 	int family_ = -1;
