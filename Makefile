@@ -96,6 +96,7 @@ $(LINUX_SRC_TAR):
 
 unit: ctl
 	$(BUILD)/ctl/tests/unit/unit-tests
+	python3 $(TOP)/tests/unit/test_bench_report.py
 
 # The debug kernel (6.12 with KASAN, lockdep, kmemleak...), built once into
 # a cache outside the clone; make check builds it when KVER names no kernel.

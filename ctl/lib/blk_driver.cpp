@@ -136,11 +136,11 @@ std::size_t BlkQueue::reap(const std::function<void(const BlkCompletion &)> &fn)
 	return n;
 }
 
-bool BlkQueue::wait(std::chrono::milliseconds timeout)
+bool BlkQueue::wait(std::chrono::nanoseconds timeout)
 {
 	if (ring_.enableCalls())
 		return true;
-	bool called = call_.wait(static_cast<int>(timeout.count()));
+	bool called = call_.wait(timeout);
 	call_.consume();
 	return called || ring_.hasUsed();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "vhostctl/eventfd.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <cerrno>
@@ -45,6 +46,18 @@ bool EventFd::wait(int timeoutMs) const
 
 	if (ret < 0 && errno != EINTR)
 		throwErrno("poll eventfd");
+	return ret > 0;
+}
+
+bool EventFd::wait(std::chrono::nanoseconds timeout) const
+{
+	struct pollfd pfd = {.fd = fd_.get(), .events = POLLIN, .revents = 0};
+	auto ns = std::max<int64_t>(0, timeout.count());
+	struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+	int ret = ::ppoll(&pfd, 1, &ts, nullptr);
+
+	if (ret < 0 && errno != EINTR)
+		throwErrno("ppoll eventfd");
 	return ret > 0;
 }
 

@@ -35,11 +35,14 @@ using Clock = std::chrono::steady_clock;
 constexpr auto stallTimeout = std::chrono::seconds(30);
 constexpr auto pollInterval = std::chrono::milliseconds(100);
 constexpr auto progressInterval = std::chrono::seconds(1);
+/* How far behind its schedule a paced queue may fall and still catch up. */
+constexpr auto maxLag = std::chrono::milliseconds(100);
 
 /* What the queue threads share with the thread that waits for them. */
 struct Shared {
 	Clock::time_point measureFrom;
 	Clock::time_point deadline;
+	unsigned int queues = 1;
 	/* A queue failed: the others stop too. */
 	std::atomic<bool> stop{false};
 	/* SIGINT or SIGTERM: end the run early, with a summary. */
@@ -99,25 +102,43 @@ void queueLoop(virtio::BlkQueue &q, const Workload &w, uint64_t blocks, Shared &
 				virtio::blk::statusName(c.status), c.len, wantLen);
 	};
 
-	auto lastProgress = Clock::now();
+	/*
+	 * Paced: request n of this queue is due at the start plus n times
+	 * the interval, so that a slow request is made up for by the next
+	 * ones, as fio's --rate_iops does.  But not a long stall: a queue
+	 * catches up by at most maxLag of its schedule (and its depth).
+	 */
+	const bool paced = w.rateIops > 0;
+	const Clock::duration interval =
+		paced ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+				static_cast<double>(sh.queues) / w.rateIops))
+		      : Clock::duration::zero();
+	const Clock::duration lag = std::max<Clock::duration>(interval * q.depth(), maxLag);
+	auto due = Clock::now();
+	auto lastProgress = due;
 	for (;;) {
 		auto now = Clock::now();
 		bool submitting = now < sh.deadline && !sh.stop.load() && !sh.interrupted.load();
 
 		if (submitting) {
-			while (q.inFlight() < q.depth()) {
+			if (paced)
+				due = std::max(due, now - lag);
+			while (q.inFlight() < q.depth() && (!paced || due <= now)) {
 				auto slot = q.submit(
 					{pick(), (rng() % blocks) * sectorsPerBlock, w.bs, 0});
 
 				if (!slot)
 					break;
 				started[*slot] = now;
+				due += interval;
 			}
 			q.notify();
 		}
 		if (!q.inFlight()) {
 			if (!submitting)
 				break;
+			if (paced)
+				std::this_thread::sleep_until(std::min(due, sh.deadline));
 			continue;
 		}
 		std::size_t reaped = q.reap(complete);
@@ -136,7 +157,11 @@ void queueLoop(virtio::BlkQueue &q, const Workload &w, uint64_t blocks, Shared &
 					    q.index(), q.inFlight(), stallTimeout.count()));
 		if (w.pollUs && q.poll(std::chrono::microseconds(w.pollUs)))
 			continue;
-		q.wait(pollInterval);
+		/* Paced with room for more: wake when the next one is due, too. */
+		Clock::duration timeout = pollInterval;
+		if (paced && submitting && q.inFlight() < q.depth())
+			timeout = std::clamp(due - Clock::now(), Clock::duration::zero(), timeout);
+		q.wait(timeout);
 	}
 }
 
@@ -181,6 +206,16 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 
 	sh.measureFrom = start + seconds(w.warmup);
 	sh.deadline = sh.measureFrom + seconds(w.duration);
+	sh.queues = drv.numQueues();
+	/* The machine's CPU time when measuring starts and when it ends. */
+	std::optional<vhost::CpuTime> cpuFrom, cpuTo;
+	auto sampleCpu = [](std::optional<vhost::CpuTime> &at) {
+		try {
+			at = vhost::cpuTime();
+		} catch (const vhost::Error &) {
+			/* No /proc: no CPU figures. */
+		}
+	};
 	{
 		std::vector<std::jthread> threads;
 		std::atomic<unsigned int> running{drv.numQueues()};
@@ -197,12 +232,30 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 			});
 		}
 		auto next = sh.measureFrom + progressInterval;
+		bool measuring = false, measured = false;
 		while (running.load()) {
+			/* Wake at the window's edges, to sample the CPU time there. */
+			auto edge = measuring ? sh.deadline : sh.measureFrom;
+			auto timeout = pollInterval;
+			if (!measured)
+				timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
+							     edge - Clock::now()),
+						     std::chrono::milliseconds::zero(), timeout);
 			struct pollfd pfd = {signals.fd(), POLLIN, 0};
-			if (::poll(&pfd, 1, static_cast<int>(pollInterval.count())) > 0 &&
+			if (::poll(&pfd, 1, static_cast<int>(timeout.count())) > 0 &&
 			    signals.take())
 				sh.interrupted.store(true);
-			if (!progress || Clock::now() < next || sh.interrupted.load())
+			auto now = Clock::now();
+			if (!measuring && now >= sh.measureFrom) {
+				sampleCpu(cpuFrom);
+				measuring = true;
+			}
+			if (measuring && !measured &&
+			    (now >= sh.deadline || sh.interrupted.load() || sh.stop.load())) {
+				sampleCpu(cpuTo);
+				measured = true;
+			}
+			if (!progress || now < next || sh.interrupted.load())
 				continue;
 			uint64_t done = 0;
 			for (const auto &qs : queues)
@@ -222,6 +275,8 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 	auto end = std::min(Clock::now(), sh.deadline);
 	Stats total;
 	total.elapsed = std::max(1e-6, std::chrono::duration<double>(end - sh.measureFrom).count());
+	if (cpuFrom && cpuTo)
+		total.cpuBusy = cpuTo->busy - cpuFrom->busy;
 	for (const auto &qs : queues) {
 		const Stats &s = qs.stats;
 
@@ -298,6 +353,10 @@ void addWorkloadOptions(CLI::App &app, WorkloadArgs &a)
 	app.add_option("--duration", a.w.duration, "seconds measured (default 10)")
 		->type_name("S")
 		->check(CLI::Range(0.001, 1e6));
+	app.add_option("--rate", a.w.rateIops,
+		       "requests a second over all queues, paced (default: as fast as it goes)")
+		->type_name("IOPS")
+		->check(CLI::Range(1u, 100000000u));
 	app.add_option("--workers", a.layout,
 		       "worker layout of /dev/vhost-blk: single (default), per-vq or a number")
 		->type_name("L");
@@ -413,6 +472,8 @@ Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> 
 		.u64("queues", info.queues)
 		.u64("poll_us", w.pollUs)
 		.optU64("busy_poll_us", info.busyPollUs)
+		.optU64("rate_iops",
+			w.rateIops ? std::optional<uint64_t>(w.rateIops) : std::nullopt)
 		.real("duration_s", st.elapsed, 1)
 		.u64("ios", st.ios)
 		.real("iops", static_cast<double>(st.ios) / st.elapsed, 0)
@@ -425,6 +486,10 @@ Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> 
 		r.real("worker_busy_pct", *busyPct, 1);
 	else
 		r.field("worker_busy_pct", nullptr, "-", true);
+	if (st.cpuBusy && st.ios)
+		r.real("cpu_us_per_io", *st.cpuBusy * 1e6 / static_cast<double>(st.ios), 2);
+	else
+		r.field("cpu_us_per_io", nullptr, "-", true);
 	r.u64("errors", st.errors);
 	return r;
 }

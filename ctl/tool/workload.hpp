@@ -46,6 +46,12 @@ struct Workload {
 	double warmup = 0;
 	/* Microseconds a queue thread polls the used ring before sleeping. */
 	unsigned int pollUs = 0;
+	/*
+	 * Requests a second over all queues, each queue submitting its share
+	 * on a fixed schedule (sleeping in between); 0 for as fast as the
+	 * depth allows.
+	 */
+	unsigned int rateIops = 0;
 };
 
 struct Stats {
@@ -56,6 +62,11 @@ struct Stats {
 	LatencyHistogram latency;
 	/* Seconds measured: the duration, or less when a signal came. */
 	double elapsed = 0;
+	/*
+	 * CPU seconds the whole machine was busy while measuring, over all
+	 * its CPUs (/proc/stat), if it could be read.
+	 */
+	std::optional<double> cpuBusy;
 };
 
 /* Called about once a second while measuring: seconds so far, requests done. */
@@ -107,7 +118,7 @@ struct WorkloadArgs {
 	std::string rw = "randread", bs = "4k", layout = "single", mode;
 };
 
-/* --queues, --rw, --bs, --iodepth, --duration, --workers, --worker-mode, --device */
+/* --queues, --rw, --bs, --iodepth, --duration, --rate, --workers, --worker-mode, --device */
 void addWorkloadOptions(CLI::App &app, WorkloadArgs &a);
 /* Check and convert what was given: UsageError "@command: ..." for bad values. */
 void finishWorkloadOptions(WorkloadArgs &a, std::string_view command);
@@ -152,7 +163,8 @@ struct RunInfo {
  * Run @info's workload on @drv over @blocks blocks and print the one
  * record of run and bench: its keys are the same for both and for both
  * targets (null where a value has no meaning), with worker_busy_pct from
- * the netlink family for vhost-blk.  Failed requests fail it, after the
+ * the netlink family for vhost-blk and cpu_us_per_io, the machine's busy
+ * CPU time while measuring over the requests completed.  Failed requests fail it, after the
  * record.
  */
 int measure(Context &ctx, virtio::BlkDriver &drv, const RunInfo &info, uint64_t blocks,

@@ -8,8 +8,8 @@
 # positional) and be refused to uid 65534, an unprivileged reader must not
 # see root's device, and each failure must be one line with the exit status
 # that says what failed (2 usage, 3 no such device, 5 permission); bench
-# measures the device and a qemu-storage-daemon, and the busy-poll timeout it
-# sets is read back from the kernel.  Prints TAP; exit 0 if every test
+# measures the device and a qemu-storage-daemon, paced too, and the
+# busy-poll timeout it sets is read back from the kernel.  Prints TAP; exit 0 if every test
 # passed, 4 to skip.
 
 # jq filters name their variables ($pid, $dev) in single quotes.
@@ -21,7 +21,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=22
+PLAN=23
 
 run_pid=
 
@@ -285,8 +285,19 @@ vc --json bench --backend "$img" --queues 2 --workers per-vq --rw randrw --iodep
 jq_check '.target == "vhost-blk" and .layout == "per-vq" and .queues == 2 and .ios > 0 and
 	  .rw == "randrw" and .worker_ids == [1, 2] and
 	  .iops > 0 and .errors == 0 and .p50_us > 0 and .p99_us >= .p50_us and
-	  (.worker_busy_pct | . != null and . > 0)'
+	  (.worker_busy_pct | . != null and . > 0) and .rate_iops == null and
+	  (.cpu_us_per_io | . != null and . > 0)'
 result "bench --backend measures vhost-blk with busy workers and no failed request"
+
+# 20b. bench --rate: paced, never above its schedule (200 a second for a
+# second, and what a queue may catch up of its warm-up, 100 ms), CPU time
+# per request from /proc/stat.
+vc --json bench --backend "$img" --queues 2 --workers per-vq --iodepth 4 --rate 200 \
+	--duration 1 --warmup 0.2
+[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+jq_check '.rate_iops == 200 and .ios > 0 and .ios <= 200 + 2 * (10 + 2) and .errors == 0 and
+	  (.cpu_us_per_io | . != null and . > 0)'
+result "bench --rate paces vhost-blk's requests and measures their CPU time"
 
 # 21. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
 if command -v qemu-storage-daemon >/dev/null; then

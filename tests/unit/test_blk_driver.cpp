@@ -133,6 +133,31 @@ TEST_CASE("runWorkload: every queue runs, measures and writes", "[blk-driver][wo
 	CHECK(std::count(fresh.data.begin(), fresh.data.end(), std::byte{0xa5}) >= 4096);
 }
 
+TEST_CASE("runWorkload: --rate paces the requests and the CPU time is the window's",
+	  "[blk-driver][workload]")
+{
+	FakeDisk disk(diskBytes);
+	auto drv = driver(disk, config(2, 4));
+	/* 200 a second over two queues: 100 each, one every 10 ms. */
+	Workload w{Rw::RandRead, 4096, 4, 0.3, 0.1, 0, 200};
+
+	auto st = vhostctl::run::runWorkload(*drv, w, diskBytes / 4096);
+	/*
+	 * A schedule is a ceiling, whatever the machine's speed: 0.4 s at
+	 * 200 a second is 80, and the one due at each queue's start.
+	 */
+	CHECK(st.ios > 0);
+	CHECK(disk.requests <= 80 + 2);
+	CHECK(st.errors == 0);
+	/*
+	 * The machine's busy CPU time while measuring: never more than all
+	 * its CPUs had (with a second for a late sample).
+	 */
+	REQUIRE(st.cpuBusy);
+	CHECK(*st.cpuBusy >= 0);
+	CHECK(*st.cpuBusy <= (st.elapsed + 1) * std::thread::hardware_concurrency());
+}
+
 TEST_CASE("runWorkload: failed requests are counted, the first one named", "[blk-driver][workload]")
 {
 	FakeDisk disk(diskBytes);

@@ -543,17 +543,19 @@ TEST_CASE("run options: defaults and parsing", "[cli][run]")
 	CHECK(a.w.rw == Rw::RandRead);
 	CHECK(a.w.bs == 4096);
 	CHECK(a.w.iodepth == 32);
+	CHECK(a.w.rateIops == 0);
 	CHECK_FALSE(a.workerMode);
 
 	o = parseOptions({"--backend", "/f", "--queues", "4", "--workers", "per-vq", "--duration",
 			  "2.5", "--rw", "randrw", "--bs", "64k", "--iodepth", "8", "--worker-mode",
-			  "kthread"});
+			  "kthread", "--rate", "2000"});
 	CHECK(o.work.queues == 4);
 	CHECK(o.work.workers.kind == vhost::WorkerLayout::PerVq);
 	CHECK(o.work.w.duration == 2.5);
 	CHECK(o.work.w.rw == Rw::Mixed);
 	CHECK(o.work.w.bs == 65536);
 	CHECK(o.work.w.iodepth == 8);
+	CHECK(o.work.w.rateIops == 2000);
 	CHECK(o.work.workerMode == vhost::WorkerMode::Kthread);
 	/* fio's names, and "rw" as an alias of randrw. */
 	CHECK(parseOptions({"--backend", "/f", "--rw", "rw"}).work.w.rw == Rw::Mixed);
@@ -633,6 +635,8 @@ TEST_CASE("bench needs exactly one target and fails in one line", "[cli][bench]"
 	checkFailure(tool(s, {"bench", "--vhost-user", "/s", "--busy-poll", "50"}), 2, "excludes");
 	checkFailure(tool(s, {"bench", "--backend", "/f", "--busy-poll", "-1"}), 2, "bench:");
 	checkFailure(tool(s, {"bench", "--backend", "/f", "--poll", "2000000"}), 2, "bench:");
+	checkFailure(tool(s, {"bench", "--backend", "/f", "--rate", "0"}), 2, "bench:");
+	checkFailure(tool(s, {"bench", "--vhost-user", "/s", "--rate", "fast"}), 2, "bench:");
 }
 
 TEST_CASE("serve options: on the command line and from a config file", "[cli][serve]")

@@ -188,7 +188,11 @@ TEST_CASE("every --json output keeps its golden schema", "[cli][json][golden]")
 	RunInfo kernel{"vhost-blk", img, "per-vq", std::vector<unsigned int>{1, 2}, {}, 2, 0};
 	RunInfo user{"vhost-user", "/run/qsd.sock", std::nullopt, std::nullopt, {}, 2,
 		     std::nullopt};
-	schemas["run, bench"] = merge(schemaOf(resultRecord(kernel, st, 12.5).json()),
+	/* Paced, with the machine's CPU time; and neither. */
+	kernel.w.rateIops = 2000;
+	Stats paced = st;
+	paced.cpuBusy = 0.002;
+	schemas["run, bench"] = merge(schemaOf(resultRecord(kernel, paced, 12.5).json()),
 				      schemaOf(resultRecord(user, st, std::nullopt).json()));
 
 	if (std::getenv("VHOSTCTL_UPDATE_GOLDEN")) {

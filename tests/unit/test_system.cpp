@@ -8,6 +8,8 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <string>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "vhostctl/le.hpp"
 #include "vhostctl/signal_fd.hpp"
 #include "vhostctl/system.hpp"
+#include "vhostctl/unique_fd.hpp"
 #include "vhostctl/unix_socket.hpp"
 #include "vhostctl/worker_layout.hpp"
 
@@ -135,4 +138,41 @@ TEST_CASE("Worker layouts: parsed, named and applied", "[layout]")
 	CHECK(k.count("setVringBusyloopTimeout") == 3);
 	CHECK(k.last("setVringBusyloopTimeout", 2).a == 50);
 	CHECK_THROWS_AS(vhost::applyLayout(*dev, 2, {WorkerLayout::Count, 0}), vhost::Error);
+}
+
+TEST_CASE("cpuTime reads the machine's line of /proc/stat", "[system]")
+{
+	char path[] = "/tmp/vhostctl-stat-XXXXXX";
+	vhost::UniqueFd fd(::mkstemp(path));
+	REQUIRE(fd);
+	std::string stat = "cpu  100 0 50 1000 30 5 5 10 40 0\n"
+			   "cpu0 50 0 25 500 15 2 3 5 20 0\n"
+			   "intr 12345\n";
+	REQUIRE(::write(fd.get(), stat.data(), stat.size()) == static_cast<ssize_t>(stat.size()));
+	auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+
+	auto t = vhost::cpuTime(path);
+	/* guest (40) is already in user: not counted twice. */
+	CHECK(t.total == 1200 / hz);
+	CHECK(t.busy == 170 / hz);
+
+	/* No "cpu" line, or a short one: EINVAL naming the file. */
+	for (std::string bad : {"cpu0 1 2 3 4 5 6 7 8\n", "cpu  1 2 3\n"}) {
+		REQUIRE(::ftruncate(fd.get(), 0) == 0);
+		REQUIRE(::pwrite(fd.get(), bad.data(), bad.size(), 0) ==
+			static_cast<ssize_t>(bad.size()));
+		try {
+			vhost::cpuTime(path);
+			FAIL("parsed " << bad);
+		} catch (const vhost::Error &e) {
+			CHECK(e.errnum() == EINVAL);
+			CHECK(std::string(e.what()).find(path) != std::string::npos);
+		}
+	}
+	::unlink(path);
+	CHECK_THROWS_AS(vhost::cpuTime(path), vhost::Error);
+	/* This machine's: busy within total. */
+	auto now = vhost::cpuTime();
+	CHECK(now.busy >= 0);
+	CHECK(now.busy <= now.total);
 }

@@ -105,7 +105,7 @@ public:
 	 * timeout or signal.  Arms the call first, and returns at once when
 	 * completions are already there.
 	 */
-	bool wait(std::chrono::milliseconds timeout);
+	bool wait(std::chrono::nanoseconds timeout);
 	/*
 	 * Spin on the used ring for at most @budget, with the call left
 	 * unarmed (the device need not signal); returns whether completions

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include "vhostctl/unique_fd.hpp"
@@ -28,6 +29,8 @@ public:
 	 * limit).  Returns false on timeout or on a signal (EINTR).
 	 */
 	bool wait(int timeoutMs) const;
+	/* The same for at most @timeout, to the nanosecond (ppoll). */
+	bool wait(std::chrono::nanoseconds timeout) const;
 
 private:
 	UniqueFd fd_;
