@@ -11,7 +11,8 @@
 #
 #   nested_start DIR SOCKET QUEUES APPEND [VCPUS [QEMU-ARG...]]
 #       boot the running kernel in the background under TCG, with VCPUS
-#       vCPUs (default 2) and any more QEMU arguments; the console goes to
+#       vCPUs (default 2) and any more QEMU arguments; SOCKET "-" gives the
+#       guest no vhost-user disk (the QEMU-ARGs bring one); the console goes to
 #       DIR/guest.log, a line for the guest goes through nested_send; sets
 #       nested_pid (and nested_cat, nested_dir: a caller that runs two
 #       QEMUs keeps each one's three and puts them back to talk to it)
@@ -24,6 +25,11 @@
 # "quiet"); E2E_GUEST_KERNEL names the release it boots, by default the
 # running one (the debug lane's host kernel is too slow to nest: there the
 # nested guest boots Debian's 6.12).
+
+# nested_qemu: the QEMU binary (the system's unless set); nested_qemu_args:
+# arguments every nested_start adds (the patched QEMU's -L).
+nested_qemu=${nested_qemu:-qemu-system-x86_64}
+nested_qemu_args=()
 
 # nested_require: skip the whole suite (skip_all, tests/lib/tap.sh) unless
 # this machine can run a nested guest on serve: root, the module, vhostctl,
@@ -68,7 +74,7 @@ nested_kernel() {
 }
 
 nested_start() {
-	local dir=$1 sock=$2 queues=$3 append=$4 vcpus=${5:-2} initrd cmdline bios=()
+	local dir=$1 sock=$2 queues=$3 append=$4 vcpus=${5:-2} initrd cmdline bios=() disk=()
 	shift $(($# < 5 ? $# : 5))
 	nested_dir=$dir
 	initrd=$("$top/tests/e2e/mkguest" "$(nested_release)") || return 1
@@ -87,7 +93,10 @@ nested_start() {
 	[ -r /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
 	cmdline="console=ttyS0 panic=-1 quiet tsc=reliable no_timer_check"
 	cmdline+=" cryptomgr.notests mitigations=off $append ${E2E_APPEND:-}"
-	timeout --kill-after=5 400 qemu-system-x86_64 \
+	[ "$sock" = - ] ||
+		disk=(-chardev "socket,id=c0,path=$sock"
+			-device "vhost-user-blk-pci,chardev=c0,num-queues=$queues")
+	timeout --kill-after=5 400 "$nested_qemu" "${nested_qemu_args[@]}" \
 		-accel tcg -cpu "$nested_cpu" -smp "$vcpus" -m 128 \
 		-machine pc,memory-backend=mem -nodefaults -display none -no-reboot \
 		-monitor none "${bios[@]}" \
@@ -95,9 +104,7 @@ nested_start() {
 		-kernel "$(nested_kernel)" -initrd "$initrd" \
 		-append "$cmdline" \
 		-chardev "pipe,id=ser,path=$dir/ser" -serial chardev:ser \
-		-chardev "socket,id=c0,path=$sock" \
-		-device "vhost-user-blk-pci,chardev=c0,num-queues=$queues" \
-		"$@" </dev/null >"$dir/qemu.out" 2>&1 &
+		"${disk[@]}" "$@" </dev/null >"$dir/qemu.out" 2>&1 &
 	nested_pid=$!
 }
 
