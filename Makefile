@@ -11,10 +11,14 @@
 #                    minutes (Documentation/testing.rst)
 #   make debug-kernel  build (once, into /var/cache/vhost-blk) the 6.12 debug
 #                    kernel: KASAN, lockdep, kmemleak and the other detectors
+#   make qemu        build (once, into /var/cache/vhost-blk) QEMU 10.0 with the
+#                    vhost-blk-pci device (qemu/patches) from Debian's source,
+#                    into build/qemu/qemu-system-x86_64
 #   make vm-check    only the kselftests and rig self-tests, in VMs
 #   make style       checkpatch --strict, sparse, clang-format
 #   make demo        boot a VM, load the module, drive it with vhostctl
-#   make demo-qemu   the same VM runs vhostctl serve behind a nested QEMU
+#   make demo-qemu   the same VM runs a nested QEMU both ways: stock QEMU
+#                    behind vhostctl serve, and make qemu's vhost-blk-pci
 #   make bench       vhost-blk against raw io_uring and qemu-storage-daemon
 #   make soak        the hostile-input suites side by side for DURATION=10m
 #   make install     the module (for KVER, default the running kernel), the
@@ -103,18 +107,25 @@ unit: ctl
 debug-kernel: FORCE
 	@$(TOP)/scripts/debug-kernel
 
+# QEMU with the vhost-blk device (qemu/patches), built likewise; make check
+# builds it too.
+qemu: FORCE
+	@$(TOP)/scripts/qemu
+
 check: FORCE
 	@$(TOP)/scripts/setup-host
 	@$(if $(KVER),,$(TOP)/scripts/debug-kernel)
+	@$(TOP)/scripts/qemu
 	@$(MAKE) --no-print-directory check-run
 
 check-run: FORCE
 	@$(TOP)/scripts/check $(if $(FULL),--full) $(KVERS)
 
 vm-check: all rig-modules
+	@$(TOP)/scripts/qemu
 	@$(TOP)/scripts/check --vm-only $(if $(FULL),--full) $(KVERS)
 
-style: $(CHECKPATCH) checkpatch sparse clang-format docs-check nl-spec-check
+style: $(CHECKPATCH) checkpatch sparse clang-format docs-check nl-spec-check qemu-patches-check
 
 CODESPELL_DICT := /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 CHECKPATCH_ARGS := --no-tree --strict --terse --show-types \
@@ -138,6 +149,11 @@ clang-format: FORCE
 # The uapi header must say what the netlink spec says.
 nl-spec-check: FORCE
 	$(TOP)/scripts/check-nl-spec
+
+# The QEMU series carries uapi/linux/vhost_blk.h as QEMU's
+# linux-headers/linux/vhost_blk.h: the two must not drift apart.
+qemu-patches-check: FORCE
+	$(TOP)/scripts/check-qemu-patches
 
 # Broken reStructuredText fails the check (Debian's python3-docutils).  The
 # index is Sphinx's (toctree), which plain docutils does not know.
@@ -174,6 +190,7 @@ demo: FORCE
 demo-qemu: FORCE
 	@$(TOP)/scripts/setup-host
 	@$(MAKE) --no-print-directory modules ctl KVER=6.12
+	@$(TOP)/scripts/qemu
 	@$(TOP)/scripts/demo-qemu
 
 # Installation.  The module goes to /lib/modules/KVER/updates, where it
@@ -245,7 +262,7 @@ clean: FORCE
 FORCE:
 
 .PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style debug-kernel \
-	checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps soak \
+	qemu qemu-patches-check checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps soak \
 	clean FORCE \
 	install install-module install-udev install-headers install-ctl uninstall \
 	dkms-source dkms-install dkms-uninstall docs
