@@ -15,14 +15,25 @@
 # sent it, and not logged, holds an older pass there) and every block on
 # the disk.
 #
-#   migrate_qemu_test.sh [--no-dirty-log]
+#   migrate_qemu_test.sh [--direct] [--no-dirty-log]
 #
+# --direct runs the project's QEMU (build/qemu/qemu-system-x86_64, make
+# qemu) with its vhost-blk-pci device instead of serve: each QEMU opens
+# /dev/vhost-blk itself and serves a memory-backed null_blk, /dev/nullb0
+# (the shared storage).  The source has a worker per virtqueue
+# (worker-per-virtqueue=on), the destination a single one (workers=1), each
+# checked with vhostctl worker show while it runs; first, the device must
+# refuse a missing backend, one that is not a disk and a read-only one
+# (without read-only=on) with a message that names the problem.
 # --no-dirty-log is the negative control: the module's test_no_dirty_log
 # parameter turns its logging off (it still offers LOG_ALL), and the same
 # run must end with the guest's check failing.  Runs inside a vm-run guest:
 #   scripts/vm-run --kernel 6.12 --load --mem 3072 --timeout 900 -- \
 #       tests/e2e/migrate_qemu_test.sh
 # Prints TAP; exit 0 if every test passed, 4 to skip.
+
+# jq filters name their variables ($pid, $serial) in single quotes.
+# shellcheck disable=SC2016
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,8 +57,25 @@ PARAM=/sys/module/vhost_blk/parameters/test_no_dirty_log
 nested_cpu=qemu64
 
 negative=
-[ "${1:-}" = --no-dirty-log ] && negative=1
+direct=
+for arg; do
+	case $arg in
+	--no-dirty-log) negative=1 ;;
+	--direct) direct=1 ;;
+	*)
+		echo "usage: $0 [--direct] [--no-dirty-log]" >&2
+		exit 2
+		;;
+	esac
+done
 PLAN=6
+[ -z "$direct" ] || PLAN=11
+# The direct mode's QEMU and its shared storage.
+QEMU_DIRECT=$top/build/qemu/qemu-system-x86_64
+NULLB=/dev/nullb0
+NULLB_RO=/dev/nullb1
+SERIAL=e2e-direct-0001
+name=migrate_qemu_test${direct:+.direct}${negative:+.negative}
 
 src_pid='' src_cat='' dst_pid='' dst_cat=''
 serve_pids=()
@@ -64,21 +92,34 @@ cleanup() {
 	done
 	[ -w "$PARAM" ] && echo 0 >"$PARAM"
 	if [ -n "$tmp" ] && mkdir -p "$top/build/e2e" 2>/dev/null; then
-		for f in src/guest.log dst/guest.log src/qmp.log dst/qmp.log serve-src.err serve-dst.err; do
-			cp "$tmp/$f" "$top/build/e2e/migrate_qemu_test${negative:+.negative}.${f//\//-}" 2>/dev/null
+		for f in src/guest.log dst/guest.log src/qmp.log dst/qmp.log src/qemu.out dst/qemu.out \
+			serve-src.err serve-dst.err; do
+			cp "$tmp/$f" "$top/build/e2e/$name.${f//\//-}" 2>/dev/null
 		done
 	fi
+	[ -z "$nullb_loaded" ] || rmmod null_blk 2>/dev/null
 	[ -n "$tmp" ] && rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+nullb_loaded=
 nested_require
+if [ -n "$direct" ]; then
+	[ -x "$QEMU_DIRECT" ] || skip_all "$QEMU_DIRECT is not built: make qemu"
+	! lsmod | grep -q '^null_blk ' || skip_all "null_blk is loaded already"
+	modprobe null_blk nr_devices=2 memory_backed=1 gb=1 2>/dev/null ||
+		skip_all "no null_blk module"
+	nullb_loaded=1
+	udevadm settle 2>/dev/null
+	{ [ -b "$NULLB" ] && [ -b "$NULLB_RO" ]; } || skip_all "null_blk made no $NULLB and $NULLB_RO"
+	nested_qemu=$QEMU_DIRECT
+fi
 if [ -n "$negative" ]; then
 	[ -w "$PARAM" ] || skip_all "the module has no test_no_dirty_log parameter"
 fi
 
-tmp=$(mktemp -d /tmp/migrate_qemu_test.XXXXXX)
+tmp=$(mktemp -d "/tmp/$name.XXXXXX")
 mkdir -p "$tmp/src" "$tmp/dst"
 img=$tmp/disk.img
 truncate -s 64M "$img"
@@ -148,8 +189,63 @@ guest_tail() {
 		diag "$d guest console (last lines):" "$(tail -n 15 "$tmp/$d/guest.log" | tr -d '\r')"
 		[ -s "$tmp/$d/qemu.out" ] && diag "$d qemu:" "$(<"$tmp/$d/qemu.out")"
 	done
+	[ -n "$direct" ] && return
 	diag "serve (source):" "$(tail -n 20 "$tmp/serve-src.err")"
 	diag "serve (destination):" "$(tail -n 20 "$tmp/serve-dst.err")"
+}
+
+# disk_args src|dst: the QEMU arguments of the guest's disk: a vhost-user
+# device on that side's serve, or the direct device with the side's
+# worker layout.
+disk_args() {
+	if [ -z "$direct" ]; then
+		disk_sock=$tmp/$1.sock disk=()
+		return
+	fi
+	local layout=worker-per-virtqueue=on
+	[ "$1" = src ] || layout=workers=1
+	disk_sock=-
+	disk=(-device "vhost-blk-pci,backend=$NULLB,num-queues=$QUEUES,$layout,serial=$SERIAL")
+}
+
+# refused DESC REGEX DEVICE-PROPERTIES: the direct QEMU refuses the device
+# at start-up, exits 1, and says why.
+refused() {
+	local desc=$1 re=$2 props=$3 msg rc
+	msg=$(timeout 60 "$QEMU_DIRECT" -machine pc -nodefaults -display none -S \
+		-device "vhost-blk-pci,$props" 2>&1 </dev/null)
+	rc=$?
+	diag "vhost-blk-pci,$props: status $rc: $msg"
+	[ $rc -eq 1 ] && printf '%s' "$msg" | grep -qE "$re"
+	result "QEMU refuses $desc: $(printf '%s' "$msg" | sed 's/^[^:]*: [^:]*: //')"
+}
+
+# workers_of SIDE WANT-WORKERS: the device that SIDE's QEMU owns has
+# WANT-WORKERS workers, threads of QEMU, serving vqs 0 and 1 (one each when
+# two, both when one); its id in $dev.
+workers_of() {
+	local side=$1 want=$2 parent=$src_pid qpid tid layout
+	[ "$side" = src ] || parent=$dst_pid
+	dev=
+	qpid=$(pgrep -P "$parent" -x qemu-system-x86 | head -n 1)
+	[ -n "$qpid" ] || { diag "no $side QEMU process"; return 1; }
+	vc --json dev show
+	dev=$(printf '%s' "$out" | jq -r --argjson pid "$qpid" '.[] | select(.owner_pid == $pid) | .id')
+	[ -n "$dev" ] || { diag "no device owned by QEMU $qpid: $out"; return 1; }
+	vc --json worker show dev "$dev"
+	layout=$(printf '%s' "$out" | jq -c 'map({id, tid, vqs: (.vqs | map(select(. < 2)))})')
+	diag "$side QEMU $qpid, device $dev: workers $layout"
+	if [ "$want" -eq 2 ]; then
+		jq_check 'map(.vqs | map(select(. < 2))) | map(select(length > 0)) | sort == [[0], [1]]'
+	else
+		jq_check 'length == 1 and (.[0].vqs | index(0) != null and index(1) != null)'
+	fi || return 1
+	for tid in $(printf '%s' "$out" | jq -r '.[].tid'); do
+		[ -d "/proc/$qpid/task/$tid" ] ||
+			{ diag "worker $tid is not a thread of QEMU $qpid"; return 1; }
+	done
+	vc --json dev show "$dev"
+	jq_check --arg serial "$SERIAL" '.serial == $serial and .limits.capacity == 2097152'
 }
 
 echo "TAP version 13"
@@ -159,8 +255,48 @@ if [ -n "$negative" ]; then
 	diag "negative control: $PARAM = 1, the module logs nothing"
 fi
 
+if [ -n "$direct" ]; then
+	# 1-3. Bad backends, refused at start-up; 4. a read-only disk served
+	# read-only.
+	refused "a missing backend" "cannot open backend '/nonexistent': No such file" \
+		backend=/nonexistent
+	refused "a backend that is not a disk" "'/dev/null' is neither a block device nor a regular file" \
+		backend=/dev/null
+	blockdev --setro "$NULLB_RO"
+	refused "a read-only backend without read-only=on" "'$NULLB_RO' is a read-only block device" \
+		"backend=$NULLB_RO"
+	read_only_ok() {
+		local qpid dev
+		"$QEMU_DIRECT" -machine pc -nodefaults -display none -S \
+			-device "vhost-blk-pci,backend=$NULLB_RO,read-only=on,num-queues=1" \
+			</dev/null >"$tmp/ro.out" 2>&1 &
+		qpid=$!
+		for _ in {1..50}; do
+			vc --json dev show
+			dev=$(printf '%s' "$out" | jq -r --argjson pid "$qpid" '.[] | select(.owner_pid == $pid) | .id')
+			[ -n "$dev" ] && break
+			sleep 0.2
+		done
+		if [ -z "$dev" ]; then
+			diag "no device owned by QEMU: $out" "QEMU: $(cat "$tmp/ro.out")"
+			kill "$qpid" 2>/dev/null
+			wait "$qpid" 2>/dev/null
+			return 1
+		fi
+		vc --json dev show "$dev"
+		diag "read-only=on: device $dev: $(printf '%s' "$out" | jq -c '{read_only, limits}')"
+		jq_check '.limits.read_only == true or .read_only == true'
+		local r=$?
+		kill "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null
+		return $r
+	}
+	read_only_ok
+	result "with read-only=on QEMU takes it, and the module's device is read-only"
+fi
+
 # 1. Two serves on the same backend file, as two hosts on shared storage.
-for side in src dst; do
+[ -n "$direct" ] || for side in src dst; do
 	"$VHOSTCTL" serve --backend "$img" --queues $QUEUES --workers per-vq \
 		--socket "$tmp/$side.sock" 2>"$tmp/serve-$side.err" &
 	serve_pids+=("$!")
@@ -176,13 +312,17 @@ listening() {
 	done
 	kill -0 "${serve_pids[@]}"
 }
-listening
-result "two vhostctl serve on one backend file listen (source ${serve_pids[0]}, destination ${serve_pids[1]})"
+if [ -z "$direct" ]; then
+	listening
+	result "two vhostctl serve on one backend file listen (source ${serve_pids[0]}, destination ${serve_pids[1]})"
+fi
 
 # 2. The source boots the guest, whose load runs: every slot written, read
 # back into memory and checked at least once.
 qmp_setup "$tmp/src"
-nested_start "$tmp/src" "$tmp/src.sock" $QUEUES "e2e.migrate=$SLOT_MIB:$SLOTS" 2 "${qmp_args[@]}"
+disk_args src
+nested_start "$tmp/src" "$disk_sock" $QUEUES "e2e.migrate=$SLOT_MIB:$SLOTS" 2 "${qmp_args[@]}" \
+	"${disk[@]}"
 src_pid=$nested_pid src_cat=$nested_cat
 use src
 running_ok() {
@@ -196,10 +336,23 @@ running_ok() {
 running_ok
 result "the nested guest boots on the source and its load runs ($((SECONDS - t0)) s)"
 
+if [ -n "$direct" ]; then
+	# 3. The source's device: a worker per virtqueue, both virtqueues busy.
+	src_workers_ok() {
+		workers_of src 2 || return 1
+		vc --json vq show dev "$dev"
+		diag "vq show: $(printf '%s' "$out" | jq -c 'map(select(.index < 2)) | map({index, worker_id, requests, errors})')"
+		jq_check 'map(select(.index < 2)) | length == 2 and all(.requests > 0 and .errors == 0)'
+	}
+	src_workers_ok
+	result "worker-per-virtqueue=on: vqs 0 and 1 on workers of their own, threads of QEMU, both serving"
+fi
+
 # 3. The destination waits for the migration, with the same devices.
 qmp_setup "$tmp/dst"
-nested_start "$tmp/dst" "$tmp/dst.sock" $QUEUES "e2e.migrate=$SLOT_MIB:$SLOTS" 2 \
-	"${qmp_args[@]}" -incoming "unix:$tmp/migrate.sock"
+disk_args dst
+nested_start "$tmp/dst" "$disk_sock" $QUEUES "e2e.migrate=$SLOT_MIB:$SLOTS" 2 \
+	"${qmp_args[@]}" -incoming "unix:$tmp/migrate.sock" "${disk[@]}"
 dst_pid=$nested_pid dst_cat=$nested_cat
 incoming_ok() {
 	qmp_ready "$tmp/dst" || { diag "destination QMP: $err"; return 1; }
@@ -214,7 +367,13 @@ incoming_ok() {
 	return 1
 }
 incoming_ok
-result "a second QEMU waits for the guest (-incoming), on the second serve"
+where="the second serve"
+[ -z "$direct" ] || where="the same null_blk"
+result "a second QEMU waits for the guest (-incoming), on $where"
+if [ -n "$direct" ]; then
+	workers_of dst 1
+	result "workers=1: the destination's one worker serves vqs 0 and 1"
+fi
 
 # 4. Migrate while the guest's I/O runs; QEMU may only do so because serve
 # offers VHOST_F_LOG_ALL and LOG_SHMFD (else it names the blocker).
@@ -244,7 +403,7 @@ migrated_ok() {
 	migration=$out
 	diag "query-migrate: $(printf '%s' "$out" | jq -c '{status, "total-time", downtime,
 		"setup-time", ram: (.ram | {transferred, "dirty-sync-count", "dirty-pages-rate"})}')"
-	grep -q 'dirty log: [0-9]* bytes' "$tmp/serve-src.err" ||
+	[ -n "$direct" ] || grep -q 'dirty log: [0-9]* bytes' "$tmp/serve-src.err" ||
 		{ diag "source serve never got a dirty log"; return 1; }
 }
 migration=
@@ -307,16 +466,24 @@ ends_ok() {
 		r=1
 	fi
 	dst_pid='' dst_cat=''
-	if grep -qE 'refused|unexpected|error:' "$tmp/serve-src.err" "$tmp/serve-dst.err"; then
+	if [ -z "$direct" ] &&
+		grep -qE 'refused|unexpected|error:' "$tmp/serve-src.err" "$tmp/serve-dst.err"; then
 		diag "a serve refused a message"
+		r=1
+	elif [ -n "$direct" ] && grep -qi 'vhost' "$tmp/src/qemu.out" "$tmp/dst/qemu.out"; then
+		diag "QEMU reported a vhost error:" "$(cat "$tmp/src/qemu.out" "$tmp/dst/qemu.out")"
 		r=1
 	fi
 	return $r
 }
 ends_ok
-result "the source quits, the destination's guest powers off, no message refused ($((SECONDS - t0)) s)"
-diag "vhostctl serve (source):" "$(<"$tmp/serve-src.err")"
-diag "vhostctl serve (destination):" "$(<"$tmp/serve-dst.err")"
+complaint="message refused"
+[ -z "$direct" ] || complaint="vhost error from QEMU"
+result "the source quits, the destination's guest powers off, no $complaint ($((SECONDS - t0)) s)"
+if [ -z "$direct" ]; then
+	diag "vhostctl serve (source):" "$(<"$tmp/serve-src.err")"
+	diag "vhostctl serve (destination):" "$(<"$tmp/serve-dst.err")"
+fi
 
 diag "wall time $((SECONDS - t0)) s"
 [ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }
