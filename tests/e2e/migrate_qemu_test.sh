@@ -23,8 +23,10 @@
 # (the shared storage).  The source has a worker per virtqueue
 # (worker-per-virtqueue=on), the destination a single one (workers=1), each
 # checked with vhostctl worker show while it runs; first, the device must
-# refuse a missing backend, one that is not a disk and a read-only one
-# (without read-only=on) with a message that names the problem.
+# refuse a missing backend, one that is not a disk, a read-only one
+# (without read-only=on), a logical block smaller than the disk's, more
+# queues than the module serves and a discard limit of 0, with a message
+# that names the problem.
 # --no-dirty-log is the negative control: the module's test_no_dirty_log
 # parameter turns its logging off (it still offers LOG_ALL), and the same
 # run must end with the guest's check failing.  Runs inside a vm-run guest:
@@ -69,7 +71,7 @@ for arg; do
 	esac
 done
 PLAN=6
-[ -z "$direct" ] || PLAN=11
+[ -z "$direct" ] || PLAN=14
 # The direct mode's QEMU and its shared storage.
 QEMU_DIRECT=$top/build/qemu/qemu-system-x86_64
 NULLB=/dev/nullb0
@@ -108,7 +110,8 @@ nested_require
 if [ -n "$direct" ]; then
 	[ -x "$QEMU_DIRECT" ] || skip_all "$QEMU_DIRECT is not built: make qemu"
 	! lsmod | grep -q '^null_blk ' || skip_all "null_blk is loaded already"
-	modprobe null_blk nr_devices=2 memory_backed=1 gb=1 2>/dev/null ||
+	# 4 KiB blocks, so that a smaller logical-block-size is a mistake.
+	modprobe null_blk nr_devices=2 memory_backed=1 gb=1 bs=4096 2>/dev/null ||
 		skip_all "no null_blk module"
 	nullb_loaded=1
 	udevadm settle 2>/dev/null
@@ -256,8 +259,8 @@ if [ -n "$negative" ]; then
 fi
 
 if [ -n "$direct" ]; then
-	# 1-3. Bad backends, refused at start-up; 4. a read-only disk served
-	# read-only.
+	# 1-6. Bad backends and properties, refused at start-up; 7. a
+	# read-only disk served read-only.
 	refused "a missing backend" "cannot open backend '/nonexistent': No such file" \
 		backend=/nonexistent
 	refused "a backend that is not a disk" "'/dev/null' is neither a block device nor a regular file" \
@@ -265,6 +268,14 @@ if [ -n "$direct" ]; then
 	blockdev --setro "$NULLB_RO"
 	refused "a read-only backend without read-only=on" "'$NULLB_RO' is a read-only block device" \
 		"backend=$NULLB_RO"
+	refused "a logical block smaller than the disk's" \
+		"logical-block-size 512 is smaller than the 4096 bytes of backend '$NULLB'" \
+		"backend=$NULLB,logical-block-size=512"
+	max_queues=$(cat /sys/module/vhost_blk/parameters/max_queues)
+	refused "more queues than the module serves" "num-queues must be 1 to $max_queues" \
+		"backend=$NULLB,num-queues=$((max_queues + 1))"
+	refused "a discard limit of 0" "max-discard-sectors and max-write-zeroes-sectors must be" \
+		"backend=$NULLB,max-discard-sectors=0"
 	read_only_ok() {
 		local qpid dev
 		"$QEMU_DIRECT" -machine pc -nodefaults -display none -S \
