@@ -30,7 +30,8 @@ diag() {
 	done < <(printf '%s\n' "$@")
 }
 
-# result DESC: the last command's status decides.
+# result DESC: the last command's status decides.  A command substitution in
+# DESC runs after that command and would decide instead: compute it first.
 result() {
 	local rc=$?
 	n=$((n + 1))
