@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * SIGKILL of the owner, or close() of the device, racing with kicks and
- * worker swaps: 200 rounds each must leave no worker behind.
+ * worker swaps: 200 rounds each (VHB_RACE_ROUNDS) must leave no worker behind.
  * See worker_common.h for the variants (vhost-scsi as the reference,
  * vhost-blk).  Run in a VM:
  * scripts/vm-run [--load] -- tests/kselftest/run_tests.sh worker_race_test
@@ -33,7 +33,8 @@ static void kill_race_child(const char *path, int rep_fd)
 TEST_F_TIMEOUT(worker, kill_race, RACE_TIMEOUT)
 {
 	unsigned int seed = time(NULL) ^ getpid();
-	pid_t children[RACE_ROUNDS];
+	pid_t children[RACE_ROUNDS_MAX];
+	int rounds = race_rounds();
 	struct timespec start, end;
 	struct report report;
 	int i, rep[2], status, ready = 0;
@@ -43,7 +44,7 @@ TEST_F_TIMEOUT(worker, kill_race, RACE_TIMEOUT)
 		return;
 	TH_LOG("seed %u", seed);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (i = 0; i < RACE_ROUNDS; i++) {
+	for (i = 0; i < rounds; i++) {
 		ASSERT_EQ(0, pipe2(rep, O_CLOEXEC));
 		self->child = fork();
 		ASSERT_LE(0, self->child);
@@ -82,11 +83,11 @@ TEST_F_TIMEOUT(worker, kill_race, RACE_TIMEOUT)
 		close(rep[0]);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	TH_LOG("%d rounds (%d killed while hammering) in %ld ms", RACE_ROUNDS, ready,
+	TH_LOG("%d rounds (%d killed while hammering) in %ld ms", rounds, ready,
 	       (long)((end.tv_sec - start.tv_sec) * 1000 +
 		      (end.tv_nsec - start.tv_nsec) / 1000000));
 
-	EXPECT_EQ(0, wait_workers_gone(children, RACE_ROUNDS, 5000));
+	EXPECT_EQ(0, wait_workers_gone(children, rounds, 5000));
 
 	/* The device is still there for the next owner. */
 	self->fd = open(variant->path, O_RDWR | O_CLOEXEC);
@@ -124,6 +125,7 @@ TEST_F_TIMEOUT(worker, close_race, RACE_TIMEOUT)
 	struct hammer h;
 	pthread_t thread;
 	struct rig rig;
+	int rounds = race_rounds();
 	int i;
 
 	own_with_workers(_metadata, self, variant);
@@ -131,7 +133,7 @@ TEST_F_TIMEOUT(worker, close_race, RACE_TIMEOUT)
 		return;
 	TH_LOG("seed %u", seed);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (i = 0; i < RACE_ROUNDS; i++) {
+	for (i = 0; i < rounds; i++) {
 		ASSERT_EQ(0, rig_setup(&rig, variant->path))
 		{
 			TH_LOG("round %d: %s: %s", i, rig.failed, strerror(rig.err));
@@ -155,7 +157,7 @@ TEST_F_TIMEOUT(worker, close_race, RACE_TIMEOUT)
 		rig_release(&rig);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	TH_LOG("%d rounds, %lu kick rounds, in %ld ms", RACE_ROUNDS, total,
+	TH_LOG("%d rounds, %lu kick rounds, in %ld ms", rounds, total,
 	       (long)((end.tv_sec - start.tv_sec) * 1000 +
 		      (end.tv_nsec - start.tv_nsec) / 1000000));
 	EXPECT_LT(0UL, total);
