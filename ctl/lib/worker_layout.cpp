@@ -17,6 +17,8 @@ std::string WorkerLayout::text() const
 		return "single";
 	case PerVq:
 		return "per-vq";
+	case Auto:
+		return "auto";
 	case Count:
 		break;
 	}
@@ -29,6 +31,8 @@ std::optional<WorkerLayout> WorkerLayout::parse(std::string_view text)
 		return WorkerLayout{Single, 0};
 	if (text == "per-vq")
 		return WorkerLayout{PerVq, 0};
+	if (text == "auto")
+		return WorkerLayout{Auto, 0};
 	unsigned int n = 0;
 	auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
 	if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !n ||
@@ -38,7 +42,7 @@ std::optional<WorkerLayout> WorkerLayout::parse(std::string_view text)
 }
 
 std::vector<unsigned int> applyLayout(BlkTransport &dev, unsigned int queues,
-				      const WorkerLayout &layout)
+				      const WorkerLayout &layout, std::vector<unsigned int> *pool)
 {
 	std::vector<unsigned int> serving(queues, 0);
 	std::vector<unsigned int> ids;
@@ -47,6 +51,19 @@ std::vector<unsigned int> applyLayout(BlkTransport &dev, unsigned int queues,
 	case WorkerLayout::Single:
 		for (unsigned int q = 0; q < queues; q++)
 			serving[q] = dev.getVringWorker(q);
+		if (pool && queues)
+			*pool = {serving[0]};
+		return serving;
+	case WorkerLayout::Auto:
+		/* Everything on the default worker; the others wait for load. */
+		for (unsigned int q = 0; q < queues; q++)
+			serving[q] = dev.getVringWorker(q);
+		if (queues)
+			ids.push_back(serving[0]);
+		for (unsigned int q = 1; q < queues; q++)
+			ids.push_back(dev.newWorker());
+		if (pool)
+			*pool = ids;
 		return serving;
 	case WorkerLayout::PerVq:
 		for (unsigned int q = 0; q < queues; q++)
@@ -63,6 +80,8 @@ std::vector<unsigned int> applyLayout(BlkTransport &dev, unsigned int queues,
 		serving[q] = ids[q % ids.size()];
 		dev.attachVringWorker(q, serving[q]);
 	}
+	if (pool)
+		*pool = ids;
 	return serving;
 }
 

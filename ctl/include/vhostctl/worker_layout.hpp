@@ -20,6 +20,8 @@ struct WorkerLayout {
 		Single, /* the default worker serves every virtqueue */
 		PerVq,  /* a new worker per virtqueue */
 		Count,  /* @count new workers, virtqueues round robin */
+		Auto,   /* a pool of one worker per virtqueue, all on the
+			 * first at the start; AutoLayout moves them */
 	};
 	Kind kind = Single;
 	unsigned int count = 0;
@@ -27,7 +29,7 @@ struct WorkerLayout {
 	/* The most workers a Count layout asks for. */
 	static constexpr unsigned int maxCount = 1024;
 
-	/* "single", "per-vq" or the count. */
+	/* "single", "per-vq", "auto" or the count. */
 	std::string text() const;
 	/* The text back; nothing when it names no layout. */
 	static std::optional<WorkerLayout> parse(std::string_view text);
@@ -37,10 +39,13 @@ struct WorkerLayout {
 
 /*
  * Create the workers of @layout on @dev (owned) and attach virtqueues
- * 0..@queues-1 to them; returns the worker serving each.
+ * 0..@queues-1 to them; returns the worker serving each.  @pool, when
+ * given, receives every worker the layout may use (for Auto, the pool its
+ * policy moves virtqueues within: the default worker first).
  */
 std::vector<unsigned int> applyLayout(BlkTransport &dev, unsigned int queues,
-				      const WorkerLayout &layout);
+				      const WorkerLayout &layout,
+				      std::vector<unsigned int> *pool = nullptr);
 
 /* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of @us on virtqueues 0..@queues-1. */
 void setBusyPoll(BlkTransport &dev, unsigned int queues, unsigned int us);
