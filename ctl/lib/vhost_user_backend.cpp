@@ -554,8 +554,12 @@ bool Backend::checkGeometry()
 void Backend::configureWorkers()
 {
 	BlkTransport &k = *kernel_;
-	auto ids = applyLayout(k, opts_.queues, opts_.workers);
+	std::vector<unsigned int> pool;
+	auto ids = applyLayout(k, opts_.queues, opts_.workers, &pool);
 
+	if (opts_.workers.kind == WorkerLayout::Auto && opts_.layoutSample)
+		autoLayout_.emplace(std::vector<uint32_t>(pool.begin(), pool.end()),
+				    std::vector<uint32_t>(ids.begin(), ids.end()));
 	if (opts_.busyPoll)
 		setBusyPoll(k, opts_.queues, *opts_.busyPoll);
 	log(LogLevel::Info,
@@ -801,11 +805,44 @@ bool Backend::handleOne(std::chrono::milliseconds timeout)
 	return true;
 }
 
+void Backend::stepLayout()
+{
+	if (!autoLayout_ || !attached_)
+		return;
+	std::optional<LayoutSample> s;
+	try {
+		s = opts_.layoutSample();
+	} catch (const std::exception &e) {
+		log(LogLevel::Warning, fmt::format("auto layout: no sample: {}", e.what()));
+	}
+	if (!s)
+		return;
+	for (const LayoutMove &m : autoLayout_->decide(*s)) {
+		uint32_t was = 0;
+		try {
+			was = kernel_->getVringWorker(m.vq);
+			kernel_->attachVringWorker(m.vq, m.worker);
+			log(LogLevel::Info, fmt::format("auto layout: vq {} from worker {} to {}",
+							m.vq, was, m.worker));
+		} catch (const Error &e) {
+			autoLayout_->moveFailed(m, was);
+			log(LogLevel::Warning, fmt::format("auto layout: vq {} to worker {}: {}",
+							   m.vq, m.worker, e.what()));
+		}
+	}
+}
+
 Backend::End Backend::run(int stopFd, int refreshFd)
 {
 	using Clock = std::chrono::steady_clock;
 	bool timed = opts_.probe && opts_.checkInterval.count() > 0;
 	auto nextCheck = Clock::now() + opts_.checkInterval;
+	bool adaptive = opts_.workers.kind == WorkerLayout::Auto && opts_.layoutSample;
+	auto nextLayout = Clock::now() + opts_.layoutInterval;
+	auto until = [](Clock::time_point t) {
+		return static_cast<int>(std::max<Clock::rep>(
+			0, std::chrono::ceil<std::chrono::milliseconds>(t - Clock::now()).count()));
+	};
 
 	for (;;) {
 		/* poll() skips the entries whose descriptor is -1. */
@@ -813,10 +850,10 @@ Backend::End Backend::run(int stopFd, int refreshFd)
 			{{sock_.get(), POLLIN, 0}, {stopFd, POLLIN, 0}, {refreshFd, POLLIN, 0}}};
 		int timeout = -1;
 		if (timed)
-			timeout = static_cast<int>(std::max<Clock::rep>(
-				0, std::chrono::ceil<std::chrono::milliseconds>(nextCheck -
-										Clock::now())
-					   .count()));
+			timeout = until(nextCheck);
+		if (adaptive)
+			timeout = timeout < 0 ? until(nextLayout)
+					      : std::min(timeout, until(nextLayout));
 		int n = ::poll(pfd.data(), pfd.size(), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -829,6 +866,10 @@ Backend::End Backend::run(int stopFd, int refreshFd)
 		bool asked = pfd[2].revents;
 		if (asked)
 			drain(refreshFd);
+		if (adaptive && Clock::now() >= nextLayout) {
+			nextLayout = Clock::now() + opts_.layoutInterval;
+			stepLayout();
+		}
 		if (asked || (timed && Clock::now() >= nextCheck)) {
 			nextCheck = Clock::now() + opts_.checkInterval;
 			try {

@@ -107,6 +107,8 @@ int benchCommand(Context &ctx, const Args &args)
 		run::KernelTarget t = run::startKernel(a, o.backend, o.busyPoll, "bench");
 		run::RunInfo info{"vhost-blk", o.backend, a.workers.text(),      t.workerIds,
 				  a.w,         a.queues,  o.busyPoll.value_or(0)};
+		if (a.workers.kind == vhost::WorkerLayout::Auto)
+			info.autoPool = t.pool;
 		return done(run::measure(ctx, *t.drv, info, t.backend.size / a.w.bs, progress));
 	}
 

@@ -35,6 +35,8 @@ int runCommand(Context &ctx, const Args &args)
 	/* The device: owner, features, memory, rings, workers, backend. */
 	KernelTarget t = startKernel(a, o.backend, std::nullopt, "run");
 	RunInfo info{"vhost-blk", o.backend, a.workers.text(), t.workerIds, a.w, a.queues, 0};
+	if (a.workers.kind == vhost::WorkerLayout::Auto)
+		info.autoPool = t.pool;
 
 	/* I/O until the deadline or a signal, then every request back. */
 	int rc = measure(ctx, *t.drv, info, t.backend.size / a.w.bs);

@@ -94,7 +94,7 @@ std::unique_ptr<CLI::App> makeApp(Given &g)
 		->type_name("N")
 		->check(CLI::Range(1u, static_cast<unsigned int>(vhost::user::vringIndexMask + 1)));
 	app->add_option("--workers", g.workers,
-			"worker layout: single (default), per-vq or a number")
+			"worker layout: single (default), per-vq, auto or a number")
 		->type_name("L");
 	app->add_option("--busy-poll", o.busyPoll,
 			"microseconds a worker polls an empty ring (default 0)")
@@ -230,6 +230,9 @@ int serveCommand(Context &ctx, const Args &args)
 	bo.readOnly = o.readOnly;
 	bo.serial = o.serial;
 	bo.workers = o.workers;
+	/* --workers auto decides from the module's counters of serve's device. */
+	if (o.workers.kind == vhost::WorkerLayout::Auto)
+		bo.layoutSample = [&ctx, &o] { return run::layoutSample(ctx, o.queues); };
 	if (o.busyPoll)
 		bo.busyPoll = o.busyPoll;
 	bo.log = log;
@@ -272,6 +275,7 @@ ServeOptions parseOptions(const Args &args)
 	vhostctl::parseOptions(*makeApp(g), args, "serve");
 	o.fd = g.fd;
 	o.workers = run::parseLayout(g.workers, "serve");
+
 	if (!g.serial.empty()) {
 		if (g.serial.size() > vhost::BlkDevice::serialBytes)
 			throw UsageError(fmt::format("serve: --serial '{}' is longer than {} bytes",

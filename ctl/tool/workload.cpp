@@ -20,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "vhostctl/auto_layout.hpp"
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/signal_fd.hpp"
@@ -192,7 +193,7 @@ std::optional<Rw> parseRw(std::string_view text)
 }
 
 Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
-		  const Progress &progress)
+		  const Progress &progress, const Tick &tick)
 {
 	auto seconds = [](double s) {
 		return std::chrono::duration_cast<Clock::duration>(
@@ -232,11 +233,16 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 			});
 		}
 		auto next = sh.measureFrom + progressInterval;
+		auto nextTick = start + tickInterval;
 		bool measuring = false, measured = false;
 		while (running.load()) {
 			/* Wake at the window's edges, to sample the CPU time there. */
 			auto edge = measuring ? sh.deadline : sh.measureFrom;
 			auto timeout = pollInterval;
+			if (tick)
+				timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
+							     nextTick - Clock::now()),
+						     std::chrono::milliseconds::zero(), timeout);
 			if (!measured)
 				timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
 							     edge - Clock::now()),
@@ -254,6 +260,12 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 			    (now >= sh.deadline || sh.interrupted.load() || sh.stop.load())) {
 				sampleCpu(cpuTo);
 				measured = true;
+			}
+			if (tick && now >= nextTick && !measured) {
+				tick();
+				nextTick += tickInterval;
+				if (nextTick < now)
+					nextTick = now + tickInterval;
 			}
 			if (!progress || now < next || sh.interrupted.load())
 				continue;
@@ -358,7 +370,8 @@ void addWorkloadOptions(CLI::App &app, WorkloadArgs &a)
 		->type_name("IOPS")
 		->check(CLI::Range(1u, 100000000u));
 	app.add_option("--workers", a.layout,
-		       "worker layout of /dev/vhost-blk: single (default), per-vq or a number")
+		       "worker layout of /dev/vhost-blk: single (default), per-vq, auto or a "
+		       "number")
 		->type_name("L");
 	app.add_option("--worker-mode", a.mode, "task or kthread workers")
 		->type_name("MODE")
@@ -404,8 +417,8 @@ vhost::WorkerLayout parseLayout(std::string_view text, std::string_view command)
 {
 	if (auto layout = vhost::WorkerLayout::parse(text))
 		return *layout;
-	throw UsageError(fmt::format("{}: --workers takes single, per-vq or a number of workers "
-				     "from 1 to {}, not '{}'",
+	throw UsageError(fmt::format("{}: --workers takes single, per-vq, auto or a number of "
+				     "workers from 1 to {}, not '{}'",
 				     command, vhost::WorkerLayout::maxCount, text));
 }
 
@@ -423,14 +436,74 @@ KernelTarget startKernel(const WorkloadArgs &a, const std::string &backendPath,
 				   fmt::format("backend {}: {} bytes, less than one block of {}",
 					       backendPath, t.backend.size, a.w.bs));
 	t.drv = std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(a.device), cfg);
-	t.workerIds = vhost::applyLayout(t.drv->kernel(), a.queues, a.workers);
+	t.workerIds = vhost::applyLayout(t.drv->kernel(), a.queues, a.workers, &t.pool);
 	if (busyPoll)
 		vhost::setBusyPoll(t.drv->kernel(), a.queues, *busyPoll);
 	t.drv->attachBackend(t.backend.fd.get());
 	return t;
 }
 
+namespace {} // namespace
+
+std::optional<uint32_t> ownDevice(Context &ctx)
+{
+	auto self = static_cast<uint32_t>(::getpid());
+
+	for (const auto &d : ctx.state().devices()) {
+		if (d.ownerPid == self)
+			return d.id;
+	}
+	return std::nullopt;
+}
+
+std::optional<vhost::LayoutSample> layoutSample(Context &ctx, unsigned int queues)
+{
+	auto dev = ownDevice(ctx);
+	if (!dev)
+		return std::nullopt;
+	vhost::LayoutSample s;
+	s.at = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+	for (const auto &w : ctx.state().workers(dev))
+		s.busyNs[w.id] = w.busyNs;
+	s.requests.assign(queues, 0);
+	for (const auto &v : ctx.state().vqs(dev)) {
+		if (v.index < queues)
+			s.requests[v.index] = v.requests;
+	}
+	return s;
+}
+
 namespace {
+
+/*
+ * --workers auto: every tick, the module's counters of the device (its
+ * workers' busy time, its virtqueues' requests) go to the policy, and the
+ * moves it decides are made with VHOST_ATTACH_VRING_WORKER.
+ */
+struct AutoDriver {
+	Context &ctx;
+	vhost::BlkTransport &dev;
+	vhost::AutoLayout layout;
+
+	AutoDriver(Context &c, vhost::BlkTransport &d, const std::vector<unsigned int> &pool,
+		   const std::vector<unsigned int> &serving)
+		: ctx(c), dev(d), layout(std::vector<uint32_t>(pool.begin(), pool.end()),
+					 std::vector<uint32_t>(serving.begin(), serving.end()))
+	{
+		if (!ownDevice(ctx))
+			throw vhost::Error(ENOENT, "--workers auto: the module does not list the "
+						   "device (no netlink family?)");
+	}
+
+	void step()
+	{
+		auto s = layoutSample(ctx, static_cast<unsigned int>(layout.serving().size()));
+		if (!s)
+			return;
+		for (const auto &m : layout.decide(*s))
+			dev.attachVringWorker(m.vq, m.worker);
+	}
+};
 
 /* Busy time of the workers of the device this process owns, from netlink. */
 std::optional<uint64_t> workersBusyNs(Context &ctx)
@@ -454,7 +527,8 @@ std::optional<uint64_t> workersBusyNs(Context &ctx)
 
 } // namespace
 
-Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> busyPct)
+Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> busyPct,
+		    std::optional<unsigned int> layoutMoves)
 {
 	auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1e3; };
 	const Workload &w = info.w;
@@ -466,6 +540,8 @@ Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> 
 			  std::vector<uint32_t>(info.workerIds->begin(), info.workerIds->end()));
 	else
 		r.field("worker_ids", nullptr, "-");
+	r.optU64("layout_moves",
+		 layoutMoves ? std::optional<uint64_t>(*layoutMoves) : std::nullopt);
 	r.str("rw", rwName(w.rw))
 		.u64("bs", w.bs)
 		.u64("iodepth", w.iodepth)
@@ -499,15 +575,29 @@ int measure(Context &ctx, virtio::BlkDriver &drv, const RunInfo &info, uint64_t 
 {
 	bool kernel = info.target == "vhost-blk";
 	auto busyBefore = kernel ? workersBusyNs(ctx) : std::nullopt;
+	std::optional<AutoDriver> adaptive;
+	Tick tick;
+	if (kernel && info.autoPool && info.workerIds) {
+		adaptive.emplace(ctx, drv.kernel(), *info.autoPool, *info.workerIds);
+		tick = [&adaptive] { adaptive->step(); };
+	}
 	auto t0 = Clock::now();
-	Stats st = runWorkload(drv, info.w, blocks, progress);
+	Stats st = runWorkload(drv, info.w, blocks, progress, tick);
 	double wall = std::chrono::duration<double>(Clock::now() - t0).count();
 	auto busyAfter = busyBefore ? workersBusyNs(ctx) : std::nullopt;
 
 	std::optional<double> busyPct;
 	if (busyBefore && busyAfter)
 		busyPct = static_cast<double>(*busyAfter - *busyBefore) / 1e9 / wall * 100;
-	printRecord(ctx.out, resultRecord(info, st, busyPct), ctx.opts);
+	RunInfo shown = info;
+	std::optional<unsigned int> moves;
+	if (adaptive) {
+		/* Where the policy left the virtqueues, and how often it moved one. */
+		const auto &serving = adaptive->layout.serving();
+		shown.workerIds = std::vector<unsigned int>(serving.begin(), serving.end());
+		moves = adaptive->layout.moves();
+	}
+	printRecord(ctx.out, resultRecord(shown, st, busyPct, moves), ctx.opts);
 	requireNoErrors(st);
 	return exitOk;
 }

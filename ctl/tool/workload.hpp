@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "cli.hpp"
 #include "latency.hpp"
 #include "output.hpp"
+#include "vhostctl/auto_layout.hpp"
 #include "vhostctl/blk_driver.hpp"
 #include "vhostctl/unique_fd.hpp"
 #include "vhostctl/worker_layout.hpp"
@@ -71,6 +73,9 @@ struct Stats {
 
 /* Called about once a second while measuring: seconds so far, requests done. */
 using Progress = std::function<void(double elapsed, uint64_t ios)>;
+/* Called every tickInterval from the start (warm-up included) to the end. */
+using Tick = std::function<void()>;
+inline constexpr std::chrono::milliseconds tickInterval{250};
 
 /*
  * Run @w on every queue of @drv over the first @blocks blocks of the
@@ -79,7 +84,7 @@ using Progress = std::function<void(double elapsed, uint64_t ios)>;
  * vhost::Error.
  */
 Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
-		  const Progress &progress = {});
+		  const Progress &progress = {}, const Tick &tick = {});
 
 /* Error(EIO) naming the first failed request, if any failed. */
 void requireNoErrors(const Stats &st);
@@ -134,6 +139,8 @@ struct KernelTarget {
 	std::unique_ptr<virtio::BlkDriver> drv;
 	/* The worker serving each virtqueue. */
 	std::vector<unsigned int> workerIds;
+	/* Every worker of the layout (for auto, the pool it moves within). */
+	std::vector<unsigned int> pool;
 };
 
 /*
@@ -157,6 +164,8 @@ struct RunInfo {
 	unsigned int queues = 1;
 	/* The worker's busy-poll timeout, for vhost-blk. */
 	std::optional<unsigned int> busyPollUs;
+	/* For --workers auto: the pool its policy moves virtqueues within. */
+	std::optional<std::vector<unsigned int>> autoPool = std::nullopt;
 };
 
 /*
@@ -170,7 +179,18 @@ struct RunInfo {
 int measure(Context &ctx, virtio::BlkDriver &drv, const RunInfo &info, uint64_t blocks,
 	    const Progress &progress = {});
 
+/* The netlink id of the device this process owns, if the module lists one. */
+std::optional<uint32_t> ownDevice(Context &ctx);
+
+/*
+ * The counters of that device that --workers auto decides from: its
+ * workers' busy time and its first @queues virtqueues' requests; none when
+ * this process owns no device.
+ */
+std::optional<vhost::LayoutSample> layoutSample(Context &ctx, unsigned int queues);
+
 /* The record alone, for the tests of its schema. */
-Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> busyPct);
+Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> busyPct,
+		    std::optional<unsigned int> layoutMoves = std::nullopt);
 
 } // namespace vhostctl::run

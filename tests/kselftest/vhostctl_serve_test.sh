@@ -20,7 +20,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=9
+PLAN=10
 
 pids=()
 
@@ -214,6 +214,27 @@ with open(sys.argv[2], "a", buffering=1) as log:
 	result "SIGTERM: STOPPING=1, status $act_rc, the passed socket's file left to its maker"
 fi
 diag "serve:" "$(cat "$tmp/serve.err")"
+
+# 10. serve --workers auto: two queues at depth 32 start on one worker, which
+# saturates; serve moves one to a worker of its pool while the frontend's
+# I/O runs (and says so), and no request fails.
+asock=$tmp/auto.sock
+"$VHOSTCTL" serve --socket "$asock" --backend "$img" --queues 2 --workers auto \
+	--size-check 0 2>"$tmp/auto.err" &
+auto_pid=$!
+pids+=("$auto_pid")
+auto_ok() {
+	wait_for "$tmp/auto.err" "may connect" || return 1
+	vc --json bench --vhost-user "$asock" --queues 2 --iodepth 32 --duration 2 --warmup 0.5
+	diag "bench: $(printf '%s' "$out" | jq -c '{iops, ios, errors}' 2>/dev/null)"
+	[ "$rc" -eq 0 ] && jq_check '.ios > 0 and .errors == 0' || return 1
+	wait_for "$tmp/auto.err" "auto layout: vq [01] from worker 0 to [1-9]" || return 1
+	diag "$(grep 'auto layout\|workers auto' "$tmp/auto.err")"
+}
+auto_ok
+result "serve --workers auto moves a saturating queue to a second worker, no request failed"
+kill -TERM "$auto_pid"
+wait "$auto_pid"
 
 [ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }
 totals 0

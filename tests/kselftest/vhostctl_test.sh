@@ -21,7 +21,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=23
+PLAN=25
 
 run_pid=
 
@@ -298,6 +298,26 @@ vc --json bench --backend "$img" --queues 2 --workers per-vq --iodepth 4 --rate 
 jq_check '.rate_iops == 200 and .ios > 0 and .ios <= 200 + 2 * (10 + 2) and .errors == 0 and
 	  (.cpu_us_per_io | . != null and . > 0)'
 result "bench --rate paces vhost-blk's requests and measures their CPU time"
+
+# 20c. bench --workers auto under load: two queues at depth 32 start on one
+# worker, which saturates; the policy gives a queue to a second worker of
+# its pool while the I/O runs, and no request is lost on the way.
+vc --json bench --backend "$img" --queues 2 --workers auto --iodepth 32 --duration 2 \
+	--warmup 0.5
+[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+diag "auto under load: $(printf '%s' "$out" | jq -c '{layout, layout_moves, worker_ids, iops, worker_busy_pct, errors}' 2>/dev/null)"
+jq_check '.layout == "auto" and .layout_moves >= 1 and (.worker_ids | unique | length) == 2 and
+	  .ios > 0 and .errors == 0'
+result "bench --workers auto spreads two saturating queues over two workers, no request lost"
+
+# 20d. ...and at 200 requests a second the queues stay together on one.
+vc --json bench --backend "$img" --queues 2 --workers auto --iodepth 1 --rate 200 \
+	--duration 2 --warmup 0.5
+[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+diag "auto at 200 IOPS: $(printf '%s' "$out" | jq -c '{layout, layout_moves, worker_ids, worker_busy_pct}' 2>/dev/null)"
+jq_check '.layout == "auto" and .layout_moves == 0 and (.worker_ids | unique | length) == 1 and
+	  .ios > 0 and .errors == 0'
+result "bench --workers auto keeps two light queues on one worker"
 
 # 21. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
 if command -v qemu-storage-daemon >/dev/null; then

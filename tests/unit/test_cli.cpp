@@ -184,7 +184,7 @@ TEST_CASE("Bad input is one line on stderr and exit status 2", "[cli]")
 	checkFailure(tool(s, {"features", "0x1", "dev", "1"}), 2, "not both");
 	checkFailure(tool(s, {"run"}), 2, "--backend is required");
 	checkFailure(tool(s, {"run", "--backend", "/x", "--workers", "many"}), 2,
-		     "--workers takes single, per-vq or a number");
+		     "--workers takes single, per-vq, auto or a number");
 	checkFailure(tool(s, {"run", "--backend", "/x", "--rw", "read"}), 2,
 		     "--rw takes randread, randwrite or randrw");
 	checkFailure(tool(s, {"top", "--interval", "-1"}), 2, "top:");
@@ -562,6 +562,7 @@ TEST_CASE("run options: defaults and parsing", "[cli][run]")
 	CHECK(rwName(Rw::Mixed) == "randrw");
 
 	CHECK(parseLayout("3", "run").kind == vhost::WorkerLayout::Count);
+	CHECK(parseLayout("auto", "run").kind == vhost::WorkerLayout::Auto);
 	CHECK_THROWS_AS(parseLayout("0", "run"), vhostctl::UsageError);
 	CHECK(parseBlockSize("512", "run") == 512);
 	CHECK(parseBlockSize("4K", "run") == 4096);
@@ -664,6 +665,8 @@ TEST_CASE("serve options: on the command line and from a config file", "[cli][se
 			       "socket-group = 0\n"
 			       "allow-user = [\"0\", \"4242\"]\n"
 			       "read-only = true\n";
+	CHECK(parseOptions({"--socket", "/s", "--backend", "/f", "--workers", "auto"})
+		      .workers.kind == vhost::WorkerLayout::Auto);
 	o = parseOptions({"--config", conf.string()});
 	CHECK(o.backend == "/srv/vm1.img");
 	CHECK(o.queues == 4);

@@ -192,7 +192,7 @@ TEST_CASE("every --json output keeps its golden schema", "[cli][json][golden]")
 	kernel.w.rateIops = 2000;
 	Stats paced = st;
 	paced.cpuBusy = 0.002;
-	schemas["run, bench"] = merge(schemaOf(resultRecord(kernel, paced, 12.5).json()),
+	schemas["run, bench"] = merge(schemaOf(resultRecord(kernel, paced, 12.5, 3u).json()),
 				      schemaOf(resultRecord(user, st, std::nullopt).json()));
 
 	if (std::getenv("VHOSTCTL_UPDATE_GOLDEN")) {

@@ -52,6 +52,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vhostctl/auto_layout.hpp"
 #include "vhostctl/blk_config.hpp"
 #include "vhostctl/device.hpp"
 #include "vhostctl/guest_memory.hpp"
@@ -86,6 +87,14 @@ struct BackendOptions {
 	uint32_t segMax = 126;
 	/* How the virtqueues are spread over workers, once per device. */
 	WorkerLayout workers;
+	/*
+	 * For WorkerLayout::Auto: the device's counters now (its workers'
+	 * busy time, its virtqueues' requests), which run() reads every
+	 * layoutInterval while the backend is attached, for the policy of
+	 * AutoLayout; none: the layout stays as it started.
+	 */
+	std::function<std::optional<LayoutSample>()> layoutSample;
+	std::chrono::milliseconds layoutInterval{250};
 	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every vq with the layout, if set. */
 	std::optional<unsigned int> busyPoll;
 	/* The longest wait for the rest of a message, or for a reply to go. */
@@ -212,6 +221,9 @@ private:
 	UniqueFd backendReq_;
 	bool owner_ = false;
 	bool workersDone_ = false;
+	/* --workers auto: the policy, once the pool exists. */
+	std::optional<AutoLayout> autoLayout_;
+	void stepLayout();
 	bool attached_ = false;
 	uint64_t acked_ = 0;
 	bool failed_ = false;
