@@ -42,7 +42,8 @@ class BenchReport(unittest.TestCase):
                  run("raw", variant="io_uring-sqpoll", iops=54e3),
                  run("qsd", iops=20e3),
                  run("vhost-blk", "single", iops=45e3),
-                 run("vhost-blk", "per-vq", iops=47e3)]
+                 run("vhost-blk", "per-vq", iops=47e3),
+                 run("vhost-blk", "auto", iops=46e3)]
         for qd in (1, 8):
             lines += [run("raw", variant="io_uring", iodepth=qd, rate=2000, iops=2000, cpu=20),
                       run("qsd", iodepth=qd, rate=2000, iops=2000, cpu=80),
@@ -57,6 +58,9 @@ class BenchReport(unittest.TestCase):
         ratios = result["ratios"]
         p2b = next(v for k, v in ratios.items() if k.startswith("P2b"))
         self.assertEqual(p2b, round(47e3 / 52e3, 3))
+        # The adaptive layout against the better of the two fixed ones.
+        p4 = [v for k, v in ratios.items() if k.startswith("P4")]
+        self.assertEqual(p4, [round(46e3 / 47e3, 3)])
         p6 = [v for k, v in ratios.items() if k.startswith("P6")]
         self.assertEqual(p6, [0.375, 0.375])
         self.assertIn("| randread 4k QD32 1 vq | 52.0k | 20.0k | 45.0k | 47.0k | "
