@@ -31,8 +31,16 @@ std::vector<LayoutMove> AutoLayout::decide(const LayoutSample &s)
 	if (!last_ || s.at <= last_->at || s.requests.size() != serving_.size() ||
 	    last_->requests.size() != s.requests.size()) {
 		last_ = s;
+		spreadFor_ = 0;
+		consolidateFor_ = 0;
 		return {};
 	}
+	/* Where the kernel has the virtqueues, when every one is in the pool. */
+	if (s.serving.size() == serving_.size() &&
+	    std::all_of(s.serving.begin(), s.serving.end(), [this](uint32_t w) {
+		    return std::find(pool_.begin(), pool_.end(), w) != pool_.end();
+	    }))
+		serving_ = s.serving;
 	const double dt = s.at - last_->at;
 	std::map<uint32_t, double> busy;
 	for (uint32_t w : pool_) {
@@ -76,12 +84,12 @@ std::vector<LayoutMove> AutoLayout::decide(const LayoutSample &s)
 		for (uint32_t w : pool_) {
 			if (w == *hot)
 				continue;
-			auto n = active.count(w) ? active[w].size() : 0;
-			auto best = to && active.count(*to) ? active[*to].size() : 0;
+			auto n = active.contains(w) ? active[w].size() : 0;
+			auto best = (to && active.contains(*to)) ? active[*to].size() : 0;
 			if (!to || n < best || (n == best && busy[w] < busy[*to]))
 				to = w;
 		}
-		bool roomy = to && (!active.count(*to) || busy[*to] < policy_.spreadAbove / 2);
+		bool roomy = to && (!active.contains(*to) || busy[*to] < policy_.spreadAbove / 2);
 		if (roomy) {
 			/* Give away the virtqueue nearest half of the worker's load. */
 			const auto &qs = active[*hot];
@@ -121,6 +129,15 @@ void AutoLayout::moveFailed(const LayoutMove &m, uint32_t stayed)
 {
 	if (m.vq < serving_.size())
 		serving_[m.vq] = stayed;
+	if (moves_)
+		moves_--;
+}
+
+void AutoLayout::restart() noexcept
+{
+	last_.reset();
+	spreadFor_ = 0;
+	consolidateFor_ = 0;
 }
 
 } // namespace vhost

@@ -574,6 +574,9 @@ void Backend::detach()
 	/* Waits for every request in flight to complete and reach the guest. */
 	kernel_->detachBackend();
 	attached_ = false;
+	/* The next interval would span the pause. */
+	if (autoLayout_)
+		autoLayout_->restart();
 	for (auto &r : rings_)
 		r.active = false;
 }
@@ -653,6 +656,7 @@ void Backend::reset() noexcept
 	owner_ = false;
 	attached_ = false;
 	workersDone_ = false;
+	autoLayout_.reset();
 	dirty_ = false;
 	acked_ = 0;
 }
@@ -813,10 +817,20 @@ void Backend::stepLayout()
 	try {
 		s = opts_.layoutSample();
 	} catch (const std::exception &e) {
-		log(LogLevel::Warning, fmt::format("auto layout: no sample: {}", e.what()));
-	}
-	if (!s)
+		log(LogLevel::Warning, fmt::format("auto layout: no sample ({}): the layout "
+						   "stays as it is",
+						   e.what()));
+		autoLayout_.reset();
 		return;
+	}
+	if (!s) {
+		/* Once, not every 250 ms: the layout stays where it is. */
+		log(LogLevel::Warning, "auto layout: the module does not list this device "
+				       "(no netlink family, or another network namespace): "
+				       "the layout stays as it is");
+		autoLayout_.reset();
+		return;
+	}
 	for (const LayoutMove &m : autoLayout_->decide(*s)) {
 		uint32_t was = 0;
 		try {

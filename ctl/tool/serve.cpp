@@ -232,7 +232,9 @@ int serveCommand(Context &ctx, const Args &args)
 	bo.workers = o.workers;
 	/* --workers auto decides from the module's counters of serve's device. */
 	if (o.workers.kind == vhost::WorkerLayout::Auto)
-		bo.layoutSample = [&ctx, &o] { return run::layoutSample(ctx, o.queues); };
+		bo.layoutSample = [&ctx, &o, dev = std::optional<uint32_t>()]() mutable {
+			return run::layoutSample(ctx, o.queues, dev);
+		};
 	if (o.busyPoll)
 		bo.busyPoll = o.busyPoll;
 	bo.log = log;
@@ -275,7 +277,6 @@ ServeOptions parseOptions(const Args &args)
 	vhostctl::parseOptions(*makeApp(g), args, "serve");
 	o.fd = g.fd;
 	o.workers = run::parseLayout(g.workers, "serve");
-
 	if (!g.serial.empty()) {
 		if (g.serial.size() > vhost::BlkDevice::serialBytes)
 			throw UsageError(fmt::format("serve: --serial '{}' is longer than {} bytes",

@@ -217,9 +217,12 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 			/* No /proc: no CPU figures. */
 		}
 	};
+	/* A tick that failed: the queues stop, and it is thrown once they have. */
+	std::exception_ptr tickFailure;
 	{
-		std::vector<std::jthread> threads;
+		/* Before the threads, which count it down, so that it outlives them. */
 		std::atomic<unsigned int> running{drv.numQueues()};
+		std::vector<std::jthread> threads;
 
 		for (unsigned int q = 0; q < drv.numQueues(); q++) {
 			threads.emplace_back([&, q] {
@@ -239,7 +242,7 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 			/* Wake at the window's edges, to sample the CPU time there. */
 			auto edge = measuring ? sh.deadline : sh.measureFrom;
 			auto timeout = pollInterval;
-			if (tick)
+			if (tick && !measured && !tickFailure)
 				timeout = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
 							     nextTick - Clock::now()),
 						     std::chrono::milliseconds::zero(), timeout);
@@ -261,8 +264,13 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 				sampleCpu(cpuTo);
 				measured = true;
 			}
-			if (tick && now >= nextTick && !measured) {
-				tick();
+			if (tick && now >= nextTick && !measured && !tickFailure) {
+				try {
+					tick();
+				} catch (...) {
+					tickFailure = std::current_exception();
+					sh.stop.store(true);
+				}
 				nextTick += tickInterval;
 				if (nextTick < now)
 					nextTick = now + tickInterval;
@@ -282,6 +290,8 @@ Stats runWorkload(virtio::BlkDriver &drv, const Workload &w, uint64_t blocks,
 		if (qs.failure)
 			std::rethrow_exception(qs.failure);
 	}
+	if (tickFailure)
+		std::rethrow_exception(tickFailure);
 
 	/* A signal during the warm-up measures nothing: elapsed stays above 0. */
 	auto end = std::min(Clock::now(), sh.deadline);
@@ -443,8 +453,6 @@ KernelTarget startKernel(const WorkloadArgs &a, const std::string &backendPath,
 	return t;
 }
 
-namespace {} // namespace
-
 std::optional<uint32_t> ownDevice(Context &ctx)
 {
 	auto self = static_cast<uint32_t>(::getpid());
@@ -456,21 +464,38 @@ std::optional<uint32_t> ownDevice(Context &ctx)
 	return std::nullopt;
 }
 
-std::optional<vhost::LayoutSample> layoutSample(Context &ctx, unsigned int queues)
+std::optional<vhost::LayoutSample> layoutSample(Context &ctx, unsigned int queues,
+						std::optional<uint32_t> &devId)
 {
-	auto dev = ownDevice(ctx);
-	if (!dev)
-		return std::nullopt;
-	vhost::LayoutSample s;
-	s.at = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
-	for (const auto &w : ctx.state().workers(dev))
-		s.busyNs[w.id] = w.busyNs;
-	s.requests.assign(queues, 0);
-	for (const auto &v : ctx.state().vqs(dev)) {
-		if (v.index < queues)
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!devId)
+			devId = ownDevice(ctx);
+		if (!devId)
+			return std::nullopt;
+		vhost::LayoutSample s;
+		s.at = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+		for (const auto &w : ctx.state().workers(devId))
+			s.busyNs[w.id] = w.busyNs;
+		s.requests.assign(queues, 0);
+		s.serving.assign(queues, 0);
+		unsigned int seen = 0;
+		for (const auto &v : ctx.state().vqs(devId)) {
+			if (v.index >= queues)
+				continue;
 			s.requests[v.index] = v.requests;
+			if (v.workerId) {
+				s.serving[v.index] = *v.workerId;
+				seen++;
+			}
+		}
+		if (seen != queues)
+			s.serving.clear();
+		if (!s.busyNs.empty())
+			return s;
+		/* The device is gone (serve's next connection has another): look again. */
+		devId.reset();
 	}
-	return s;
+	return std::nullopt;
 }
 
 namespace {
@@ -490,14 +515,18 @@ struct AutoDriver {
 		: ctx(c), dev(d), layout(std::vector<uint32_t>(pool.begin(), pool.end()),
 					 std::vector<uint32_t>(serving.begin(), serving.end()))
 	{
-		if (!ownDevice(ctx))
+		devId = ownDevice(ctx);
+		if (!devId)
 			throw vhost::Error(ENOENT, "--workers auto: the module does not list the "
 						   "device (no netlink family?)");
 	}
 
+	std::optional<uint32_t> devId;
+
 	void step()
 	{
-		auto s = layoutSample(ctx, static_cast<unsigned int>(layout.serving().size()));
+		auto s = layoutSample(ctx, static_cast<unsigned int>(layout.serving().size()),
+				      devId);
 		if (!s)
 			return;
 		for (const auto &m : layout.decide(*s))
@@ -592,9 +621,12 @@ int measure(Context &ctx, virtio::BlkDriver &drv, const RunInfo &info, uint64_t 
 	RunInfo shown = info;
 	std::optional<unsigned int> moves;
 	if (adaptive) {
-		/* Where the policy left the virtqueues, and how often it moved one. */
-		const auto &serving = adaptive->layout.serving();
-		shown.workerIds = std::vector<unsigned int>(serving.begin(), serving.end());
+		/* Where the virtqueues are now, as the kernel says, and how often the policy moved
+		 * one. */
+		std::vector<unsigned int> serving;
+		for (unsigned int q = 0; q < info.queues; q++)
+			serving.push_back(drv.kernel().getVringWorker(q));
+		shown.workerIds = serving;
 		moves = adaptive->layout.moves();
 	}
 	printRecord(ctx.out, resultRecord(shown, st, busyPct, moves), ctx.opts);

@@ -184,10 +184,12 @@ std::optional<uint32_t> ownDevice(Context &ctx);
 
 /*
  * The counters of that device that --workers auto decides from: its
- * workers' busy time and its first @queues virtqueues' requests; none when
- * this process owns no device.
+ * workers' busy time, its first @queues virtqueues' requests and workers;
+ * none when this process owns no device.  @devId caches the device's id
+ * between calls (found again when the device is gone).
  */
-std::optional<vhost::LayoutSample> layoutSample(Context &ctx, unsigned int queues);
+std::optional<vhost::LayoutSample> layoutSample(Context &ctx, unsigned int queues,
+						std::optional<uint32_t> &devId);
 
 /* The record alone, for the tests of its schema. */
 Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> busyPct,

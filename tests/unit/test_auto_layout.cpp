@@ -186,3 +186,41 @@ TEST_CASE("auto layout: applyLayout makes a pool of one worker per vq, all on th
 	CHECK(vhost::WorkerLayout::parse("auto")->kind == vhost::WorkerLayout::Auto);
 	CHECK(vhost::WorkerLayout::parse("auto")->text() == "auto");
 }
+
+TEST_CASE("auto layout: it starts from where the kernel has the vqs", "[auto]")
+{
+	/* The policy put both on worker 0; an administrator moved vq 1 to 2. */
+	AutoLayout layout({0, 1, 2}, {0, 0});
+	Sim sim(layout);
+
+	sim.s.serving = {0, 2};
+	sim.step({{0, 0.6}, {2, 0.6}}, {30000, 30000});
+	/* Two busy workers with one vq each: nothing to spread, nothing undone. */
+	for (int i = 0; i < 6; i++)
+		CHECK(sim.step({{0, 0.6}, {2, 0.6}}, {30000, 30000}).empty());
+	CHECK(layout.serving() == std::vector<uint32_t>{0, 2});
+	/* A worker outside the pool: the kernel's word is not taken. */
+	sim.s.serving = {0, 9};
+	sim.step({{0, 0.6}}, {30000, 30000});
+	CHECK(layout.serving() == std::vector<uint32_t>{0, 2});
+}
+
+TEST_CASE("auto layout: a failed move is not counted; restart forgets the last sample", "[auto]")
+{
+	AutoLayout layout({0, 1}, {0, 0});
+	Sim sim(layout);
+
+	sim.step({{0, 1}}, {40000, 40000});
+	sim.step({{0, 1}}, {40000, 40000});
+	auto moves = sim.step({{0, 1}}, {40000, 40000});
+	REQUIRE(moves.size() == 1);
+	layout.moveFailed(moves[0], 0);
+	CHECK(layout.moves() == 0);
+	CHECK(layout.serving() == std::vector<uint32_t>{0, 0});
+
+	/* After a restart the next sample is a first one again. */
+	layout.restart();
+	CHECK(sim.step({{0, 1}}, {40000, 40000}).empty());
+	CHECK(sim.step({{0, 1}}, {40000, 40000}).empty());
+	CHECK(sim.step({{0, 1}}, {40000, 40000}).size() == 1);
+}

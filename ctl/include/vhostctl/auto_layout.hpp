@@ -28,6 +28,12 @@ struct LayoutSample {
 	std::map<uint32_t, uint64_t> busyNs;
 	/* Requests each virtqueue has completed, by index. */
 	std::vector<uint64_t> requests;
+	/*
+	 * The worker serving each virtqueue, as the kernel says; empty when
+	 * unknown.  Someone else may move virtqueues too (an administrator's
+	 * netlink VQ_ATTACH): the policy starts from where they are.
+	 */
+	std::vector<uint32_t> serving;
 };
 
 struct LayoutMove {
@@ -61,22 +67,30 @@ class AutoLayout
 public:
 	/*
 	 * @pool: the workers the policy may use, the first the home of every
-	 * virtqueue at the start (and where consolidation gathers them);
-	 * @serving: the worker of each virtqueue now.
+	 * virtqueue at the start; @serving: the worker of each virtqueue now.
 	 */
 	AutoLayout(std::vector<uint32_t> pool, std::vector<uint32_t> serving,
 		   AutoLayoutPolicy policy = {});
 
 	/*
-	 * Take a sample and return the moves to make now, at most one
-	 * virtqueue when spreading, every busy one when consolidating.  The
-	 * layout it keeps assumes the caller makes them; a move that failed
-	 * is reported with moveFailed().
+	 * Take a sample and return the moves to make now: at most one
+	 * virtqueue when spreading (to an idle worker, or one busy less than
+	 * half the spread threshold), every virtqueue not on it when
+	 * gathering (onto the busiest worker).  The layout it keeps assumes
+	 * the caller makes them; a move that failed is reported with
+	 * moveFailed().
 	 */
 	std::vector<LayoutMove> decide(const LayoutSample &sample);
 
 	/* The caller could not move @m.vq: it stays where it was. */
 	void moveFailed(const LayoutMove &m, uint32_t stayed);
+
+	/*
+	 * Forget the last sample and the conditions counted: after a pause
+	 * (the rings stopped, the backend detached) the next interval would
+	 * span it.
+	 */
+	void restart() noexcept;
 
 	const std::vector<uint32_t> &serving() const noexcept { return serving_; }
 	/* Moves decided so far. */
