@@ -99,6 +99,7 @@ cleanup() {
 			cp "$tmp/$f" "$top/build/e2e/$name.${f//\//-}" 2>/dev/null
 		done
 	fi
+	[ -z "${NULLB_4K_DIR:-}" ] || rmdir "$NULLB_4K_DIR" 2>/dev/null
 	[ -z "$nullb_loaded" ] || rmmod null_blk 2>/dev/null
 	[ -n "$tmp" ] && rm -rf "$tmp"
 }
@@ -110,12 +111,25 @@ nested_require
 if [ -n "$direct" ]; then
 	[ -x "$QEMU_DIRECT" ] || skip_all "$QEMU_DIRECT is not built: make qemu"
 	! lsmod | grep -q '^null_blk ' || skip_all "null_blk is loaded already"
-	# 4 KiB blocks, so that a smaller logical-block-size is a mistake.
-	modprobe null_blk nr_devices=2 memory_backed=1 gb=1 bs=4096 2>/dev/null ||
+	modprobe null_blk nr_devices=2 memory_backed=1 gb=1 2>/dev/null ||
 		skip_all "no null_blk module"
 	nullb_loaded=1
+	# And one of 4 KiB blocks, through configfs, so that a smaller
+	# logical-block-size is a mistake.  (The guest's disk keeps 512-byte
+	# blocks: on a 4 KiB null_blk the negative control found no stale page.)
+	[ -d /sys/kernel/config/nullb ] || mount -t configfs none /sys/kernel/config 2>/dev/null
+	NULLB_4K_DIR=/sys/kernel/config/nullb/e2e4k
+	NULLB_4K=
+	if mkdir "$NULLB_4K_DIR" 2>/dev/null; then
+		echo 64 >"$NULLB_4K_DIR/size" && echo 1 >"$NULLB_4K_DIR/memory_backed" &&
+			echo 4096 >"$NULLB_4K_DIR/blocksize" && echo 1 >"$NULLB_4K_DIR/power"
+		# 6.12 names the disk after the directory, 6.1 nullb<index>.
+		NULLB_4K=/dev/e2e4k
+		[ -b "$NULLB_4K" ] || NULLB_4K=/dev/nullb$(cat "$NULLB_4K_DIR/index")
+	fi
 	udevadm settle 2>/dev/null
-	{ [ -b "$NULLB" ] && [ -b "$NULLB_RO" ]; } || skip_all "null_blk made no $NULLB and $NULLB_RO"
+	{ [ -b "$NULLB" ] && [ -b "$NULLB_RO" ] && [ -b "$NULLB_4K" ]; } ||
+		skip_all "null_blk made no $NULLB, $NULLB_RO and a 4 KiB device"
 	nested_qemu=$QEMU_DIRECT
 fi
 if [ -n "$negative" ]; then
@@ -273,8 +287,8 @@ if [ -n "$direct" ]; then
 	refused "a read-only backend without read-only=on" "'$NULLB_RO' is a read-only block device" \
 		"backend=$NULLB_RO"
 	refused "a logical block smaller than the disk's" \
-		"logical-block-size 512 is smaller than the 4096 bytes of backend '$NULLB'" \
-		"backend=$NULLB,logical-block-size=512"
+		"logical-block-size 512 is smaller than the 4096 bytes of backend '$NULLB_4K'" \
+		"backend=$NULLB_4K,logical-block-size=512"
 	max_queues=$(cat /sys/module/vhost_blk/parameters/max_queues)
 	refused "more queues than the module serves" "num-queues must be 1 to $max_queues" \
 		"backend=$NULLB,num-queues=$((max_queues + 1))"
