@@ -270,6 +270,11 @@ TEST_F_TIMEOUT(log, logging_starts_and_stops_under_io, 120)
 		ASSERT_EQ(0, vblk_publish(v, reqs[i]));
 	}
 	ASSERT_EQ(0, vblk_kick(v, 0, true));
+	/* In flight: taken by the worker before the ioctls can stop it. */
+	ASSERT_EQ(0, vblk_wait_taken(v, 0, VBLK_TIMEOUT_MS))
+	{
+		TH_LOG("%s", vblk_error());
+	}
 	ASSERT_EQ(0, vblk_set_log(v, self->log, self->log_fd))
 	{
 		TH_LOG("%s", vblk_error());

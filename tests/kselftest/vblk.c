@@ -485,6 +485,24 @@ volatile uint16_t *vblk_avail_event(struct vblk *v, unsigned int vq)
 	return (volatile uint16_t *)(void *)&v->vqs[vq].vr.used->ring[v->num];
 }
 
+int vblk_wait_taken(struct vblk *v, unsigned int vq, int timeout_ms)
+{
+	uint16_t want = v->vqs[vq].avail_idx;
+	int64_t deadline = now_ms() + timeout_ms;
+
+	if (!(v->features & VBLK_BIT(VIRTIO_RING_F_EVENT_IDX)))
+		return vblk_fail(EOPNOTSUPP,
+				 "vq %u: without EVENT_IDX the device does not say what it took",
+				 vq);
+	while (*vblk_avail_event(v, vq) != want) {
+		if (now_ms() > deadline)
+			return vblk_fail(ETIMEDOUT, "vq %u: avail_event is %u after %d ms, not %u",
+					 vq, *vblk_avail_event(v, vq), timeout_ms, want);
+		usleep(1000);
+	}
+	return 0;
+}
+
 int vblk_kick(struct vblk *v, unsigned int vq, bool force)
 {
 	struct vblk_vq *q = &v->vqs[vq];

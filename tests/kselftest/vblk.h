@@ -146,6 +146,13 @@ uint16_t vblk_used_idx(struct vblk *v, unsigned int vq);
 /* EVENT_IDX: the driver's used_event and the device's avail_event of @vq. */
 volatile uint16_t *vblk_used_event(struct vblk *v, unsigned int vq);
 volatile uint16_t *vblk_avail_event(struct vblk *v, unsigned int vq);
+/*
+ * Wait until the device has taken every request published on @vq (EVENT_IDX:
+ * it asks for the next kick at our avail idx only once its ring is empty).
+ * A kick only queues the worker: without this, an ioctl made right after it
+ * may run first.  0, -EOPNOTSUPP without EVENT_IDX, or -ETIMEDOUT.
+ */
+int vblk_wait_taken(struct vblk *v, unsigned int vq, int timeout_ms);
 
 /*
  * Collect used entries of @vq into @done (at most @max); with @timeout_ms,
