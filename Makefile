@@ -38,6 +38,7 @@ KSFT_INCLUDE := $(LINUX_SRC)/tools/testing/selftests
 
 KVERS := $(shell $(TOP)/scripts/lib/matrix $(KVER) 2>/dev/null)
 VERSION := $(shell $(TOP)/scripts/lib/version)
+NPROC := $(shell nproc)
 
 # Kernel sources the module is built from, for the style gates.
 # Kernel C (the module and the rig's test modules) follows the kernel's style,
@@ -48,6 +49,19 @@ KERNEL_SOURCES = $(filter-out kernel/vhost/compat.h,\
 	$(call ls_files,'kernel/*.c' 'kernel/*.h' 'uapi/*.h' 'tests/rig/*.c'))
 USER_SOURCES = $(filter-out tests/rig/%,\
 	$(call ls_files,'ctl/*.cpp' 'ctl/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'tests/*.c' 'tests/*.h'))
+
+# Userspace C and C++ compile through ccache when it is installed (make deps
+# installs it), its cache kept with the other heavy artifacts (VHB_KCACHE)
+# when that directory is writable: a fresh clone's build then takes seconds.
+VHB_KCACHE ?= /var/cache/vhost-blk
+CCACHE := $(shell command -v ccache 2>/dev/null)
+ifneq ($(CCACHE),)
+ifeq ($(origin CCACHE_DIR),undefined)
+ifneq ($(shell test -w $(VHB_KCACHE) && echo y),)
+export CCACHE_DIR := $(VHB_KCACHE)/ccache
+endif
+endif
+endif
 
 # The kernel build directory of a release: /lib/modules/RELEASE/build, or
 # the debug kernel's tree in its cache (scripts/debug-kernel).
@@ -76,11 +90,13 @@ rig-module-%: FORCE
 	$(MAKE) $(call KBUILD_ARGS,$*,tests/rig) modules
 
 ctl: FORCE
-	cmake -S ctl -B $(BUILD)/ctl -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build $(BUILD)/ctl -j $(shell nproc)
+	cmake -S ctl -B $(BUILD)/ctl -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) >/dev/null
+	cmake --build $(BUILD)/ctl -j $(NPROC)
 
 kselftest: $(CHECKPATCH) FORCE
-	$(MAKE) -C tests/kselftest OUTPUT=$(BUILD)/tests/kselftest KSFT_INCLUDE=$(KSFT_INCLUDE)
+	$(MAKE) -C tests/kselftest OUTPUT=$(BUILD)/tests/kselftest KSFT_INCLUDE=$(KSFT_INCLUDE) \
+		$(if $(CCACHE),CC="$(CCACHE) $(CC)")
 
 # checkpatch.pl (with its data files) and the kselftest harness headers come
 # from Debian's linux-source-6.12; nothing of it is committed.
@@ -130,8 +146,10 @@ style: $(CHECKPATCH) checkpatch sparse clang-format docs-check nl-spec-check qem
 CODESPELL_DICT := /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 CHECKPATCH_ARGS := --no-tree --strict --terse --show-types \
 	$(if $(wildcard $(CODESPELL_DICT)),--codespell --codespellfile=$(CODESPELL_DICT))
+# A few files per checkpatch, one checkpatch per CPU.
 checkpatch: $(CHECKPATCH)
-	perl $(CHECKPATCH) $(CHECKPATCH_ARGS) -f $(KERNEL_SOURCES)
+	@printf '%s\n' $(KERNEL_SOURCES) | \
+		xargs -P $(NPROC) -n 4 perl $(CHECKPATCH) $(CHECKPATCH_ARGS) -f
 	perl $(CHECKPATCH) $(CHECKPATCH_ARGS) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
 		-f kernel/vhost/compat.h
 
@@ -139,7 +157,7 @@ checkpatch: $(CHECKPATCH)
 sparse: $(addprefix sparse-,$(KVERS))
 sparse-%: FORCE
 	$(call kernel_tree,$*,kernel)
-	$(MAKE) $(call KBUILD_ARGS,$*,kernel) C=2 W=1 CF="-D__CHECK_ENDIAN__" modules 2>&1 | \
+	$(MAKE) -j$(NPROC) $(call KBUILD_ARGS,$*,kernel) C=2 W=1 CF="-D__CHECK_ENDIAN__" modules 2>&1 | \
 		tee $(BUILD)/$*/sparse.log
 	@! grep -E '(warning|error):' $(BUILD)/$*/sparse.log
 
