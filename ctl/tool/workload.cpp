@@ -538,16 +538,14 @@ struct AutoDriver {
 std::optional<uint64_t> workersBusyNs(Context &ctx)
 {
 	try {
-		auto self = static_cast<uint32_t>(::getpid());
+		auto devId = ownDevice(ctx);
 
-		for (const auto &d : ctx.state().devices()) {
-			if (d.ownerPid != self)
-				continue;
-			uint64_t ns = 0;
-			for (const auto &w : ctx.state().workers(d.id))
-				ns += w.busyNs;
-			return ns;
-		}
+		if (!devId)
+			return std::nullopt;
+		uint64_t ns = 0;
+		for (const auto &w : ctx.state().workers(devId))
+			ns += w.busyNs;
+		return ns;
 	} catch (const std::exception &) {
 		/* No netlink family (an older module, say): no worker figures. */
 	}
