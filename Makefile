@@ -141,7 +141,8 @@ vm-check: all rig-modules
 	@$(TOP)/scripts/qemu
 	@$(TOP)/scripts/check --vm-only $(if $(FULL),--full) $(KVERS)
 
-style: $(CHECKPATCH) checkpatch sparse clang-format docs-check nl-spec-check qemu-patches-check
+style: $(CHECKPATCH) checkpatch sparse clang-format docs-check nl-spec-check qemu-patches-check \
+	pipes-check
 
 CODESPELL_DICT := /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 CHECKPATCH_ARGS := --no-tree --strict --terse --show-types \
@@ -167,6 +168,10 @@ clang-format: FORCE
 # The uapi header must say what the netlink spec says.
 nl-spec-check: FORCE
 	$(TOP)/scripts/check-nl-spec
+
+# No pipeline of a pipefail script has a reader that stops before its writer.
+pipes-check: FORCE
+	$(TOP)/scripts/check-pipes
 
 # The QEMU series carries uapi/linux/vhost_blk.h as QEMU's
 # linux-headers/linux/vhost_blk.h: the two must not drift apart.
@@ -280,7 +285,7 @@ clean: FORCE
 FORCE:
 
 .PHONY: all modules rig-modules ctl kselftest unit check check-run vm-check style debug-kernel \
-	qemu qemu-patches-check checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps soak \
+	qemu qemu-patches-check pipes-check checkpatch sparse clang-format docs-check nl-spec-check demo demo-qemu bench bench-quick deps soak \
 	clean FORCE \
 	install install-module install-udev install-headers install-ctl uninstall \
 	dkms-source dkms-install dkms-uninstall docs

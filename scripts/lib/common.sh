@@ -39,7 +39,7 @@ vhb_debug_dir() {
 	fi
 	key=$({
 		vhb_debug_source_version
-		gcc --version 2>/dev/null | head -n 1
+		gcc --version 2>/dev/null | sed -n 1p
 		cat "$VHB_DEBUG_CONFIG" "$VHB_TOP/scripts/debug-kernel"
 	} | sha256sum | cut -c1-16)
 	echo "$VHB_KCACHE/debug-kernel/$key"

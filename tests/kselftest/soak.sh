@@ -47,7 +47,7 @@ loop() {
 			echo "soak: [$(elapsed)] $name #$i ok (VHB_SEED=$seed, ${ms} ms a case)"
 		else
 			echo "soak: [$(elapsed)] $name #$i FAILED, exit $rc (VHB_SEED=$seed): $out/$name.$i.log"
-			grep -E '^# .*(Expected|:[0-9]+:)' "$out/$name.$i.log" | head -n 5 | sed 's/^/soak:   /'
+			grep -E '^# .*(Expected|:[0-9]+:)' "$out/$name.$i.log" | sed -n '1,5s/^/soak:   /p'
 			echo "$name #$i VHB_SEED=$seed" >>"$out/failed"
 		fi
 	done

@@ -53,7 +53,7 @@ unload
 
 # 2: resolving the netlink family loads it (MODULE_ALIAS_GENL_FAMILY).
 out=$(genl ctrl get name vhost_blk 2>&1)
-loaded && printf '%s\n' "$out" | grep -q 'Name: vhost_blk'
+loaded && printf '%s\n' "$out" | grep 'Name: vhost_blk' >/dev/null
 ok $? "resolving the vhost_blk netlink family loads the module" "$out"
 unload
 

@@ -56,14 +56,14 @@ for k in "$@"; do
 	out=$(sandboxed_dkms build -m vhost-blk -v "$version" -k "$k" 2>&1)
 	rc=$?
 	ko=$scratch/dkms/vhost-blk/$version/$k/x86_64/module/vhost_blk.ko
-	[ -f "$ko" ] || ko=$(find "$scratch/dkms" -path "*/$k/*" -name 'vhost_blk.ko*' | head -n 1)
+	[ -f "$ko" ] || ko=$(find "$scratch/dkms" -path "*/$k/*" -name 'vhost_blk.ko*' | sed -n 1p)
 	[ $rc -eq 0 ] && [ -n "$ko" ] && [ -f "$ko" ]
 	ok $? "$k: dkms build" "$(printf '%s\n' "$out" | tail -n 15; cat "$scratch/src.err")"
 
 	# 2: what DKMS built is a module for this kernel, with our version.
 	info=$(modinfo "$ko" 2>&1)
-	printf '%s\n' "$info" | grep -qx "vermagic: *$k SMP.*" &&
-		printf '%s\n' "$info" | grep -qx "version: *$version"
+	printf '%s\n' "$info" | grep -x "vermagic: *$k SMP.*" >/dev/null &&
+		printf '%s\n' "$info" | grep -x "version: *$version" >/dev/null
 	ok $? "$k: the DKMS module is for $k and reports version $version" "$info"
 
 	# 3-5: make install into a scratch root.
@@ -89,7 +89,7 @@ for k in "$@"; do
 	for want in "version: *$version" 'parm: *max_queues:.*' 'parm: *max_mem_regions:.*' \
 		'parm: *kthread_max_workers:.*' 'alias: *devname:vhost-blk' \
 		'alias: *char-major-10-243' 'alias: *net-pf-16-proto-16-family-vhost_blk'; do
-		printf '%s\n' "$info" | grep -qx "$want" || { echo "# missing: $want"; false; } || break
+		printf '%s\n' "$info" | grep -x "$want" >/dev/null || { echo "# missing: $want"; false; } || break
 	done
 	ok $? "$k: modinfo shows the version, the parameters and the aliases" "$info"
 done
@@ -99,9 +99,9 @@ done
 root=$scratch/root-ctl
 out=$(make -s -C "$top" install-ctl DESTDIR="$root" PREFIX=/usr 2>&1)
 rc=$?
-pc=$(find "$root/usr/lib" -name vhostctl.pc | head -n 1)
+pc=$(find "$root/usr/lib" -name vhostctl.pc | sed -n 1p)
 [ $rc -eq 0 ] && [ -x "$root/usr/bin/vhostctl" ] &&
-	"$root/usr/bin/vhostctl" --version | grep -qx "vhostctl $version" &&
+	"$root/usr/bin/vhostctl" --version | grep -x "vhostctl $version" >/dev/null &&
 	grep -q '^\.TH "*VHOSTCTL"* *"*8' "$root/usr/share/man/man8/vhostctl.8" &&
 	[ -f "$root/usr/include/vhostctl/device.hpp" ] &&
 	[ -f "$root/usr/include/linux/vhost_blk.h" ] &&
