@@ -318,7 +318,6 @@ TEST_F(stats, service_bucket)
 {
 	struct hists h, after;
 	int dev, i, near = 0;
-	__u64 slow = 0;
 
 	if (vblk_backend_open_slow(&self->be, ST_SIZE, ST_SLOW_US))
 		SKIP(return, "no null_blk with completion_nsec: %s", vblk_error());
@@ -342,17 +341,24 @@ TEST_F(stats, service_bucket)
 			TH_LOG("%llu reads served in under 2 ms by a 3 ms device",
 			       (unsigned long long)n);
 		}
-		if (i >= 15)
-			slow += n;
 		if (i == 12 || i == 13)
 			near += n;
-		/* Queue time is the worker's: far under the device's. */
-		ASSERT_EQ(0ULL, i >= 12 ? h.b[VHOST_BLK_HIST_QUEUE][VHOST_BLK_OP_READ][i] : 0);
 	}
-	/* Most within 2-8 ms, even under TCG, none a timer tick late. */
+	/*
+	 * Most within 2-8 ms, even under TCG.  How late the rest are, and
+	 * how long one request waited for its worker, depend on the host's
+	 * load: a vCPU preempted for milliseconds is no bug.
+	 */
 	ASSERT_LE(8, near);
-	ASSERT_EQ(0ULL, slow);
 	ASSERT_LE(16ULL * ST_SLOW_US * 1000, h.sum[VHOST_BLK_HIST_SERVICE][VHOST_BLK_OP_READ]);
+	/* Queue time is the worker's: all of it well under the device's. */
+	ASSERT_GT(h.sum[VHOST_BLK_HIST_SERVICE][VHOST_BLK_OP_READ] / 2,
+		  h.sum[VHOST_BLK_HIST_QUEUE][VHOST_BLK_OP_READ])
+	{
+		TH_LOG("queue time %llu ns against service time %llu ns",
+		       (unsigned long long)h.sum[VHOST_BLK_HIST_QUEUE][VHOST_BLK_OP_READ],
+		       (unsigned long long)h.sum[VHOST_BLK_HIST_SERVICE][VHOST_BLK_OP_READ]);
+	}
 
 	/* Off: nothing is counted. */
 	ASSERT_EQ(0, write_param("0"));
