@@ -147,14 +147,19 @@ static void completes_ok(struct __test_metadata *_metadata, struct vblk *v, stru
 }
 
 /*
- * vq 0's slow request, under way: vq 1 shares vq 0's worker, so once vq 1
- * served a read, vq 0's handler has fetched it.
+ * vq 0's slow request, under way: its worker has taken it (a kick only
+ * queues the worker, which may still have the backend's resume work to
+ * run first); then vq 1, on the same worker, serves a read promptly.
  */
 static struct vblk_req *slow_request(struct __test_metadata *_metadata, struct vblk *v)
 {
 	struct vblk_req *r;
 
 	ASSERT_EQ(0, submit_slow(v, 0, &r))
+	{
+		TH_LOG("%s", vblk_error());
+	}
+	ASSERT_EQ(0, vblk_wait_taken(v, 0, VBLK_TIMEOUT_MS))
 	{
 		TH_LOG("%s", vblk_error());
 	}
