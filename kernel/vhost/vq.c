@@ -12,6 +12,7 @@
  * are plain user memory.  Every index, length and address read from the ring
  * is the guest's and is checked before use.
  */
+#include <linux/log2.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/virtio_config.h>
@@ -77,6 +78,9 @@ int vhb_vq_init_access(struct vhb_virtqueue *vq)
 
 	if (unlikely(vq->packed))
 		return vhb_packed_init_access(vq);
+	/* A size set for a packed ring, before the features changed. */
+	if (!is_power_of_2(vq->num))
+		return -EINVAL;
 	if (!vq->desc || !vq->avail || !vq->used ||
 	    !vhb_vq_access_ok(vq, (unsigned long)vq->desc,
 			      (unsigned long)vq->avail,

@@ -313,8 +313,9 @@ static void vhb_packed_buf_set(struct vhb_packed_buf *b, struct vhb_chain *c,
 		return;
 	}
 	if (!c->info->oversized && n > VHB_PACKED_INLINE_RANGES) {
-		ranges = kvmalloc_array(n, sizeof(*ranges),
-					GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		/* Bounded: the handler holds vq->mutex. */
+		ranges = kvmalloc_array(n, sizeof(*ranges), GFP_KERNEL_ACCOUNT |
+					__GFP_NOWARN | __GFP_NORETRY);
 		if (!ranges) {
 			c->info->oversized = true;
 			ranges = b->inline_ranges;
