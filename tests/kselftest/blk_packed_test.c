@@ -201,6 +201,69 @@ static bool used_reaches(struct vblk *v, unsigned int vq, uint16_t n)
 	return true;
 }
 
+/* ---- the ring's ioctls ---- */
+
+static int vring_ioctl(struct vblk *v, unsigned long cmd, void *arg)
+{
+	return ioctl(v->fd, cmd, arg) ? -errno : 0;
+}
+
+/*
+ * A packed ring takes any size up to 32768 (a split ring a power of two),
+ * its descriptors 16-byte aligned and its two areas 4-byte aligned; its
+ * layout cannot change under a backend.
+ */
+TEST_F(pk, ring_ioctls)
+{
+	struct vblk *v = pk_open(_metadata, self, 1, ODD_NUM, 4, PK_FEATURES, 4096, 0);
+	struct vblk_vq *q = &v->vqs[0];
+	struct vhost_vring_addr good = {
+		.desc_user_addr = (uintptr_t)q->pdesc,
+		.used_user_addr = (uintptr_t)q->device,
+		.avail_user_addr = (uintptr_t)q->driver,
+	};
+	struct vhost_vring_addr a;
+	struct vhost_vring_state st = {.index = 0};
+	uint64_t features = 0, split = VBLK_FEATURES_SPLIT;
+	static const unsigned int sizes[] = {1, 3, 100, 32767, 32768};
+
+	ASSERT_EQ(0, vring_ioctl(v, VHOST_GET_FEATURES, &features));
+	EXPECT_TRUE(!!(features & VBLK_BIT(VIRTIO_F_RING_PACKED)));
+	for (unsigned int i = 0; i < ARRAY_SIZE(sizes); i++) {
+		st.num = sizes[i];
+		EXPECT_EQ(0, vring_ioctl(v, VHOST_SET_VRING_NUM, &st));
+	}
+	st.num = 0;
+	EXPECT_EQ(-EINVAL, vring_ioctl(v, VHOST_SET_VRING_NUM, &st));
+	st.num = 32769;
+	EXPECT_EQ(-EINVAL, vring_ioctl(v, VHOST_SET_VRING_NUM, &st));
+	st.num = ODD_NUM;
+	ASSERT_EQ(0, vring_ioctl(v, VHOST_SET_VRING_NUM, &st));
+
+	a = good;
+	a.desc_user_addr += 8;
+	EXPECT_EQ(-EINVAL, vring_ioctl(v, VHOST_SET_VRING_ADDR, &a));
+	a = good;
+	a.avail_user_addr += 2;
+	EXPECT_EQ(-EINVAL, vring_ioctl(v, VHOST_SET_VRING_ADDR, &a));
+	a = good;
+	a.used_user_addr += 2;
+	EXPECT_EQ(-EINVAL, vring_ioctl(v, VHOST_SET_VRING_ADDR, &a));
+	EXPECT_EQ(0, vring_ioctl(v, VHOST_SET_VRING_ADDR, &good));
+
+	/* Under a backend the layout stays; without one it may change. */
+	attach(_metadata, v, self->be.fd);
+	EXPECT_EQ(-EBUSY, vring_ioctl(v, VHOST_SET_FEATURES, &split));
+	EXPECT_EQ(0, vring_ioctl(v, VHOST_SET_FEATURES, &v->features));
+	attach(_metadata, v, -1);
+	EXPECT_EQ(0, vring_ioctl(v, VHOST_SET_FEATURES, &split));
+	/* A split ring of 100 entries cannot be served, nor set. */
+	EXPECT_EQ(-EINVAL, vblk_set_backend(v, self->be.fd));
+	EXPECT_EQ(-EINVAL, vring_ioctl(v, VHOST_SET_VRING_NUM, &st));
+	st.num = 128;
+	EXPECT_EQ(0, vring_ioctl(v, VHOST_SET_VRING_NUM, &st));
+}
+
 /* ---- wrapping ---- */
 
 TEST_F_TIMEOUT(pk, odd_size_ring_wraps_under_random_io, 120)
