@@ -54,6 +54,7 @@ MODULE_PARM_DESC(max_queues,
 			  BIT_ULL(VIRTIO_F_NOTIFY_ON_EMPTY) |		\
 			  BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |	\
 			  BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |		\
+			  BIT_ULL(VIRTIO_F_RING_PACKED) |		\
 			  BIT_ULL(VHOST_F_LOG_ALL) |			\
 			  BIT_ULL(VIRTIO_BLK_F_MQ) |			\
 			  BIT_ULL(VIRTIO_BLK_F_FLUSH) |			\
@@ -201,6 +202,7 @@ err_free:
 
 static void vhb_blk_free_vq_reqs(struct vhb_blk_vq *bvq)
 {
+	vhb_vq_fini_access(&bvq->vq);
 	kvfree(bvq->reqs);
 	bvq->reqs = NULL;
 	kvfree(bvq->iov);

@@ -804,7 +804,7 @@ static bool vhb_blk_serve_ring(struct vhb_blk_vq *bvq)
 	blk_start_plug(&plug);
 	for (;;) {
 		/* It reads the avail index when it has used up the last one. */
-		if (vq->avail_idx == vq->last_avail_idx)
+		if (vhb_vq_avail_seen_all(vq))
 			vhb_blk_seen(bvq);
 		head = vhb_get_vq_desc(vq, bvq->iov, VHB_MAX_IOV, &info);
 		if (head < 0) {

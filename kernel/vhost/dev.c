@@ -232,6 +232,7 @@ static long vhb_set_features(struct vhb_dev *dev, u64 __user *argp)
 {
 	unsigned int i;
 	u64 features;
+	bool packed;
 
 	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
@@ -241,6 +242,16 @@ static long vhb_set_features(struct vhb_dev *dev, u64 __user *argp)
 	if ((features & BIT_ULL(VHOST_F_LOG_ALL)) &&
 	    !vhb_log_covers_mem(dev->log_base, dev->mem))
 		return -EFAULT;
+	/*
+	 * The ring layout is the rings' while a backend serves them.  Backends
+	 * come and go under dev->mutex, which the caller holds.
+	 */
+	packed = features & BIT_ULL(VIRTIO_F_RING_PACKED);
+	for (i = 0; i < dev->nvqs; i++) {
+		if (dev->vqs[i]->packed != packed &&
+		    READ_ONCE(dev->vqs[i]->private_data))
+			return -EBUSY;
+	}
 
 	WRITE_ONCE(dev->acked_features, features);
 	for (i = 0; i < dev->nvqs; i++) {
@@ -248,6 +259,7 @@ static long vhb_set_features(struct vhb_dev *dev, u64 __user *argp)
 
 		vhb_vq_lock(vq);
 		vq->acked_features = features;
+		vq->packed = packed;
 		mutex_unlock(&vq->mutex);
 	}
 	return 0;

@@ -11,7 +11,11 @@
  * Every guest page the device writes is marked after the write and before
  * the used entry that completes it is published: request data and status
  * bytes (with VHOST_F_LOG_ALL), and the used ring (with VHOST_VRING_F_LOG,
- * through the ring's guest address log_guest_addr).
+ * through the ring's guest address log_guest_addr).  A packed ring has no
+ * used ring: the device writes its used descriptors into the descriptor
+ * ring, and its device event area; with VHOST_VRING_F_LOG those bytes are
+ * marked at the guest addresses the memory table gives their user
+ * addresses, as mainline marks a write it knows by user address.
  */
 #include <linux/eventfd.h>
 #include <linux/highmem.h>
@@ -86,6 +90,9 @@ bool vhb_log_used_ok(struct vhb_virtqueue *vq, u64 base, bool log_used,
 
 	if (!log_used)
 		return true;
+	/* A packed ring's writes are found through the memory table. */
+	if (vq->packed)
+		return vhb_log_covers_mem(base, vq->mem);
 	return log_addr + size - 1 >= log_addr &&
 	       vhb_log_covers(base, log_addr, size);
 }
@@ -167,6 +174,43 @@ void vhb_log_used(struct vhb_virtqueue *vq, u64 offset, u64 len)
 {
 	if (unlikely(vq->log_used))
 		vhb_log_write(vq, vq->log_addr + offset, len);
+}
+
+/**
+ * vhb_log_ring - mark bytes of a ring written, known by their user address
+ * @vq: the virtqueue
+ * @p: where in the owner's memory
+ * @len: how many
+ *
+ * For a packed ring's writes (used descriptors, the device event area).
+ * Does nothing unless the ring was configured with VHOST_VRING_F_LOG.  Marks
+ * every guest physical range the memory table maps at [@p, @p + @len) (a
+ * region may alias another).  A ring outside guest memory is reported
+ * through the error eventfd: the VMM cannot migrate it.  Caller holds
+ * vq->mutex.
+ */
+void vhb_log_ring(struct vhb_virtqueue *vq, const void __user *p, u64 len)
+{
+	const struct vhb_mem *mem = vq->mem;
+	u64 start = (unsigned long)p, end = start + len;
+	bool found = false;
+	unsigned int i;
+
+	if (likely(!vq->log_used))
+		return;
+	for (i = 0; mem && i < mem->nregions; i++) {
+		const struct vhb_mem_region *r = &mem->regions[i];
+		u64 from = max(start, r->uaddr);
+		u64 to = min(end, r->uaddr + r->size);
+
+		if (from >= to)
+			continue;
+		found = true;
+		vhb_log_write(vq, r->gpa + (from - r->uaddr), to - from);
+	}
+	if (!found)
+		vhb_vq_err(vq, "ring bytes at 0x%llx+%llu are outside guest memory: not logged\n",
+			   start, len);
 }
 
 /**

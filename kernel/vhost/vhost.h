@@ -103,6 +103,12 @@ struct vhb_mem {
 	struct vhb_mem_region regions[];
 };
 
+/* Guest memory a chain lets the device write: a guest physical range. */
+struct vhb_log_range {
+	u64 gpa;
+	u32 len;
+};
+
 /* A processed chain for vhb_add_used_n(): its head and the bytes written. */
 struct vhb_used {
 	u32 id;
@@ -120,6 +126,35 @@ struct vhb_vq_stats {
 /* Bytes of the last error's text a virtqueue keeps. */
 #define VHB_VQ_REASON_LEN 64
 
+struct vhb_packed_buf;
+
+/*
+ * A packed ring's state (vq_packed.c), under vq->mutex.  last_avail_idx and
+ * last_used_idx are ring slots; each has a wrap counter here.
+ */
+struct vhb_packed {
+	bool avail_wrap;	/* wrap counter at last_avail_idx */
+	bool used_wrap;		/* wrap counter at last_used_idx */
+	bool empty;		/* the last look found no descriptor available */
+	u32 used_since_signal;	/* slots used since the last call decision */
+	u32 in_flight;		/* slots of the chains fetched, not yet used */
+	/* The last chain fetched, for vhb_unget_vq_desc(). */
+	u16 prev_avail_idx;
+	bool prev_avail_wrap;
+	u16 prev_id;
+	/*
+	 * By buffer id, while a backend serves the ring: the chains in
+	 * flight (their slots, and what to mark in the dirty log).
+	 */
+	struct vhb_packed_buf *bufs;
+	unsigned int nbufs;
+	struct vhb_log_range *scratch;	/* a chain's writable ranges */
+};
+
+/* The alignment virtio requires of a packed ring and its two areas. */
+#define VHB_PACKED_DESC_ALIGN 16
+#define VHB_PACKED_EVENT_ALIGN 4
+
 struct vhb_virtqueue {
 	struct vhb_dev *dev;
 	unsigned int index;
@@ -128,23 +163,36 @@ struct vhb_virtqueue {
 	struct mutex mutex;
 	atomic_t lockers;	/* waiting in vhb_vq_lock(): a poll lets go */
 	unsigned int num;
-	vring_desc_t __user *desc;
-	vring_avail_t __user *avail;
-	vring_used_t __user *used;
+	/* The split ring's three parts, or what a packed ring has instead. */
+	union {
+		vring_desc_t __user *desc;
+		struct vring_packed_desc __user *desc_packed;
+	};
+	union {
+		vring_avail_t __user *avail;
+		struct vring_packed_desc_event __user *driver_event;
+	};
+	union {
+		vring_used_t __user *used;
+		struct vring_packed_desc_event __user *device_event;
+	};
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;
 	struct eventfd_ctx *error_ctx;
 	struct vhb_poll poll;
 	vhb_work_fn_t handle_kick;	/* set by the device type */
 
-	u16 last_avail_idx;	/* next avail entry to fetch */
-	u16 avail_idx;		/* last avail->idx read */
-	u16 last_used_idx;	/* next used entry to fill */
-	u16 used_flags;
+	u16 last_avail_idx;	/* next avail entry (packed: slot) to fetch */
+	u16 avail_idx;		/* last avail->idx read; split only */
+	u16 last_used_idx;	/* next used entry (packed: slot) to fill */
+	u16 used_flags;		/* VRING_USED_F_NO_NOTIFY: kicks disabled */
 	u16 signalled_used;	/* used idx at the last call signal */
 	bool signalled_used_valid;
 	bool stopped;		/* by VHOST_GET_VRING_BASE until reconfigured */
 	bool broken;		/* malformed ring: stopped until reconfigured */
+	/* VIRTIO_F_RING_PACKED: fixed by VHOST_SET_FEATURES, see pk. */
+	bool packed;
+	struct vhb_packed pk;
 	u32 busyloop_timeout;	/* us to busy-poll an empty ring; 0: never */
 
 	u64 acked_features;
@@ -247,6 +295,7 @@ bool vhb_log_used_ok(struct vhb_virtqueue *vq, u64 base, bool log_used,
 		     u64 log_addr);
 int vhb_log_write(struct vhb_virtqueue *vq, u64 gpa, u64 len);
 void vhb_log_used(struct vhb_virtqueue *vq, u64 offset, u64 len);
+void vhb_log_ring(struct vhb_virtqueue *vq, const void __user *p, u64 len);
 void vhb_log_signal(struct vhb_virtqueue *vq);
 long vhb_set_log_base(struct vhb_dev *dev, u64 __user *argp);
 long vhb_set_log_fd(struct vhb_dev *dev, int __user *argp);
@@ -275,7 +324,7 @@ static inline void vhb_topology_changed(void)
 	atomic_inc(&vhb_topology_gen);
 }
 
-/* vq.c: split ring access */
+/* vq.c: ring access, split (vq.c) or packed (vq_packed.c) */
 
 /* A chain vhb_get_vq_desc() fetched. */
 struct vhb_chain_info {
@@ -300,6 +349,7 @@ void vhb_signal(struct vhb_virtqueue *vq);
 bool vhb_enable_notify(struct vhb_virtqueue *vq);
 void vhb_disable_notify(struct vhb_virtqueue *vq);
 int vhb_vq_init_access(struct vhb_virtqueue *vq);
+void vhb_vq_fini_access(struct vhb_virtqueue *vq);
 bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail,
 		      u64 used);
 bool vhb_exceeds_weight(struct vhb_virtqueue *vq, int reqs);
@@ -307,6 +357,15 @@ void vhb_vq_set_broken(struct vhb_virtqueue *vq);
 __printf(2, 3) void vhb_vq_note_err(struct vhb_virtqueue *vq, const char *fmt, ...);
 void vhb_dev_notify(struct vhb_dev *dev, const struct vhb_event *ev);
 int vhb_log_chain(struct vhb_virtqueue *vq, unsigned int head, u64 data);
+
+/*
+ * Has the device used up what it last saw available?  Split: every entry
+ * up to the avail index it read; packed: each fetch looks at the ring.
+ */
+static inline bool vhb_vq_avail_seen_all(struct vhb_virtqueue *vq)
+{
+	return vq->packed || vq->avail_idx == vq->last_avail_idx;
+}
 
 /* Does the virtqueue log the guest memory its requests write? */
 static inline bool vhb_vq_logs_writes(struct vhb_virtqueue *vq)

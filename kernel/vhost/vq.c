@@ -1,24 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Split virtqueue access for the device types: fetch and validate descriptor
+ * Virtqueue access for the device types: fetch and validate descriptor
  * chains (direct and indirect), translate guest addresses through the memory
  * table into the owner's user addresses, return used entries in batches and
  * signal the driver, honouring VIRTIO_RING_F_EVENT_IDX and
- * VIRTIO_F_NOTIFY_ON_EMPTY.
+ * VIRTIO_F_NOTIFY_ON_EMPTY.  This file is the split ring; each entry point
+ * hands a packed ring (vq->packed) to vq_packed.c.
  *
  * Everything here runs with vq->mutex held, in the owner's mm (a worker is a
  * thread of the owner or a kthread using its mm), so the rings and buffers
  * are plain user memory.  Every index, length and address read from the ring
  * is the guest's and is checked before use.
  */
+#include <linux/log2.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/virtio_config.h>
 
-#include "vhost.h"
-
-/* The most descriptors an indirect table may hold. */
-#define VHB_MAX_INDIRECT 1024
+#include "vq.h"
 
 /* used_event lives after the avail ring, avail_event after the used ring. */
 static __virtio16 __user *vhb_used_event(struct vhb_virtqueue *vq)
@@ -31,11 +30,20 @@ static __virtio16 __user *vhb_avail_event(struct vhb_virtqueue *vq)
 	return (__virtio16 __user *)&vq->used->ring[vq->num];
 }
 
+/**
+ * vhb_vq_access_ok - may the rings at these addresses be used?
+ * @vq: the virtqueue, whose size and layout count
+ * @desc: the descriptor ring's user address
+ * @avail: the avail ring's (packed: the driver event suppression area's)
+ * @used: the used ring's (packed: the device event suppression area's)
+ */
 bool vhb_vq_access_ok(struct vhb_virtqueue *vq, u64 desc, u64 avail, u64 used)
 {
 	size_t event = vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
 	unsigned int num = vq->num;
 
+	if (unlikely(vq->packed))
+		return vhb_packed_access_ok(vq, desc, avail, used);
 	return access_ok((void __user *)(unsigned long)desc,
 			 num * sizeof(struct vring_desc)) &&
 	       access_ok((void __user *)(unsigned long)avail,
@@ -68,6 +76,11 @@ int vhb_vq_init_access(struct vhb_virtqueue *vq)
 	__virtio16 used_idx;
 	int ret;
 
+	if (unlikely(vq->packed))
+		return vhb_packed_init_access(vq);
+	/* A size set for a packed ring, before the features changed. */
+	if (!is_power_of_2(vq->num))
+		return -EINVAL;
 	if (!vq->desc || !vq->avail || !vq->used ||
 	    !vhb_vq_access_ok(vq, (unsigned long)vq->desc,
 			      (unsigned long)vq->avail,
@@ -85,6 +98,19 @@ int vhb_vq_init_access(struct vhb_virtqueue *vq)
 	}
 	vq->last_used_idx = vhb16_to_cpu(vq, used_idx);
 	return 0;
+}
+
+/**
+ * vhb_vq_fini_access - stop using a ring
+ * @vq: the virtqueue
+ *
+ * Frees what vhb_vq_init_access() allocated (a packed ring's state of its
+ * chains in flight), once no handler runs and nothing is in flight: the
+ * backend is detached, or was never attached.
+ */
+void vhb_vq_fini_access(struct vhb_virtqueue *vq)
+{
+	vhb_packed_fini_access(vq);
 }
 
 /* The memory region holding guest physical address @gpa, or NULL. */
@@ -114,8 +140,8 @@ static const struct vhb_mem_region *vhb_mem_find(const struct vhb_mem *mem,
  * @iov_size iovecs are not enough.  With @iov NULL it only checks that the
  * buffer is inside guest memory.
  */
-static int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
-			 struct iovec *iov, unsigned int iov_size)
+int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
+		  struct iovec *iov, unsigned int iov_size)
 {
 	const struct vhb_mem *mem = vq->mem;
 	unsigned int n = 0;
@@ -144,21 +170,6 @@ static int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
 	return n;
 }
 
-/* Where a chain's iovecs accumulate while it is walked. */
-struct vhb_chain {
-	struct iovec *iov;
-	unsigned int iov_size;
-	struct vhb_chain_info *info;
-	u64 total;
-	bool writable;		/* a device-writable buffer was seen */
-	struct iovec last_byte;	/* the last writable byte seen */
-	/* vhb_log_chain(): mark writable bytes instead of translating. */
-	bool log;
-	u64 log_left;		/* data bytes still to mark */
-	u64 log_last;		/* guest address of the last writable byte */
-	int log_err;
-};
-
 /* A writable buffer of a chain being logged: mark what was written of it. */
 static int vhb_chain_log(struct vhb_virtqueue *vq, struct vhb_chain *c,
 			 u64 addr, u32 len)
@@ -182,20 +193,44 @@ static int vhb_chain_log(struct vhb_virtqueue *vq, struct vhb_chain *c,
 }
 
 /*
- * Add one descriptor's buffer to the chain.  Device-readable buffers must all
- * come before device-writable ones.  A chain that outgrows the iovecs or
- * VHB_MAX_CHAIN_BYTES is still walked to its end and checked, so the request
- * can complete with an error rather than stop the ring.
+ * Record a writable buffer of a packed direct chain, merged with the one
+ * before when adjacent.  A chain with more than VHB_MAX_IOV writable
+ * buffers is oversized: the device writes only its last byte, which is
+ * kept apart.
  */
-static int vhb_chain_add(struct vhb_virtqueue *vq, struct vhb_chain *c,
-			 const struct vring_desc *desc)
+static void vhb_chain_record(struct vhb_chain *c, u64 addr, u32 len)
+{
+	struct vhb_log_range *r = c->nrec ? &c->rec[c->nrec - 1] : NULL;
+
+	if (!len)
+		return;
+	c->rec_last = addr + len - 1;
+	if (r && addr && r->gpa + r->len == addr && len <= U32_MAX - r->len) {
+		r->len += len;
+		return;
+	}
+	if (c->nrec < VHB_MAX_IOV)
+		c->rec[c->nrec++] = (struct vhb_log_range){ .gpa = addr, .len = len };
+}
+
+/**
+ * vhb_chain_add_buf - add one descriptor's buffer to a chain being walked
+ * @vq: the virtqueue
+ * @c: the chain
+ * @addr: the buffer's guest physical address
+ * @len: its length
+ * @write: device-writable
+ *
+ * Device-readable buffers must all come before device-writable ones.  A
+ * chain that outgrows the iovecs or VHB_MAX_CHAIN_BYTES is still walked to
+ * its end and checked, so the request can complete with an error rather
+ * than stop the ring.  Returns 0 or a negative errno, reported.
+ */
+int vhb_chain_add_buf(struct vhb_virtqueue *vq, struct vhb_chain *c,
+		      u64 addr, u32 len, bool write)
 {
 	struct vhb_chain_info *info = c->info;
 	unsigned int used = info->out + info->in;
-	u16 flags = vhb16_to_cpu(vq, desc->flags);
-	u64 addr = vhb64_to_cpu(vq, desc->addr);
-	u32 len = vhb32_to_cpu(vq, desc->len);
-	bool write = flags & VRING_DESC_F_WRITE;
 	int n = -ENOBUFS;
 
 	if (c->log)
@@ -225,6 +260,8 @@ static int vhb_chain_add(struct vhb_virtqueue *vq, struct vhb_chain *c,
 	if (write && len &&
 	    vhb_translate(vq, addr + len - 1, 1, &c->last_byte, 1) != 1)
 		return -EFAULT;	/* cannot be: the whole buffer translated */
+	if (unlikely(c->rec) && write)
+		vhb_chain_record(c, addr, len);
 	if (info->oversized)
 		return 0;
 	if (write)
@@ -232,6 +269,15 @@ static int vhb_chain_add(struct vhb_virtqueue *vq, struct vhb_chain *c,
 	else
 		info->out += n;
 	return 0;
+}
+
+/* Add split descriptor @desc's buffer to the chain. */
+static int vhb_chain_add(struct vhb_virtqueue *vq, struct vhb_chain *c,
+			 const struct vring_desc *desc)
+{
+	return vhb_chain_add_buf(vq, c, vhb64_to_cpu(vq, desc->addr),
+				 vhb32_to_cpu(vq, desc->len),
+				 vhb16_to_cpu(vq, desc->flags) & VRING_DESC_F_WRITE);
 }
 
 /* Read descriptor @i of an indirect table that @table_iov maps. */
@@ -343,6 +389,8 @@ int vhb_vq_avail_pending(struct vhb_virtqueue *vq)
 	u16 idx;
 	int ret;
 
+	if (unlikely(vq->packed))
+		return vhb_packed_avail_pending(vq);
 	if (vq->avail_idx != vq->last_avail_idx)
 		return 1;
 	ret = vhb_read_avail_idx(vq, &idx);
@@ -414,6 +462,8 @@ int vhb_get_vq_desc(struct vhb_virtqueue *vq, struct iovec *iov,
 	unsigned int head;
 	int ret;
 
+	if (unlikely(vq->packed))
+		return vhb_packed_get_desc(vq, iov, iov_size, info);
 	ret = vhb_vq_avail_pending(vq);
 	if (ret <= 0)
 		return ret ? ret : vq->num;
@@ -462,6 +512,8 @@ int vhb_log_chain(struct vhb_virtqueue *vq, unsigned int head, u64 data)
 	struct vhb_chain c = { .info = &info, .log = true, .log_left = data };
 	int ret;
 
+	if (unlikely(vq->packed))
+		return vhb_packed_log_chain(vq, head, data);
 	ret = vhb_walk_chain(vq, &c, head);
 	if (ret)
 		return ret;
@@ -476,7 +528,10 @@ int vhb_log_chain(struct vhb_virtqueue *vq, unsigned int head, u64 data)
  */
 void vhb_unget_vq_desc(struct vhb_virtqueue *vq)
 {
-	vq->last_avail_idx--;
+	if (unlikely(vq->packed))
+		vhb_packed_unget_desc(vq);
+	else
+		vq->last_avail_idx--;
 }
 
 /**
@@ -495,6 +550,8 @@ int vhb_add_used_n(struct vhb_virtqueue *vq, const struct vhb_used *used,
 	unsigned int done = 0;
 	u16 new_idx;
 
+	if (unlikely(vq->packed))
+		return vhb_packed_add_used_n(vq, used, count);
 	while (done < count) {
 		unsigned int start = (vq->last_used_idx + done) & (vq->num - 1);
 		unsigned int n = min3(count - done, vq->num - start,
@@ -576,7 +633,10 @@ static bool vhb_should_notify(struct vhb_virtqueue *vq)
 /* Signal the call eventfd if the driver wants it.  Caller holds vq->mutex. */
 void vhb_signal(struct vhb_virtqueue *vq)
 {
-	if (vq->call_ctx && vhb_should_notify(vq))
+	if (!vq->call_ctx)
+		return;
+	if (unlikely(vq->packed) ? vhb_packed_should_notify(vq) :
+	    vhb_should_notify(vq))
 		vhb_eventfd_signal(vq->call_ctx);
 }
 
@@ -585,6 +645,10 @@ void vhb_disable_notify(struct vhb_virtqueue *vq)
 {
 	if (vq->used_flags & VRING_USED_F_NO_NOTIFY)
 		return;
+	if (unlikely(vq->packed)) {
+		vhb_packed_disable_notify(vq);
+		return;
+	}
 	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
 	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
 		vhb_update_used_flags(vq);
@@ -603,6 +667,8 @@ bool vhb_enable_notify(struct vhb_virtqueue *vq)
 
 	if (!(vq->used_flags & VRING_USED_F_NO_NOTIFY))
 		return false;
+	if (unlikely(vq->packed))
+		return vhb_packed_enable_notify(vq);
 	vq->used_flags &= ~VRING_USED_F_NO_NOTIFY;
 	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		if (vhb_update_used_flags(vq))

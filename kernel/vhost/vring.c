@@ -74,6 +74,7 @@ void vhb_poll_stop(struct vhb_poll *poll)
 /* Forget the ring configuration; the virtqueue holds no file. */
 void vhb_vq_reset(struct vhb_virtqueue *vq)
 {
+	vhb_vq_fini_access(vq);
 	WRITE_ONCE(vq->num, 1);
 	vq->desc = NULL;
 	vq->avail = NULL;
@@ -90,6 +91,11 @@ void vhb_vq_reset(struct vhb_virtqueue *vq)
 	vq->stopped = false;
 	WRITE_ONCE(vq->broken, false);
 	WRITE_ONCE(vq->busyloop_timeout, 0);
+	vq->packed = false;
+	memset(&vq->pk, 0, sizeof(vq->pk));
+	/* A new packed ring's wrap counters start at 1, as the spec's do. */
+	vq->pk.avail_wrap = true;
+	vq->pk.used_wrap = true;
 	vq->acked_features = 0;
 	vq->private_data = NULL;
 	vq->log_base = 0;
@@ -124,7 +130,16 @@ static int vhb_vq_start_poll(struct vhb_virtqueue *vq)
 	return vhb_poll_start(&vq->poll, vq->kick);
 }
 
-/* VHOST_SET_VRING_NUM: the ring size, while no backend serves the ring. */
+/*
+ * The largest packed ring: its slot indexes and wrap counter share 16 bits
+ * (VHOST_SET_VRING_BASE, the event areas' off_wrap).
+ */
+#define VHB_PACKED_MAX_NUM 32768
+
+/*
+ * VHOST_SET_VRING_NUM: the ring size, while no backend serves the ring.  A
+ * split ring's is a power of two; a packed ring's any size up to 32768.
+ */
 static long vhb_set_vring_num(struct vhb_virtqueue *vq,
 			      struct vhost_vring_state __user *argp)
 {
@@ -134,14 +149,27 @@ static long vhb_set_vring_num(struct vhb_virtqueue *vq,
 		return -EBUSY;
 	if (copy_from_user(&s, argp, sizeof(s)))
 		return -EFAULT;
-	if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
+	if (vq->packed) {
+		if (!s.num || s.num > VHB_PACKED_MAX_NUM)
+			return -EINVAL;
+	} else if (!s.num || s.num > 0xffff || (s.num & (s.num - 1))) {
 		return -EINVAL;
+	}
 	WRITE_ONCE(vq->num, s.num);
 	WRITE_ONCE(vq->broken, false);
 	return 0;
 }
 
-/* VHOST_SET_VRING_BASE: where the ring resumes, while no backend serves it. */
+/* A packed ring's slot and wrap counter in 16 bits, as mainline has them. */
+#define VHB_PACKED_IDX(v) ((v) & 0x7fff)
+#define VHB_PACKED_WRAP_BIT BIT(15)
+
+/*
+ * VHOST_SET_VRING_BASE: where the ring resumes, while no backend serves it.
+ * A split ring's next avail index; a packed ring's next avail slot and wrap
+ * counter in the low 16 bits, next used slot and wrap counter in the high
+ * ones (mainline's encoding, which vhost-vdpa and QEMU use).
+ */
 static long vhb_set_vring_base(struct vhb_virtqueue *vq,
 			       struct vhost_vring_state __user *argp)
 {
@@ -151,10 +179,22 @@ static long vhb_set_vring_base(struct vhb_virtqueue *vq,
 		return -EBUSY;
 	if (copy_from_user(&s, argp, sizeof(s)))
 		return -EFAULT;
-	if (s.num > 0xffff)
-		return -EINVAL;
-	vq->last_avail_idx = s.num;
-	vq->avail_idx = s.num;
+	if (vq->packed) {
+		u16 avail = s.num, used = s.num >> 16;
+
+		if (VHB_PACKED_IDX(avail) >= vq->num ||
+		    VHB_PACKED_IDX(used) >= vq->num)
+			return -EINVAL;
+		vq->last_avail_idx = VHB_PACKED_IDX(avail);
+		vq->pk.avail_wrap = avail & VHB_PACKED_WRAP_BIT;
+		vq->last_used_idx = VHB_PACKED_IDX(used);
+		vq->pk.used_wrap = used & VHB_PACKED_WRAP_BIT;
+	} else {
+		if (s.num > 0xffff)
+			return -EINVAL;
+		vq->last_avail_idx = s.num;
+		vq->avail_idx = s.num;
+	}
 	vq->stopped = false;
 	WRITE_ONCE(vq->broken, false);
 	return vhb_vq_start_poll(vq);
@@ -180,6 +220,11 @@ static long vhb_set_vring_addr(struct vhb_virtqueue *vq,
 	if ((a.avail_user_addr & (VRING_AVAIL_ALIGN_SIZE - 1)) ||
 	    (a.used_user_addr & (VRING_USED_ALIGN_SIZE - 1)) ||
 	    (a.log_guest_addr & (VRING_USED_ALIGN_SIZE - 1)))
+		return -EINVAL;
+	/* A packed ring's descriptors and its two event areas. */
+	if (vq->packed &&
+	    ((a.desc_user_addr & (VHB_PACKED_DESC_ALIGN - 1)) ||
+	     (a.avail_user_addr & (VHB_PACKED_EVENT_ALIGN - 1))))
 		return -EINVAL;
 	/* A running ring must stay accessible, and loggable when logged. */
 	if (vq->private_data &&
@@ -296,6 +341,10 @@ static long vhb_get_vring_base(struct vhb_dev *dev, struct vhb_virtqueue *vq,
 	if (vhb_vq_lock_killable(vq))
 		return -EINTR;
 	s.num = vq->last_avail_idx;
+	if (vq->packed)
+		s.num |= (vq->pk.avail_wrap ? VHB_PACKED_WRAP_BIT : 0) |
+			 (u32)(vq->last_used_idx |
+			       (vq->pk.used_wrap ? VHB_PACKED_WRAP_BIT : 0)) << 16;
 	mutex_unlock(&vq->mutex);
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }

@@ -2,9 +2,9 @@
 /*
  * vblk: a small userspace virtio-blk driver for /dev/vhost-blk; see vblk.h.
  *
- * A virtqueue's part of guest memory: its rings (vring_init() layout), then
- * its request slots.  A slot holds the header at PAGE - 16, the data at PAGE
- * (page aligned), the status byte right after the data (at byte 1 with
+ * A virtqueue's part of guest memory: its rings (vring_init() layout; a
+ * packed ring's as vblk_packed.c has it), then its request slots.  A slot holds the header at PAGE
+ * - 16, the data at PAGE (page aligned), the status byte right after the data (at byte 1 with
  * VBLK_STAT_ODD), and the indirect table after that, where direct
  * chains are also drafted.
  */
@@ -26,7 +26,7 @@
 
 #include <linux/fs.h>
 
-#include "vblk.h"
+#include "vblk_packed.h"
 
 #define PAGE 4096ULL
 #define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
@@ -52,6 +52,18 @@ int vblk_fail(int err, const char *fmt, ...)
 const char *vblk_error(void)
 {
 	return errmsg;
+}
+
+bool vblk_default_packed(void)
+{
+	const char *ring = getenv("VBLK_RING");
+
+	return ring && !strcmp(ring, "packed");
+}
+
+uint64_t vblk_features_all(void)
+{
+	return VBLK_FEATURES_SPLIT | (vblk_default_packed() ? VBLK_BIT(VIRTIO_F_RING_PACKED) : 0);
 }
 
 static int64_t now_ms(void)
@@ -88,6 +100,14 @@ static int setup_vq(struct vblk *v, unsigned int i)
 		.used_user_addr = (uintptr_t)q->vr.used,
 		.avail_user_addr = (uintptr_t)q->vr.avail,
 	};
+
+	if (v->packed)
+		a = (struct vhost_vring_addr){
+			.index = i,
+			.desc_user_addr = (uintptr_t)q->pdesc,
+			.used_user_addr = (uintptr_t)q->device,
+			.avail_user_addr = (uintptr_t)q->driver,
+		};
 	struct vhost_vring_file f = {.index = i};
 	unsigned int k;
 	int ret;
@@ -115,7 +135,7 @@ static int setup_vq(struct vblk *v, unsigned int i)
 	q->nfree_reqs = v->depth;
 
 	ret = IOC(v->fd, VHOST_SET_VRING_NUM, &st);
-	st.num = 0;
+	st.num = v->packed ? vblk_packed_base(v, i) : 0;
 	if (!ret)
 		ret = IOC(v->fd, VHOST_SET_VRING_BASE, &st);
 	if (!ret)
@@ -135,12 +155,14 @@ static int setup_vq(struct vblk *v, unsigned int i)
 int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 {
 	uint64_t offered, ring_size, slots_start;
+	uint64_t features = cfg->features ? cfg->features : VBLK_FEATURES_ALL;
+	bool packed = features & VBLK_BIT(VIRTIO_F_RING_PACKED);
 	struct vblk *v;
 	unsigned int i;
 	int ret;
 
-	if (!cfg->nvqs || cfg->nvqs > VBLK_MAX_VQS || !cfg->queue_size ||
-	    (cfg->queue_size & (cfg->queue_size - 1)) || !cfg->depth ||
+	if (!cfg->nvqs || cfg->nvqs > VBLK_MAX_VQS || !cfg->queue_size || cfg->queue_size > 32768 ||
+	    (!packed && (cfg->queue_size & (cfg->queue_size - 1))) || !cfg->depth ||
 	    cfg->depth > cfg->queue_size)
 		return vblk_fail(EINVAL, "vblk_open: bad configuration");
 	v = calloc(1, sizeof(*v));
@@ -151,10 +173,12 @@ int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 	v->depth = cfg->depth;
 	v->max_data = cfg->max_data;
 	v->frag_size = cfg->frag_size ? cfg->frag_size : 1000;
-	v->features = cfg->features ? cfg->features : VBLK_FEATURES_ALL;
+	v->features = features;
+	v->packed = packed;
 	v->max_desc = 3 + (v->max_data + v->frag_size - 1) / v->frag_size + 1;
 	v->slot_size = ALIGN_UP(TABLE_OFF(v) + 16ULL * v->max_desc, PAGE);
-	ring_size = ALIGN_UP(vring_size(v->num, PAGE), PAGE);
+	ring_size =
+		ALIGN_UP(packed ? vblk_packed_ring_size(v->num) : vring_size(v->num, PAGE), PAGE);
 	slots_start = v->nvqs * ring_size;
 	v->mem_size = slots_start + (uint64_t)v->nvqs * v->depth * v->slot_size;
 	/* The region boundary cuts the data of vq 0's first slot. */
@@ -209,7 +233,13 @@ int vblk_open(const struct vblk_config *cfg, struct vblk **vp)
 		goto err;
 
 	for (i = 0; i < v->nvqs; i++) {
-		vring_init(&v->vqs[i].vr, v->num, v->mem + i * ring_size, PAGE);
+		ret = 0;
+		if (packed)
+			ret = vblk_packed_init_vq(v, i, v->mem + i * ring_size);
+		else
+			vring_init(&v->vqs[i].vr, v->num, v->mem + i * ring_size, PAGE);
+		if (ret)
+			goto err;
 		v->vqs[i].slots = v->mem + slots_start + (uint64_t)i * v->depth * v->slot_size;
 		ret = setup_vq(v, i);
 		if (ret)
@@ -265,6 +295,7 @@ void vblk_close(struct vblk *v)
 		free(q->free_reqs);
 		free(q->free_ids);
 		free(q->by_head);
+		vblk_packed_free_vq(q);
 	}
 	if (v->mem)
 		munmap(v->mem, v->mem_size);
@@ -315,6 +346,14 @@ int vblk_set_log(struct vblk *v, void *log, int log_fd)
 			.avail_user_addr = (uintptr_t)q->vr.avail,
 			.log_guest_addr = vblk_gpa(v, q->vr.used),
 		};
+
+		/* As QEMU does, the device area's guest address (unused). */
+		if (v->packed) {
+			a.desc_user_addr = (uintptr_t)q->pdesc;
+			a.used_user_addr = (uintptr_t)q->device;
+			a.avail_user_addr = (uintptr_t)q->driver;
+			a.log_guest_addr = vblk_gpa(v, q->device);
+		}
 
 		ret = IOC(v->fd, VHOST_SET_VRING_ADDR, &a);
 	}
@@ -388,6 +427,15 @@ int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector
 		t[i].next = i + 1;
 	}
 
+	r->vq = vq;
+	if (v->packed) {
+		int ret = vblk_packed_req_new(v, r, t, n, layout & VBLK_INDIRECT);
+
+		if (ret)
+			return ret;
+		q->nfree_reqs--;
+		goto fill;
+	}
 	r->ndesc = layout & VBLK_INDIRECT ? 1 : n;
 	if (r->ndesc > q->nfree_ids)
 		return vblk_fail(EAGAIN, "vq %u: %u descriptors free, %u needed", vq, q->nfree_ids,
@@ -414,7 +462,7 @@ int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector
 		r->ntable = 0;
 	}
 
-	r->vq = vq;
+fill:
 	r->type = type;
 	r->sector = sector;
 	r->len = len;
@@ -445,7 +493,9 @@ int vblk_req_free(struct vblk *v, struct vblk_req *r)
 	if (r->inflight || !r->data)
 		return vblk_fail(EBUSY, "freeing a request in flight or free");
 	/* Never published: its descriptors are still ours. */
-	if (!r->done)
+	if (!r->done && v->packed)
+		vblk_packed_req_unpublished(v, r);
+	else if (!r->done)
 		for (unsigned int i = 0; i < r->ndesc; i++)
 			q->free_ids[q->nfree_ids++] = r->ids[r->ndesc - 1 - i];
 	r->data = NULL;
@@ -457,6 +507,8 @@ int vblk_publish_head(struct vblk *v, unsigned int vq, uint16_t head)
 {
 	struct vblk_vq *q = &v->vqs[vq];
 
+	if (v->packed)
+		return vblk_packed_publish_head(v, vq, head);
 	q->vr.avail->ring[q->avail_idx % v->num] = head;
 	q->avail_idx++;
 	__atomic_store_n(&q->vr.avail->idx, q->avail_idx, __ATOMIC_RELEASE);
@@ -472,7 +524,16 @@ int vblk_publish(struct vblk *v, struct vblk_req *r)
 	q->by_head[r->head] = r;
 	r->inflight = true;
 	q->inflight++;
+	if (v->packed)
+		return vblk_packed_publish(v, r);
 	return vblk_publish_head(v, r->vq, r->head);
+}
+
+struct vring_desc *vblk_req_desc(struct vblk *v, struct vblk_req *r, unsigned int k)
+{
+	if (!v->packed)
+		return &v->vqs[r->vq].vr.desc[r->ids[k]];
+	return r->table ? &r->ind : &r->draft[k];
 }
 
 volatile uint16_t *vblk_used_event(struct vblk *v, unsigned int vq)
@@ -494,28 +555,34 @@ int vblk_wait_taken(struct vblk *v, unsigned int vq, int timeout_ms)
 		return vblk_fail(EOPNOTSUPP,
 				 "vq %u: without EVENT_IDX the device does not say what it took",
 				 vq);
-	while (*vblk_avail_event(v, vq) != want) {
+	while (v->packed ? !vblk_packed_taken(v, vq) : *vblk_avail_event(v, vq) != want) {
 		if (now_ms() > deadline)
-			return vblk_fail(ETIMEDOUT, "vq %u: avail_event is %u after %d ms, not %u",
-					 vq, *vblk_avail_event(v, vq), timeout_ms, want);
+			return vblk_fail(ETIMEDOUT, "vq %u: not all taken after %d ms", vq,
+					 timeout_ms);
 		usleep(1000);
 	}
 	return 0;
 }
 
-int vblk_kick(struct vblk *v, unsigned int vq, bool force)
+bool vblk_kick_wanted(struct vblk *v, unsigned int vq)
 {
 	struct vblk_vq *q = &v->vqs[vq];
-	uint16_t old = q->kicked_idx, new = q->avail_idx;
-	bool need;
 
 	/* The new avail idx must be visible before we read what the device wants. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (v->packed)
+		return vblk_packed_kick_wanted(v, vq);
 	if (v->features & VBLK_BIT(VIRTIO_RING_F_EVENT_IDX))
-		need = vring_need_event(*vblk_avail_event(v, vq), new, old);
-	else
-		need = !(*(volatile __virtio16 *)&q->vr.used->flags & VRING_USED_F_NO_NOTIFY);
-	q->kicked_idx = new;
+		return vring_need_event(*vblk_avail_event(v, vq), q->avail_idx, q->kicked_idx);
+	return !(*(volatile __virtio16 *)&q->vr.used->flags & VRING_USED_F_NO_NOTIFY);
+}
+
+int vblk_kick(struct vblk *v, unsigned int vq, bool force)
+{
+	struct vblk_vq *q = &v->vqs[vq];
+	bool need = vblk_kick_wanted(v, vq);
+
+	q->kicked_idx = q->avail_idx;
 	if ((need || force) && eventfd_write(q->kick, 1))
 		return vblk_fail(errno, "vq %u: kick", vq);
 	return 0;
@@ -530,14 +597,49 @@ int vblk_submit(struct vblk *v, struct vblk_req *r)
 
 uint16_t vblk_used_idx(struct vblk *v, unsigned int vq)
 {
+	if (v->packed)
+		return vblk_packed_used_idx(v, vq);
 	return __atomic_load_n(&v->vqs[vq].vr.used->idx, __ATOMIC_ACQUIRE);
+}
+
+int vblk_vring_base_count(struct vblk *v, unsigned int vq, uint32_t base)
+{
+	if (v->packed)
+		return vblk_packed_base_count(v, vq, base);
+	return base;
+}
+
+void vblk_used_area(struct vblk *v, unsigned int vq, uint64_t *gpa, uint64_t *len)
+{
+	struct vblk_vq *q = &v->vqs[vq];
+
+	if (v->packed) {
+		*gpa = vblk_gpa(v, q->pdesc);
+		*len = vblk_packed_ring_size(v->num);
+	} else {
+		*gpa = vblk_gpa(v, q->vr.used);
+		*len = sizeof(*q->vr.used) + v->num * sizeof(q->vr.used->ring[0]) + 2;
+	}
+}
+
+uint64_t vblk_used_gpa(struct vblk *v, const struct vblk_req *r)
+{
+	struct vblk_vq *q = &v->vqs[r->vq];
+
+	if (v->packed)
+		return vblk_gpa(v, &q->pdesc[r->used_slot].flags);
+	return vblk_gpa(v, &q->vr.used->idx);
 }
 
 static int collect(struct vblk *v, unsigned int vq, struct vblk_req **done, unsigned int max)
 {
 	struct vblk_vq *q = &v->vqs[vq];
-	uint16_t idx = vblk_used_idx(v, vq);
+	uint16_t idx;
 	unsigned int n = 0;
+
+	if (v->packed)
+		return vblk_packed_collect(v, vq, done, max);
+	idx = vblk_used_idx(v, vq);
 
 	if ((uint16_t)(idx - q->used_idx) > q->inflight)
 		return vblk_fail(EPROTO, "vq %u: used idx went from %u to %u with %u in flight", vq,
@@ -569,6 +671,8 @@ static bool arm(struct vblk *v, unsigned int vq)
 {
 	struct vblk_vq *q = &v->vqs[vq];
 
+	if (v->packed)
+		return vblk_packed_arm(v, vq);
 	if (v->features & VBLK_BIT(VIRTIO_RING_F_EVENT_IDX))
 		*vblk_used_event(v, vq) = q->used_idx;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -3,10 +3,13 @@
  * vblk: a small virtio-blk driver in userspace, the "guest" of the data-path
  * suites.  One anonymous mapping is the guest's memory: guest physical
  * address 0 is its start, and it is described to the device as two regions,
- * so that some buffers cross a region boundary.  It holds the split rings and,
- * per virtqueue, a fixed number of request slots.  A request's header, data
- * and status byte are contiguous in its slot; layout flags choose how the
- * descriptor chain cuts them.
+ * so that some buffers cross a region boundary.  It holds the rings, split
+ * or packed (VIRTIO_F_RING_PACKED negotiated), and, per virtqueue, a fixed
+ * number of request slots.  A request's header, data and status byte are
+ * contiguous in its slot; layout flags choose how the descriptor chain cuts
+ * them.  The same calls drive either ring: a split ring's counters (avail
+ * and used indexes) keep their meaning on a packed ring, as counts of
+ * buffers published and used.
  *
  * Functions return 0 (or a count) on success and -errno on failure, never
  * exit, and leave a message for vblk_error().  x86 only: little endian, no
@@ -31,13 +34,23 @@
 #define VBLK_MAX_VQS 64
 
 #define VBLK_BIT(b) (1ULL << (b))
-/* What the device must offer, and what vblk_open() negotiates by default. */
-#define VBLK_FEATURES_ALL                                                                          \
+/* The features of a split ring that the device must offer. */
+#define VBLK_FEATURES_SPLIT                                                                        \
 	(VBLK_BIT(VIRTIO_F_VERSION_1) | VBLK_BIT(VIRTIO_F_ANY_LAYOUT) |                            \
 	 VBLK_BIT(VIRTIO_F_NOTIFY_ON_EMPTY) | VBLK_BIT(VIRTIO_RING_F_INDIRECT_DESC) |              \
 	 VBLK_BIT(VIRTIO_RING_F_EVENT_IDX) | VBLK_BIT(VIRTIO_BLK_F_MQ) |                           \
 	 VBLK_BIT(VIRTIO_BLK_F_FLUSH) | VBLK_BIT(VIRTIO_BLK_F_DISCARD) |                           \
 	 VBLK_BIT(VIRTIO_BLK_F_WRITE_ZEROES))
+/*
+ * What the device must offer, and what vblk_open() negotiates by default:
+ * VBLK_FEATURES_SPLIT, and VIRTIO_F_RING_PACKED when the environment says
+ * VBLK_RING=packed, so that every suite built on the default runs on
+ * packed rings.
+ */
+#define VBLK_FEATURES_ALL vblk_features_all()
+uint64_t vblk_features_all(void);
+/* Does VBLK_FEATURES_ALL ask for packed rings? */
+bool vblk_default_packed(void);
 
 /* Layout of a request's descriptor chain (flags, combinable). */
 enum {
@@ -52,7 +65,7 @@ enum {
 
 struct vblk_config {
 	unsigned int nvqs;       /* virtqueues configured, from 0 */
-	unsigned int queue_size; /* ring entries, a power of two */
+	unsigned int queue_size; /* ring entries: a power of two (split), up to 32768 */
 	unsigned int depth;      /* request slots per virtqueue */
 	uint32_t max_data;       /* data bytes per request */
 	uint32_t frag_size;      /* VBLK_FRAG piece size; 0: 1000 */
@@ -72,22 +85,48 @@ struct vblk_req {
 	void *data;                    /* len bytes of guest memory */
 	struct virtio_blk_outhdr *hdr; /* in guest memory */
 	volatile uint8_t *status;      /* 0xff until the device writes it */
-	uint16_t head;                 /* the chain's first ring descriptor */
-	unsigned int ndesc;            /* ring descriptors, ids[] */
-	uint16_t *ids;
-	struct vring_desc *table; /* the indirect table, or NULL */
+	uint16_t head;                 /* the chain's first ring descriptor; packed: its id */
+	unsigned int ndesc;            /* ring descriptors, ids[]; packed: ring slots */
+	uint16_t *ids;                 /* packed: ids[0] is the buffer id */
+	struct vring_desc *table;      /* the indirect table, or NULL */
 	unsigned int ntable;
 	bool inflight;     /* published, not yet used */
 	bool done;         /* used by the device */
 	uint32_t used_len; /* the used entry's len */
+	/*
+	 * Packed: the chain is drafted in split descriptors (next unused)
+	 * and written into the ring when published: draft[0..ndraft), or
+	 * the one descriptor ind of an indirect chain, whose table is
+	 * turned into packed descriptors then.  buf_id goes into every
+	 * descriptor (head unless a test changes it); used_slot is where
+	 * its used descriptor was found.
+	 */
+	struct vring_desc *draft;
+	unsigned int ndraft;
+	struct vring_desc ind;
+	uint16_t buf_id;
+	uint16_t used_slot;
 };
 
 struct vblk_vq {
-	struct vring vr;
+	struct vring vr;     /* split */
 	int kick, call, err; /* eventfds */
-	uint16_t avail_idx;  /* next avail entry to publish */
+	uint16_t avail_idx;  /* next avail entry to publish; packed: buffers published */
 	uint16_t kicked_idx; /* avail idx at the last kick decision */
-	uint16_t used_idx;   /* next used entry to reap */
+	uint16_t used_idx;   /* next used entry to reap; packed: buffers reaped */
+	/*
+	 * Packed: the ring and the two event areas, and positions counted in
+	 * slots from where the ring started (slot pos % num, wrap counter 1
+	 * in even laps): the next to publish and to reap, and where each of
+	 * the last num + 1 buffers published ended (pub_end[n % (num + 1)]
+	 * after n of them, npub so far).
+	 */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver, *device;
+	uint64_t avail_pos, used_pos;
+	uint64_t *pub_end;
+	uint64_t npub;
+	unsigned int nfree_slots;
 	uint16_t *free_ids;
 	unsigned int nfree_ids;
 	struct vblk_req *reqs; /* depth slots */
@@ -104,6 +143,7 @@ struct vblk {
 	uint64_t mem_size;
 	uint64_t split; /* guest physical start of the second region */
 	uint64_t features;
+	bool packed; /* VIRTIO_F_RING_PACKED */
 	unsigned int nvqs, num, depth, max_desc;
 	uint32_t max_data, frag_size;
 	uint64_t slot_size;
@@ -136,14 +176,41 @@ int vblk_req_new(struct vblk *v, unsigned int vq, uint32_t type, uint64_t sector
 		 unsigned int layout, struct vblk_req **reqp);
 /* Return a completed (or never published) request's slot. */
 int vblk_req_free(struct vblk *v, struct vblk_req *req);
-/* Put a chain head on the avail ring, without kicking. */
+/*
+ * Put a chain head on the avail ring, without kicking; packed: make a chain
+ * of one empty descriptor with buffer id @head available.  For tests of
+ * what the device refuses.
+ */
 int vblk_publish_head(struct vblk *v, unsigned int vq, uint16_t head);
 int vblk_publish(struct vblk *v, struct vblk_req *req);
-/* Kick if the device asks for it (used flags or avail_event); force: always. */
+/*
+ * Descriptor @k of @req's chain before it is published, for a test to
+ * damage: the ring's (split), or the draft publishing copies (packed; next
+ * means nothing there).  Descriptor 0 of an indirect chain points at the
+ * table.
+ */
+struct vring_desc *vblk_req_desc(struct vblk *v, struct vblk_req *req, unsigned int k);
+/*
+ * Does the device want a kick for what was published since the last kick
+ * decision (used flags or avail_event; packed: the device event area)?
+ */
+bool vblk_kick_wanted(struct vblk *v, unsigned int vq);
+/* Kick if the device asks for it; force: always. */
 int vblk_kick(struct vblk *v, unsigned int vq, bool force);
 int vblk_submit(struct vblk *v, struct vblk_req *req);
+/* Buffers used so far (split: used->idx; packed: counted in the ring). */
 uint16_t vblk_used_idx(struct vblk *v, unsigned int vq);
-/* EVENT_IDX: the driver's used_event and the device's avail_event of @vq. */
+/*
+ * The buffers the device took, from what VHOST_GET_VRING_BASE returned:
+ * split, the index itself; packed, counted up to the slot it names.
+ * -1 if no published buffer ends there.
+ */
+int vblk_vring_base_count(struct vblk *v, unsigned int vq, uint32_t base);
+/* Where the device writes to return requests: the used ring; packed, the ring. */
+void vblk_used_area(struct vblk *v, unsigned int vq, uint64_t *gpa, uint64_t *len);
+/* Where the device published @req: used->idx; packed, its used descriptor's flags. */
+uint64_t vblk_used_gpa(struct vblk *v, const struct vblk_req *req);
+/* EVENT_IDX, split: the driver's used_event and the device's avail_event of @vq. */
 volatile uint16_t *vblk_used_event(struct vblk *v, unsigned int vq);
 volatile uint16_t *vblk_avail_event(struct vblk *v, unsigned int vq);
 /*
@@ -228,6 +295,16 @@ int vblk_backend_badblocks(struct vblk_backend *b, bool bad, uint64_t first, uin
  */
 int vblk_fs_open(struct vblk_backend *b, uint64_t size, unsigned int block_size,
 		 const char *mkfs_opts);
+
+/* ---- packed rings (vblk_packed.c) ---- */
+
+/* Position @pos as VHOST_*_VRING_BASE and off_wrap have it: slot | wrap << 15. */
+uint16_t vblk_packed_enc(const struct vblk *v, uint64_t pos);
+/*
+ * Move @vq's packed ring, no backend attached and nothing in flight, to
+ * position @pos: the driver's, and the device's (VHOST_SET_VRING_BASE).
+ */
+int vblk_packed_set_pos(struct vblk *v, unsigned int vq, uint64_t pos);
 
 /* Deterministic pseudo-random bytes. */
 uint64_t vblk_rand(uint64_t *state);
