@@ -7,12 +7,15 @@
  * thread per queue waits on the kick eventfd once the backend is attached,
  * serves IN, OUT, FLUSH and GET_ID on a disk in memory, and signals the
  * call eventfd.  EVENT_IDX is not offered: every kick and call happens.
+ * Offered VIRTIO_F_RING_PACKED (a constructor argument) and acked, it
+ * serves packed rings through the reference device of packed_ref.hpp.
  */
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <poll.h>
 #include <set>
@@ -23,6 +26,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
+#include "packed_ref.hpp"
 #include "vhostctl/blk_request.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/eventfd.hpp"
@@ -42,6 +46,8 @@ struct FakeDisk {
 	std::set<uint64_t> badSectors;
 	/* The next request is reported as a malformed ring instead. */
 	std::atomic<bool> malformed{false};
+	/* Packed: the next request is used with a buffer id past the ring. */
+	std::atomic<bool> badUsedId{false};
 	std::atomic<uint64_t> requests{0};
 	std::atomic<uint64_t> reads{0}, writes{0};
 };
@@ -53,17 +59,22 @@ public:
 					    (1ULL << VIRTIO_BLK_F_FLUSH) |
 					    (1ULL << VIRTIO_BLK_F_MQ);
 
-	explicit FakeBlkDevice(FakeDisk &disk) : disk_(disk), vqs_(64) {}
+	/* @extra: features offered besides @offered (VIRTIO_F_RING_PACKED, say). */
+	explicit FakeBlkDevice(FakeDisk &disk, uint64_t extra = 0)
+		: disk_(disk), offered_(offered | extra), vqs_(64)
+	{}
 	~FakeBlkDevice() override { close(); }
 
 	std::string name() const override { return "fake-blk"; }
 	void setOwner() override {}
-	uint64_t features() override { return offered; }
+	uint64_t features() override { return offered_; }
 	void setFeatures(uint64_t f) override
 	{
-		if (f & ~offered)
+		if (f & ~offered_)
 			throw vhost::Error(EOPNOTSUPP, "VHOST_SET_FEATURES");
+		acked_ = f;
 	}
+	uint64_t acked() const noexcept { return acked_; }
 	void setMemTable(std::span<const vhost::MemRegion> regions) override
 	{
 		table_.assign(regions.begin(), regions.end());
@@ -76,8 +87,15 @@ public:
 	void setVringBase(unsigned int i, unsigned int base) override
 	{
 		vqs_.at(i).lastAvail = static_cast<uint16_t>(base);
+		vqs_.at(i).base = base;
 	}
-	unsigned int getVringBase(unsigned int i) override { return vqs_.at(i).lastAvail; }
+	unsigned int getVringBase(unsigned int i) override
+	{
+		Vq &q = vqs_.at(i);
+		if (packed())
+			return q.ref ? q.ref->base().encode() : q.base;
+		return q.lastAvail;
+	}
 	void setVringKick(unsigned int i, int fd) override { vqs_.at(i).kick = ::dup(fd); }
 	void setVringCall(unsigned int i, int fd) override { vqs_.at(i).call = ::dup(fd); }
 	void setVringErr(unsigned int i, int fd) override { vqs_.at(i).err = ::dup(fd); }
@@ -114,6 +132,9 @@ private:
 		vhost::VringAddr addr{0, 0, 0};
 		uint16_t lastAvail = 0;
 		uint16_t used = 0;
+		/* VHOST_SET_VRING_BASE as given, and the packed ring's device. */
+		unsigned int base = 0;
+		std::unique_ptr<PackedRef> ref;
 		int kick = -1, call = -1, err = -1;
 
 		Vq() = default;
@@ -143,8 +164,27 @@ private:
 		return reinterpret_cast<std::byte *>(addr) + offset;
 	}
 
-	/* Serve one chain; returns the bytes written into the driver's buffers. */
-	uint32_t request(Vq &q, uint16_t head)
+	bool packed() const noexcept { return acked_ & (1ULL << virtio::featureRingPacked); }
+
+	/* The buffers of the split chain at @head. */
+	std::vector<virtio::Buffer> splitChain(Vq &q, uint16_t head)
+	{
+		std::vector<virtio::Buffer> chain;
+		for (uint16_t d = head;;) {
+			std::byte *desc = at(q.addr.desc, 16 * d);
+			uint64_t gpa = vhost::le::load<uint64_t>(desc);
+			uint32_t len = vhost::le::load<uint32_t>(desc + 8);
+			uint16_t flags = vhost::le::load<uint16_t>(desc + 12);
+			chain.push_back({gpa, len, (flags & virtio::descFWrite) != 0});
+			if (!(flags & virtio::descFNext))
+				break;
+			d = vhost::le::load<uint16_t>(desc + 14);
+		}
+		return chain;
+	}
+
+	/* Serve one request; returns the bytes written into the driver's buffers. */
+	uint32_t request(const std::vector<virtio::Buffer> &bufs)
 	{
 		struct Buf {
 			std::byte *p;
@@ -152,16 +192,8 @@ private:
 			bool write;
 		};
 		std::vector<Buf> chain;
-		for (uint16_t d = head;;) {
-			std::byte *desc = at(q.addr.desc, 16 * d);
-			uint64_t gpa = vhost::le::load<uint64_t>(desc);
-			uint32_t len = vhost::le::load<uint32_t>(desc + 8);
-			uint16_t flags = vhost::le::load<uint16_t>(desc + 12);
-			chain.push_back({host(gpa, len), len, (flags & virtio::descFWrite) != 0});
-			if (!(flags & virtio::descFNext))
-				break;
-			d = vhost::le::load<uint16_t>(desc + 14);
-		}
+		for (const auto &b : bufs)
+			chain.push_back({host(b.gpa, b.len), b.len, b.deviceWritable});
 		auto h = virtio::blk::decodeHeader(
 			std::span<const std::byte, virtio::blk::headerSize>(
 				chain.front().p, virtio::blk::headerSize));
@@ -195,8 +227,41 @@ private:
 		return st == virtio::blk::StatusOk ? written : 1;
 	}
 
+	/* A packed ring, through the reference device. */
+	void servePacked(Vq &q)
+	{
+		q.ref = std::make_unique<PackedRef>(q.addr, q.num, false);
+		q.ref->setBase(virtio::PackedVringBase::decode(q.base));
+		for (;;) {
+			std::array<struct pollfd, 2> pfd = {
+				{{q.kick, POLLIN, 0}, {stop_.fd(), POLLIN, 0}}};
+			if (::poll(pfd.data(), 2, -1) < 0 || pfd[1].revents)
+				return;
+			vhost::drain(q.kick);
+			while (auto c = q.ref->pop()) {
+				if (disk_.malformed.exchange(false)) {
+					uint64_t one = 1;
+					(void)!::write(q.err, &one, sizeof(one));
+					continue;
+				}
+				uint64_t one = 1;
+				if (disk_.badUsedId.exchange(false)) {
+					/* Then serve no more: the next would overwrite it. */
+					q.ref->writeUsedRaw(static_cast<uint16_t>(q.num), 1,
+							    q.ref->usedFlagsNow());
+					(void)!::write(q.call, &one, sizeof(one));
+					return;
+				}
+				q.ref->push(*c, request(c->bufs));
+				(void)!::write(q.call, &one, sizeof(one));
+			}
+		}
+	}
+
 	void serve(Vq &q)
 	{
+		if (packed())
+			return servePacked(q);
 		std::byte *avail = at(q.addr.avail, 0);
 		std::byte *used = at(q.addr.used, 0);
 		auto availIdx = [&] {
@@ -219,7 +284,7 @@ private:
 					(void)!::write(q.err, &one, sizeof(one));
 					continue;
 				}
-				uint32_t len = request(q, head);
+				uint32_t len = request(splitChain(q, head));
 				std::byte *e = used + 4 + 8 * (q.used % q.num);
 				vhost::le::store<uint32_t>(e, head);
 				vhost::le::store<uint32_t>(e + 4, len);
@@ -234,6 +299,8 @@ private:
 	}
 
 	FakeDisk &disk_;
+	uint64_t offered_;
+	uint64_t acked_ = 0;
 	std::vector<vhost::MemRegion> table_;
 	std::vector<Vq> vqs_;
 	std::vector<std::thread> threads_;
