@@ -56,7 +56,10 @@ TEST_CASE("features offered are the kernel's the bridge can honour, plus its own
 	uint64_t kernel = FakeKernel::vhostBlkFeatures | packed | iommu | wce | logAll;
 	uint64_t f = offeredFeatures(kernel, false);
 
-	CHECK((f & (packed | iommu | wce)) == 0);
+	CHECK((f & (iommu | wce)) == 0);
+	/* Packed rings, when the kernel has them: the bridge passes their state on. */
+	CHECK(f & packed);
+	CHECK_FALSE(offeredFeatures(FakeKernel::vhostBlkFeatures, false) & packed);
 	/* Dirty logging, for migration: the bridge maps the log for the kernel. */
 	CHECK(f & logAll);
 	CHECK_FALSE(offeredFeatures(FakeKernel::vhostBlkFeatures, false) & logAll);
@@ -83,13 +86,13 @@ TEST_CASE("SET_FEATURES reaches the kernel without bit 30 or the bridge's bits",
 	  "[vhost-user-backend]")
 {
 	Bridge br;
-	br.kernel.features |= bit(VIRTIO_F_RING_PACKED);
+	br.kernel.features |= bit(VIRTIO_F_ACCESS_PLATFORM);
 	auto fe = br.frontend();
 
 	CHECK(fe->protocolFeatures() ==
 	      (Backend::protocolFeatures & Frontend::supportedProtocolFeatures));
 	CHECK(fe->backendQueues() == 4);
-	CHECK_FALSE(fe->features() & bit(VIRTIO_F_RING_PACKED));
+	CHECK_FALSE(fe->features() & bit(VIRTIO_F_ACCESS_PLATFORM));
 	fe->setOwner();
 	uint64_t want = fe->features();
 	/* The Frontend adds bit 30, as QEMU echoes it. */
@@ -100,7 +103,7 @@ TEST_CASE("SET_FEATURES reaches the kernel without bit 30 or the bridge's bits",
 	CHECK(call.a == (want & FakeKernel::vhostBlkFeatures));
 
 	/* A bit never offered is refused, and the connection goes on. */
-	CHECK(failsWith([&] { fe->setFeatures(want | bit(VIRTIO_F_RING_PACKED)); }, EIO));
+	CHECK(failsWith([&] { fe->setFeatures(want | bit(VIRTIO_F_ACCESS_PLATFORM)); }, EIO));
 	CHECK(br.kernel.count("setFeatures") == 1);
 	fe->setFeatures(want);
 	CHECK(br.kernel.count("setFeatures") == 2);

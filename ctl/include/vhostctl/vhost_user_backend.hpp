@@ -163,6 +163,8 @@ public:
 private:
 	struct Ring {
 		std::optional<unsigned int> num;
+		/* SET_VRING_BASE as given: packed, both indices and wrap counters. */
+		std::optional<unsigned int> base;
 		std::optional<VringAddrMsg> addr;
 		/* Translated, as the kernel has it. */
 		std::optional<VringAddr> kernelAddr;
@@ -202,6 +204,8 @@ private:
 	/* CONFIG_CHANGE_MSG on the backend channel, if there is one. */
 	void notifyConfigChange();
 
+	/* VIRTIO_F_RING_PACKED was acked: the rings are packed. */
+	bool packed() const noexcept;
 	bool enabled(const Ring &r) const noexcept;
 	bool wanted(const Ring &r) const noexcept;
 	/* Lay the virtqueues out over workers, and set the busy-poll timeout. */

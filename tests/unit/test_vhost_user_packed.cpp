@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Packed rings through vhostctl serve: the bridge offers VIRTIO_F_RING_PACKED
+ * when the kernel does, passes SET/GET_VRING_BASE in the packed encoding,
+ * checks the three areas at their packed sizes, refuses dirty logging of
+ * packed rings.
+ */
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include "bridge_util.hpp"
+#include "vhostctl/packed_queue.hpp"
+
+using namespace test::bridge;
+using Catch::Matchers::ContainsSubstring;
+using test::FakeKernel;
+
+namespace {
+
+constexpr uint64_t packedBit = bit(VIRTIO_F_RING_PACKED);
+constexpr uint64_t logAllBit = bit(VHOST_F_LOG_ALL);
+
+/* A packed ring of @num entries at the start of ring area @q of @g. */
+vhost::VringAddr packedAddr(const Guest &g, unsigned int q, unsigned int num)
+{
+	uint64_t base = g.rings[q].userAddr();
+	return {base, base + 16ULL * num, base + 16ULL * num + 4};
+}
+
+/* Owner, features with RING_PACKED, memory. */
+void packedBringUp(Frontend &fe, Guest &g, uint64_t extra = 0)
+{
+	fe.setOwner();
+	fe.setFeatures((fe.features() & FakeKernel::vhostBlkFeatures) | packedBit | extra);
+	fe.setMemTable(g.mem.regions());
+}
+
+} // namespace
+
+TEST_CASE("serve: packed rings pass their base, both indices and wrap counters, both ways",
+	  "[vhost-user-backend][packed]")
+{
+	Bridge br;
+	Guest g;
+	br.kernel.features |= packedBit;
+	auto fe = br.frontend();
+	REQUIRE(fe->features() & packedBit);
+	packedBringUp(*fe, g);
+	CHECK(br.kernel.last("setFeatures").a & packedBit);
+
+	/* 100 entries: not a power of two, which a packed ring may be. */
+	fe->setVringNum(0, 100);
+	CHECK(br.kernel.last("setVringNum", 0).a == 100);
+	fe->setVringAddr(0, packedAddr(g, 0, 100));
+	auto addr = br.kernel.last("setVringAddr", 0);
+	CHECK(addr.b - addr.a == 1600);
+	CHECK(addr.c - addr.a == 1604);
+	/* A fresh ring: index 0, wrap counter 1, on both sides, as given. */
+	fe->setVringBase(0, 0x80008000u);
+	CHECK(br.kernel.last("setVringBase", 0).a == 0x80008000u);
+	fe->setVringCall(0, g.calls[0].fd());
+	fe->setVringKick(0, g.kicks[0].fd());
+	fe->enableVring(0, true);
+	CHECK(br.kernel.count("setBackend") == 1);
+	br.kernel.check("packed ring attached");
+	CHECK(br.kernel.violations.empty());
+
+	/* Stopped mid-lap: the kernel's value goes back as it is. */
+	uint32_t stopped = virtio::PackedVringBase{42, false, 37, true}.encode();
+	br.kernel.vringBase = stopped;
+	CHECK(fe->getVringBase(0) == stopped);
+
+	/* And comes back on the next start (a migration's destination, say). */
+	fe->setVringBase(0, stopped);
+	CHECK(br.kernel.last("setVringBase", 0).a == stopped);
+}
+
+TEST_CASE("serve: packed ring sizes and bases are checked for their layout",
+	  "[vhost-user-backend][packed]")
+{
+	Bridge br;
+	Guest g;
+	br.kernel.features |= packedBit;
+	auto fe = br.frontend();
+
+	SECTION("split: powers of two, 16-bit bases")
+	{
+		bringUp(*fe, g);
+		CHECK(failsWith([&] { fe->setVringNum(0, 100); }, EIO));
+		CHECK(br.log.has("vq 0: ring size 100 is not a power of two"));
+		CHECK(failsWith([&] { fe->setVringBase(0, 0x80008000u); }, EIO));
+		CHECK(br.log.has("vq 0: base 2147516416 is not a ring index"));
+		CHECK(br.kernel.count("setVringBase") == 0);
+	}
+	SECTION("packed: 1 to 32768 entries, indices within the ring")
+	{
+		packedBringUp(*fe, g);
+		CHECK(failsWith([&] { fe->setVringNum(0, 0); }, EIO));
+		CHECK(failsWith([&] { fe->setVringNum(0, 32769); }, EIO));
+		CHECK(br.log.has("vq 0: packed ring size 32769 is not from 1 to 32768"));
+		fe->setVringNum(0, 32768);
+		fe->setVringNum(0, 3);
+		fe->setVringNum(0, 100);
+		std::size_t before = br.kernel.count("setVringBase");
+		uint32_t availPast = virtio::PackedVringBase{100, true, 0, true}.encode();
+		CHECK(failsWith([&] { fe->setVringBase(0, availPast); }, EIO));
+		uint32_t usedPast = virtio::PackedVringBase{0, true, 100, false}.encode();
+		CHECK(failsWith([&] { fe->setVringBase(0, usedPast); }, EIO));
+		CHECK(br.log.has("vq 0: packed base 0x648000 (avail 0, used 100) is past a ring "
+				 "of 100 entries"));
+		CHECK(br.kernel.count("setVringBase") == before);
+		fe->setVringBase(0, virtio::PackedVringBase{99, false, 99, true}.encode());
+		CHECK(br.kernel.count("setVringBase") == before + 1);
+	}
+	SECTION("a base given before the size is checked when the ring starts")
+	{
+		packedBringUp(*fe, g);
+		fe->setVringBase(0, virtio::PackedVringBase{50, true, 50, true}.encode());
+		fe->setVringNum(0, 20);
+		fe->setVringAddr(0, packedAddr(g, 0, 20));
+		fe->setVringCall(0, g.calls[0].fd());
+		fe->setVringKick(0, g.kicks[0].fd());
+		CHECK(failsWith([&] { fe->enableVring(0, true); }, EIO));
+		CHECK(br.log.has("past a ring of 20 entries"));
+		CHECK(br.kernel.count("setBackend") == 0);
+	}
+	SECTION("features that turn a packed ring of 100 split refuse it at start")
+	{
+		packedBringUp(*fe, g);
+		fe->setVringNum(0, 100);
+		fe->setVringAddr(0, packedAddr(g, 0, 100));
+		fe->setVringBase(0, 0x80008000u);
+		fe->setFeatures(fe->features() & FakeKernel::vhostBlkFeatures);
+		fe->setVringCall(0, g.calls[0].fd());
+		fe->setVringKick(0, g.kicks[0].fd());
+		CHECK(failsWith([&] { fe->enableVring(0, true); }, EIO));
+		CHECK(br.log.has("vq 0: ring size 100 is not a power of two"));
+		CHECK(br.kernel.count("setBackend") == 0);
+	}
+}
+
+TEST_CASE("serve: a packed ring's event areas are 4 bytes, which may end a region",
+	  "[vhost-user-backend][packed]")
+{
+	Bridge br;
+	Guest g;
+	br.kernel.features |= packedBit;
+	auto fe = br.frontend();
+	packedBringUp(*fe, g);
+
+	/* A ring of 8 whose device area is the last 4 bytes of the first region. */
+	auto table = g.mem.regions();
+	uint64_t end = table[0].userAddr + table[0].size;
+	vhost::VringAddr a{end - 136, end - 8, end - 4};
+	fe->setVringNum(0, 8);
+	fe->setVringAddr(0, a);
+	auto call = br.kernel.last("setVringAddr", 0);
+	CHECK(call.c - call.a == 132);
+	/* One byte further crosses into the next region. */
+	CHECK(failsWith([&] { fe->setVringAddr(0, {end - 136, end - 8, end - 3}); }, EIO));
+	CHECK(br.log.has("vq 0: a packed ring of 8 entries"));
+	/* As a split ring, its used ring would not fit there. */
+	Bridge split;
+	Guest sg;
+	auto sfe = split.frontend();
+	bringUp(*sfe, sg);
+	auto stable = sg.mem.regions();
+	uint64_t send = stable[0].userAddr + stable[0].size;
+	sfe->setVringNum(0, 8);
+	CHECK(failsWith([&] { sfe->setVringAddr(0, {send - 136, send - 8, send - 4}); }, EIO));
+}
+
+TEST_CASE("serve: dirty logging of packed rings is refused, with the reason",
+	  "[vhost-user-backend][packed]")
+{
+	Bridge br;
+	Guest g;
+	br.kernel.features |= packedBit | logAllBit;
+	auto fe = br.frontend();
+	REQUIRE(fe->features() & logAllBit);
+	fe->setOwner();
+	uint64_t base = fe->features() & (FakeKernel::vhostBlkFeatures | packedBit);
+
+	/* QEMU asks for LOG_ALL when a migration starts; refused, it fails the migration. */
+	CHECK(failsWith([&] { fe->setFeatures(base | logAllBit); }, EIO));
+	CHECK(br.log.has("dirty logging (LOG_ALL) of packed rings is not supported"));
+	CHECK(br.kernel.count("setFeatures") == 0);
+	fe->setFeatures(base);
+	fe->setMemTable(g.mem.regions());
+	fe->setVringNum(0, 8);
+	auto a = packedAddr(g, 0, 8);
+	a.flags = 1u << VHOST_VRING_F_LOG;
+	a.log = 0x1000;
+	CHECK(failsWith([&] { fe->setVringAddr(0, a); }, EIO));
+	CHECK(br.log.has("vq 0: dirty logging of a packed ring is not supported"));
+	CHECK(br.kernel.count("setVringAddr") == 0);
+
+	/* Split rings log as before. */
+	fe->setFeatures((base & ~packedBit) | logAllBit);
+	CHECK(br.kernel.last("setFeatures").a & logAllBit);
+}
