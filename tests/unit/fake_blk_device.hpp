@@ -50,6 +50,8 @@ struct FakeDisk {
 	std::atomic<bool> badUsedId{false};
 	std::atomic<uint64_t> requests{0};
 	std::atomic<uint64_t> reads{0}, writes{0};
+	/* The features the last device was given (VHOST_SET_FEATURES). */
+	std::atomic<uint64_t> acked{0};
 };
 
 class FakeBlkDevice final : public vhost::BlkTransport
@@ -73,21 +75,29 @@ public:
 		if (f & ~offered_)
 			throw vhost::Error(EOPNOTSUPP, "VHOST_SET_FEATURES");
 		acked_ = f;
+		disk_.acked = f;
 	}
 	uint64_t acked() const noexcept { return acked_; }
 	void setMemTable(std::span<const vhost::MemRegion> regions) override
 	{
 		table_.assign(regions.begin(), regions.end());
 	}
-	void setVringNum(unsigned int i, unsigned int num) override { vqs_.at(i).num = num; }
+	/* A packed ring's device state goes with its size, addresses and base. */
+	void setVringNum(unsigned int i, unsigned int num) override
+	{
+		vqs_.at(i).num = num;
+		vqs_.at(i).ref.reset();
+	}
 	void setVringAddr(unsigned int i, const vhost::VringAddr &a) override
 	{
 		vqs_.at(i).addr = a;
+		vqs_.at(i).ref.reset();
 	}
 	void setVringBase(unsigned int i, unsigned int base) override
 	{
 		vqs_.at(i).lastAvail = static_cast<uint16_t>(base);
 		vqs_.at(i).base = base;
+		vqs_.at(i).ref.reset();
 	}
 	unsigned int getVringBase(unsigned int i) override
 	{
@@ -106,6 +116,8 @@ public:
 		for (auto &t : threads_)
 			t.join();
 		threads_.clear();
+		/* The backend may be attached again (a bridge's rings set up again). */
+		stop_.consume();
 	}
 
 	void setBackend(int) override
@@ -230,8 +242,10 @@ private:
 	/* A packed ring, through the reference device. */
 	void servePacked(Vq &q)
 	{
-		q.ref = std::make_unique<PackedRef>(q.addr, q.num, false);
-		q.ref->setBase(virtio::PackedVringBase::decode(q.base));
+		if (!q.ref) {
+			q.ref = std::make_unique<PackedRef>(q.addr, q.num, false);
+			q.ref->setBase(virtio::PackedVringBase::decode(q.base));
+		}
 		for (;;) {
 			std::array<struct pollfd, 2> pfd = {
 				{{q.kick, POLLIN, 0}, {stop_.fd(), POLLIN, 0}}};

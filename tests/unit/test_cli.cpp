@@ -126,7 +126,8 @@ TEST_CASE("help: every object, then each command's keywords or options", "[cli][
 	CHECK(run.status == 0);
 	CHECK(run.err.empty());
 	for (auto text : {"--backend", "block device or file to serve", "--iodepth",
-			  "requests in flight per queue", "--worker-mode", "task or kthread"})
+			  "requests in flight per queue", "--worker-mode", "task or kthread",
+			  "--ring", "split (default) or packed"})
 		CHECK_THAT(run.out, ContainsSubstring(text));
 	auto runHelp = tool(s, {"run", "help"});
 	CHECK_THAT(runHelp.out, ContainsSubstring("requests in flight per queue"));
@@ -187,6 +188,10 @@ TEST_CASE("Bad input is one line on stderr and exit status 2", "[cli]")
 		     "--workers takes single, per-vq, auto or a number");
 	checkFailure(tool(s, {"run", "--backend", "/x", "--rw", "read"}), 2,
 		     "--rw takes randread, randwrite or randrw");
+	checkFailure(tool(s, {"run", "--backend", "/x", "--ring", "ring"}), 2,
+		     "run: --ring takes split or packed, not 'ring'");
+	checkFailure(tool(s, {"bench", "--vhost-user", "/x", "--ring", "Packed"}), 2,
+		     "bench: --ring takes split or packed, not 'Packed'");
 	checkFailure(tool(s, {"top", "--interval", "-1"}), 2, "top:");
 	checkFailure(tool(s, {"top", "--bogus"}), 2, "top:");
 	checkFailure(tool(s, {"dev", "resize"}), 2, "'dev ID' is missing");
@@ -544,6 +549,8 @@ TEST_CASE("run options: defaults and parsing", "[cli][run]")
 	CHECK(a.w.bs == 4096);
 	CHECK(a.w.iodepth == 32);
 	CHECK(a.w.rateIops == 0);
+	CHECK(a.w.ring == virtio::RingType::Split);
+	CHECK(driverConfig(a.w, 1).ring == virtio::RingType::Split);
 	CHECK_FALSE(a.workerMode);
 
 	o = parseOptions({"--backend", "/f", "--queues", "4", "--workers", "per-vq", "--duration",
@@ -557,6 +564,12 @@ TEST_CASE("run options: defaults and parsing", "[cli][run]")
 	CHECK(o.work.w.iodepth == 8);
 	CHECK(o.work.w.rateIops == 2000);
 	CHECK(o.work.workerMode == vhost::WorkerMode::Kthread);
+	o = parseOptions({"--backend", "/f", "--ring", "packed", "--iodepth", "8"});
+	CHECK(o.work.w.ring == virtio::RingType::Packed);
+	/* The same ring size as split, so that the two compare. */
+	auto cfg = driverConfig(o.work.w, 1);
+	CHECK(cfg.ring == virtio::RingType::Packed);
+	CHECK(cfg.queueSize == 32);
 	/* fio's names, and "rw" as an alias of randrw. */
 	CHECK(parseOptions({"--backend", "/f", "--rw", "rw"}).work.w.rw == Rw::Mixed);
 	CHECK(rwName(Rw::Mixed) == "randrw");
