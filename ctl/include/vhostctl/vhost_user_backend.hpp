@@ -22,6 +22,11 @@
  *   address go to the kernel as they come, the ring left running.  A log
  *   that cannot be mapped ends the connection: QEMU takes any reply to
  *   SET_LOG_BASE as success.
+ * - Packed rings (VIRTIO_F_RING_PACKED, offered when the kernel offers it):
+ *   any size up to 32768, the three areas checked at their packed sizes,
+ *   SET/GET_VRING_BASE in the packed encoding (both indices and wrap
+ *   counters) passed through; dirty logging of packed rings is refused,
+ *   QEMU's log address for them not covering the descriptor ring.
  * - Rings: the backing file is attached once the rings are set up and
  *   enabled; GET_VRING_BASE (or SET_VRING_ENABLE 0) stops a ring in the
  *   kernel, which drains it first; reconfiguring a ring detaches the backend
