@@ -102,6 +102,8 @@ public:
 	unsigned int getVringBase(unsigned int i) override
 	{
 		Vq &q = vqs_.at(i);
+		/* Between two batches, as the kernel stops a ring before it answers. */
+		std::lock_guard lock(q.mutex);
 		if (packed())
 			return q.ref ? q.ref->base().encode() : q.base;
 		return q.lastAvail;
@@ -147,6 +149,8 @@ private:
 		/* VHOST_SET_VRING_BASE as given, and the packed ring's device. */
 		unsigned int base = 0;
 		std::unique_ptr<PackedRef> ref;
+		/* Held by the thread serving the ring while it serves a batch. */
+		std::mutex mutex;
 		int kick = -1, call = -1, err = -1;
 
 		Vq() = default;
@@ -252,6 +256,7 @@ private:
 			if (::poll(pfd.data(), 2, -1) < 0 || pfd[1].revents)
 				return;
 			vhost::drain(q.kick);
+			std::lock_guard lock(q.mutex);
 			while (auto c = q.ref->pop()) {
 				if (disk_.malformed.exchange(false)) {
 					uint64_t one = 1;
@@ -289,6 +294,7 @@ private:
 			if (::poll(pfd.data(), 2, -1) < 0 || pfd[1].revents)
 				return;
 			vhost::drain(q.kick);
+			std::lock_guard lock(q.mutex);
 			while (q.lastAvail != availIdx()) {
 				uint16_t head = vhost::le::load<uint16_t>(
 					avail + 4 + 2 * (q.lastAvail % q.num));

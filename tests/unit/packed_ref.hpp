@@ -174,8 +174,8 @@ public:
 	/* The device's event suppression area (the driver reads it to kick). */
 	void setEvent(uint16_t offWrap, uint16_t f)
 	{
-		vhost::le::store<uint16_t>(device_, offWrap);
-		vhost::le::store<uint16_t>(device_ + 2, f);
+		atomic16(device_).store(vhost::le::convert(offWrap), std::memory_order_relaxed);
+		atomic16(device_ + 2).store(vhost::le::convert(f), std::memory_order_release);
 	}
 	/* EVENT_IDX: a kick when the driver makes available the slot @ahead slots past what was
 	 * read. */
@@ -186,10 +186,22 @@ public:
 			 virtio::eventFlagsDesc);
 	}
 	/* The driver's event suppression area. */
-	uint16_t driverOffWrap() const { return vhost::le::load<uint16_t>(driver_); }
-	uint16_t driverFlags() const { return vhost::le::load<uint16_t>(driver_ + 2); }
+	uint16_t driverOffWrap() const
+	{
+		return vhost::le::convert(atomic16(driver_).load(std::memory_order_relaxed));
+	}
+	uint16_t driverFlags() const
+	{
+		return vhost::le::convert(atomic16(driver_ + 2).load(std::memory_order_acquire));
+	}
 
 private:
+	/* The areas are written by one side while the other reads them. */
+	static std::atomic_ref<uint16_t> atomic16(std::byte *p) noexcept
+	{
+		return std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t *>(p));
+	}
+
 	std::byte *descAt(unsigned int slot) const noexcept { return desc_ + 16 * slot; }
 	uint16_t flags(unsigned int slot) const noexcept
 	{
