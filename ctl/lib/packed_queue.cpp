@@ -231,8 +231,12 @@ std::optional<UsedElem> PackedQueue::popUsed()
 	if (!st.slots)
 		throw vhost::Error(EPROTO,
 				   fmt::format("{}: buffer id {} is not in flight", where(), id));
-	/* Without WRITE the length is reserved: the device wrote nothing. */
-	uint32_t len = (flags & descFWrite) ? vhost::le::load<uint32_t>(d + lenOffset) : 0;
+	/*
+	 * The length whether or not the device set WRITE in the used flags:
+	 * QEMU and the kernel never set it, and Linux's driver reads the
+	 * length regardless.
+	 */
+	uint32_t len = vhost::le::load<uint32_t>(d + lenOffset);
 	if (len > st.writable)
 		throw vhost::Error(EPROTO,
 				   fmt::format("{}: buffer id {} used with {} bytes written, but "

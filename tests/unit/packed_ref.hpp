@@ -7,9 +7,11 @@
  * test::DriverBug when the driver breaks a rule (a buffer whose
  * descriptors are not all available in their lap, writable elements
  * before readable ones, a chain longer than the ring, a flag the driver
- * may not set); it writes used descriptors, honours the driver's event
- * suppression area when it decides to call, and can write anything at
- * all into the ring for the tests of a misbehaving device.
+ * may not set); it writes used descriptors (without VIRTQ_DESC_F_WRITE,
+ * as QEMU and the kernel module do, or with it, as DPDK does), honours
+ * the driver's event suppression area when it decides to call, and can
+ * write anything at all into the ring for the tests of a misbehaving
+ * device.
  *
  * Positions are tracked as free-running counts of slots, not as the 15-bit
  * index and wrap bit the ring stores, so that its arithmetic is not the
@@ -131,10 +133,14 @@ public:
 
 	/*
 	 * Use buffer @id, which took @slots slots, @len bytes written: one
-	 * used descriptor at the next used slot, then skip the rest.  Returns
-	 * whether the driver's event suppression area asks for a call now.
+	 * used descriptor at the next used slot, then skip the rest.  Its
+	 * flags carry VIRTQ_DESC_F_WRITE only with @dpdk: QEMU
+	 * (virtqueue_packed_fill_desc) and the kernel module never set it,
+	 * DPDK sets it when it wrote something; the length is there either
+	 * way.  Returns whether the driver's event suppression area asks for
+	 * a call now.
 	 */
-	bool push(uint16_t id, uint32_t len, unsigned int slots, bool written = true)
+	bool push(uint16_t id, uint32_t len, unsigned int slots, bool dpdk = false)
 	{
 		if (usedCount_ + slots > availCount_)
 			throw std::logic_error("reference device: using slots it has not read");
@@ -143,7 +149,7 @@ public:
 		vhost::le::store<uint16_t>(d + 12, id);
 		vhost::le::store<uint32_t>(d + 8, len);
 		uint16_t f = static_cast<uint16_t>((wrapOf(old) ? avail | used : 0) |
-						   (written ? write : 0));
+						   (dpdk && len ? write : 0));
 		std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t *>(d + 14))
 			.store(vhost::le::convert(f), std::memory_order_release);
 		usedCount_ += slots;
@@ -164,11 +170,11 @@ public:
 		std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t *>(d + 14))
 			.store(vhost::le::convert(f), std::memory_order_release);
 	}
-	/* The flags a used descriptor at the next used slot carries. */
-	uint16_t usedFlagsNow(bool written = true) const noexcept
+	/* The flags a used descriptor at the next used slot carries (WRITE with @dpdk). */
+	uint16_t usedFlagsNow(bool dpdk = false) const noexcept
 	{
 		return static_cast<uint16_t>((wrapOf(usedCount_) ? avail | used : 0) |
-					     (written ? write : 0));
+					     (dpdk ? write : 0));
 	}
 
 	/* The device's event suppression area (the driver reads it to kick). */

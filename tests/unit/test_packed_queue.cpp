@@ -252,7 +252,9 @@ TEST_CASE("Buffers flow through many laps of a ring of 100, used in any order", 
 		std::vector<uint16_t> order;
 		for (std::size_t i = 0; i < k; i++) {
 			const auto &c = taken[i];
-			r.dev.push(c, static_cast<uint32_t>(c.writable - c.id % 2));
+			/* Used flags as QEMU and the kernel write them, and a third as DPDK's. */
+			r.dev.push(c.id, static_cast<uint32_t>(c.writable - c.id % 2), c.slots,
+				   c.id % 3 == 0);
 			order.push_back(c.id);
 		}
 		taken.erase(taken.begin(), taken.begin() + static_cast<std::ptrdiff_t>(k));
@@ -560,7 +562,8 @@ TEST_CASE("A used descriptor the driver cannot believe is a protocol error", "[p
 	CHECK(u->len == 600);
 }
 
-TEST_CASE("Used flags: only AVAIL == USED == the lap is used; no WRITE, no length", "[packed]")
+TEST_CASE("Used flags: only AVAIL == USED == the lap is used; the length with or without WRITE",
+	  "[packed]")
 {
 	Ring r(4, false);
 	auto id = r.q.add(chainOf(2, 1, 64));
@@ -576,13 +579,41 @@ TEST_CASE("Used flags: only AVAIL == USED == the lap is used; no WRITE, no lengt
 		CHECK_FALSE(r.q.hasUsed());
 		CHECK_FALSE(r.q.popUsed());
 	}
-	/* Used without WRITE: the length is reserved, so nothing was written. */
-	r.dev.push(*id, 64, 2, false);
+	/*
+	 * Used without WRITE, as QEMU (virtqueue_packed_fill_desc) and the
+	 * kernel write it: the length is still what the device wrote.
+	 */
+	CHECK_FALSE(r.dev.usedFlagsNow() & PackedRef::write);
+	r.dev.push(*id, 64, 2);
 	CHECK(r.q.hasUsed());
 	auto u = r.q.popUsed();
 	REQUIRE(u);
 	CHECK(u->head == *id);
-	CHECK(u->len == 0);
+	CHECK(u->len == 64);
+
+	/* With WRITE, as DPDK writes it: the same. */
+	auto idw = r.q.add(chainOf(2, 3, 32));
+	REQUIRE(idw);
+	r.q.publish();
+	REQUIRE(r.dev.pop());
+	r.dev.push(*idw, 31, 2, true);
+	u = r.q.popUsed();
+	REQUIRE(u);
+	CHECK(u->head == *idw);
+	CHECK(u->len == 31);
+
+	/* Without WRITE, a length past the writable bytes is still refused. */
+	auto idx = r.q.add(chainOf(1, 4, 16));
+	REQUIRE(idx);
+	r.q.publish();
+	REQUIRE(r.dev.pop());
+	r.dev.writeUsedRaw(*idx, 17, r.dev.usedFlagsNow());
+	CHECK_THAT(refusal(r.q), ContainsSubstring("used with 17 bytes written, but it has 16 "
+						   "device-writable bytes"));
+	r.dev.push(*idx, 16, 1);
+	u = r.q.popUsed();
+	REQUIRE(u);
+	CHECK(u->len == 16);
 
 	/* NEXT in a used descriptor is reserved, and ignored. */
 	auto id2 = r.q.add(chainOf(1, 2, 8));
@@ -594,5 +625,6 @@ TEST_CASE("Used flags: only AVAIL == USED == the lap is used; no WRITE, no lengt
 	REQUIRE(u);
 	CHECK(u->head == *id2);
 	CHECK(u->len == 8);
-	CHECK(r.q.base().usedIdx == 3);
+	CHECK(r.q.base().usedIdx == 2);
+	CHECK(r.q.base().usedWrap == false);
 }

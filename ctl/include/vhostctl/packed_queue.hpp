@@ -132,11 +132,13 @@ public:
 	bool hasUsed() const noexcept override;
 	/*
 	 * The buffer the device used at the next used slot; its slots and id
-	 * are free again.  Its length is what the device says it wrote when
-	 * it set VIRTQ_DESC_F_WRITE in the used descriptor, 0 otherwise (the
-	 * field is then reserved).  Throws vhost::Error(EPROTO) for an id
-	 * past the ring or not in flight, or a length past the buffer's
-	 * device-writable bytes, with the slot and lap it read.
+	 * are free again.  Its length is what the device says it wrote,
+	 * read whether or not it set VIRTQ_DESC_F_WRITE in the used
+	 * descriptor: QEMU and the kernel never set it, DPDK does, and
+	 * Linux's driver reads the length either way.  Throws
+	 * vhost::Error(EPROTO) for an id past the ring or not in flight, or
+	 * a length past the buffer's device-writable bytes, with the slot
+	 * and lap it read.
 	 */
 	std::optional<UsedElem> popUsed() override;
 
