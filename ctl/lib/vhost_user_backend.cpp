@@ -258,20 +258,6 @@ void Backend::setFeatures(uint64_t features)
 	if (features & ~offer)
 		throw Error(EINVAL, fmt::format("SET_FEATURES {:#x}: bits {:#x} were not offered",
 						features, features & ~offer));
-	/*
-	 * QEMU's log address for a packed ring is its device event area,
-	 * not the descriptor ring the used descriptors go to: logging it
-	 * would leave the pages of the used descriptors unmarked.  Refused,
-	 * QEMU fails the migration instead of losing completions.
-	 */
-	constexpr uint64_t packedLog = bit(VIRTIO_F_RING_PACKED) | bit(VHOST_F_LOG_ALL);
-	if ((features & packedLog) == packedLog)
-		throw Error(EOPNOTSUPP,
-			    fmt::format("SET_FEATURES {:#x}: dirty logging (LOG_ALL) of packed "
-					"rings is not supported: the log address of a packed "
-					"ring does not cover its descriptor ring, which the "
-					"device writes",
-					features));
 	/* Bit 30 and the config-space bits are the bridge's: the kernel refuses them. */
 	uint64_t kernelBits = features & kernel().features() & ~bit(featureProtocolFeatures);
 	owned(Request::SetFeatures).setFeatures(kernelBits);
@@ -383,12 +369,13 @@ void Backend::setVringAddr(const VringAddrMsg &a)
 	BlkTransport &k = owned(Request::SetVringAddr);
 	Ring &r = ring(Request::SetVringAddr, a.index);
 
+	/*
+	 * The log flag passes for packed rings too: the kernel logs a packed
+	 * ring's used descriptors and device area at the guest addresses its
+	 * memory table maps them at, not through the log address.
+	 */
 	if (a.flags & ~bit(VHOST_VRING_F_LOG))
 		throw Error(EINVAL, fmt::format("vq {}: unknown flags {:#x}", a.index, a.flags));
-	if ((a.flags & bit(VHOST_VRING_F_LOG)) && packed())
-		throw Error(EOPNOTSUPP, fmt::format("vq {}: dirty logging of a packed ring is not "
-						    "supported",
-						    a.index));
 	/* Checked again with the ring's size when it changes, and at start. */
 	VringAddr kaddr = translateRing(mem_, a, r.num.value_or(1), packed());
 	/*

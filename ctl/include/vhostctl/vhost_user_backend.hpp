@@ -25,8 +25,10 @@
  * - Packed rings (VIRTIO_F_RING_PACKED, offered when the kernel offers it):
  *   any size up to 32768, the three areas checked at their packed sizes,
  *   SET/GET_VRING_BASE in the packed encoding (both indices and wrap
- *   counters) passed through; dirty logging of packed rings is refused,
- *   QEMU's log address for them not covering the descriptor ring.
+ *   counters) passed through.  Dirty logging passes through as for split
+ *   rings (LOG_ALL, the ring's log flag): the kernel logs a packed ring's
+ *   used descriptors and device area at the guest addresses its memory
+ *   table maps them at, not through the ring's log address.
  * - Rings: the backing file is attached once the rings are set up and
  *   enabled; GET_VRING_BASE (or SET_VRING_ENABLE 0) stops a ring in the
  *   kernel, which drains it first; reconfiguring a ring detaches the backend
