@@ -154,9 +154,13 @@ uint64_t bridgeableFeatures() noexcept
 	       bit(VIRTIO_BLK_F_WRITE_ZEROES) | bit(VHOST_F_LOG_ALL) | bit(VIRTIO_F_RING_PACKED);
 }
 
-uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly) noexcept
+uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly, bool packed) noexcept
 {
 	uint64_t f = kernelFeatures & bridgeableFeatures();
+
+	/* Unless asked for: a reconnect cannot recover a packed ring (BackendOptions). */
+	if (!packed)
+		f &= ~bit(VIRTIO_F_RING_PACKED);
 
 	if (readOnly)
 		f = (f & ~(bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES))) |
@@ -219,7 +223,7 @@ Backend::Ring &Backend::ring(Request req, unsigned int index)
 
 uint64_t Backend::offered()
 {
-	return offeredFeatures(kernel().features(), opts_.readOnly);
+	return offeredFeatures(kernel().features(), opts_.readOnly, opts_.packed);
 }
 
 bool Backend::packed() const noexcept

@@ -132,7 +132,8 @@ TEST_CASE("help: every object, then each command's keywords or options", "[cli][
 	auto runHelp = tool(s, {"run", "help"});
 	CHECK_THAT(runHelp.out, ContainsSubstring("requests in flight per queue"));
 	auto serve = tool(s, {"serve", "-h"});
-	for (auto text : {"--socket-mode", "--allow-group", "--config", "--fd", "--size-check"})
+	for (auto text : {"--socket-mode", "--allow-group", "--config", "--fd", "--size-check",
+			  "--packed", "offer packed virtqueues"})
 		CHECK_THAT(serve.out, ContainsSubstring(text));
 	auto top = tool(s, {"top", "help"});
 	CHECK_THAT(top.out, ContainsSubstring("seconds between frames"));
@@ -666,6 +667,9 @@ TEST_CASE("serve options: on the command line and from a config file", "[cli][se
 	CHECK_FALSE(o.permissionsGiven);
 	CHECK(o.access.users.front() == 0);
 	CHECK(o.sizeCheck == 1);
+	/* Packed rings only when asked for: a reconnect cannot recover them. */
+	CHECK_FALSE(o.packed);
+	CHECK(parseOptions({"--socket", "/s", "--backend", "/f", "--packed"}).packed);
 
 	auto conf = dir.path / "vm1.conf";
 	std::ofstream(conf) << "# vhostctl serve of vm1\n"
@@ -677,7 +681,8 @@ TEST_CASE("serve options: on the command line and from a config file", "[cli][se
 			       "socket-mode = 0660\n"
 			       "socket-group = 0\n"
 			       "allow-user = [\"0\", \"4242\"]\n"
-			       "read-only = true\n";
+			       "read-only = true\n"
+			       "packed = true\n";
 	CHECK(parseOptions({"--socket", "/s", "--backend", "/f", "--workers", "auto"})
 		      .workers.kind == vhost::WorkerLayout::Auto);
 	o = parseOptions({"--config", conf.string()});
@@ -692,6 +697,7 @@ TEST_CASE("serve options: on the command line and from a config file", "[cli][se
 	CHECK(std::count(o.access.users.begin(), o.access.users.end(), 4242u) == 1);
 	CHECK(std::count(o.access.groups.begin(), o.access.groups.end(), 0u) == 1);
 	CHECK(o.readOnly);
+	CHECK(o.packed);
 	/* The command line wins over the file. */
 	CHECK(parseOptions({"--config", conf.string(), "--queues", "2"}).queues == 2);
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Packed rings through vhostctl serve: the bridge offers VIRTIO_F_RING_PACKED
- * when the kernel does, passes SET/GET_VRING_BASE in the packed encoding,
- * checks the three areas at their packed sizes, passes dirty logging of
- * packed rings on to the kernel; and bench --ring packed end to end,
- * through a served bridge to the in-process device of fake_blk_device.hpp.
+ * with --packed, when the kernel does, passes SET/GET_VRING_BASE in the
+ * packed encoding, checks the three areas at their packed sizes, passes
+ * dirty logging of packed rings on to the kernel; and bench --ring packed
+ * end to end, through a served bridge to the in-process device of
+ * fake_blk_device.hpp.
  */
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
@@ -50,6 +51,7 @@ TEST_CASE("serve: packed rings pass their base, both indices and wrap counters, 
 	Bridge br;
 	Guest g;
 	br.kernel.features |= packedBit;
+	br.opts.packed = true;
 	auto fe = br.frontend();
 	REQUIRE(fe->features() & packedBit);
 	packedBringUp(*fe, g);
@@ -82,12 +84,41 @@ TEST_CASE("serve: packed rings pass their base, both indices and wrap counters, 
 	CHECK(br.kernel.last("setVringBase", 0).a == stopped);
 }
 
+TEST_CASE("serve: RING_PACKED is offered only with --packed, and then only the kernel's",
+	  "[vhost-user-backend][packed]")
+{
+	Bridge br;
+	br.kernel.features |= packedBit;
+	auto packed = GENERATE(false, true);
+	br.opts.packed = packed;
+	auto fe = br.frontend();
+
+	CHECK(((fe->features() & packedBit) != 0) == packed);
+	fe->setOwner();
+	uint64_t want = (fe->features() & FakeKernel::vhostBlkFeatures) | packedBit;
+	if (packed) {
+		fe->setFeatures(want);
+		CHECK(br.kernel.last("setFeatures").a & packedBit);
+	} else {
+		/* Not offered: a frontend that acks it anyway is refused. */
+		CHECK(failsWith([&] { fe->setFeatures(want); }, EIO));
+		CHECK(br.log.has("bits 0x400000000 were not offered"));
+		CHECK(br.kernel.count("setFeatures") == 0);
+	}
+
+	/* Asked for, but the kernel has no packed rings: not offered either. */
+	Bridge bare;
+	bare.opts.packed = true;
+	CHECK_FALSE(bare.frontend()->features() & packedBit);
+}
+
 TEST_CASE("serve: packed ring sizes and bases are checked for their layout",
 	  "[vhost-user-backend][packed]")
 {
 	Bridge br;
 	Guest g;
 	br.kernel.features |= packedBit;
+	br.opts.packed = true;
 	auto fe = br.frontend();
 
 	SECTION("split: powers of two, 16-bit bases")
@@ -152,6 +183,7 @@ TEST_CASE("serve: a packed ring's event areas are 4 bytes, which may end a regio
 	Bridge br;
 	Guest g;
 	br.kernel.features |= packedBit;
+	br.opts.packed = true;
 	auto fe = br.frontend();
 	packedBringUp(*fe, g);
 
@@ -183,6 +215,7 @@ TEST_CASE("serve: dirty logging of packed rings reaches the kernel, the ring lef
 	Bridge br;
 	Guest g;
 	br.kernel.features |= packedBit | logAllBit;
+	br.opts.packed = true;
 	auto fe = br.frontend();
 	REQUIRE(fe->features() & logAllBit);
 	REQUIRE(fe->features() & packedBit);
@@ -236,13 +269,17 @@ TEST_CASE("serve: dirty logging of packed rings reaches the kernel, the ring lef
 
 namespace {
 
-/* serve's Backend on a socket, each connection's device a FakeBlkDevice. */
+/*
+ * serve's Backend on a socket, each connection's device a FakeBlkDevice
+ * offering @extra; @packed: serve --packed.
+ */
 struct ServedFake {
-	explicit ServedFake(uint64_t extra)
+	explicit ServedFake(uint64_t extra, bool packed = true)
 		: disk(1 << 20), path((dir.path / "blk.sock").string()),
 		  listener(vhost::UnixListener::bind(path))
 	{
 		opts.backend = defaultOptions(log);
+		opts.backend.packed = packed;
 		opts.backend.queues = 2;
 		opts.backend.geometry = {1 << 20, 512, 512, 0, 0};
 		opts.backend.workers = {};
@@ -313,4 +350,19 @@ TEST_CASE("bench --ring packed is refused when the device does not offer it",
 	CHECK_THAT(r.err, ContainsSubstring("packed virtqueues: the device does not offer "
 					    "VIRTIO_F_RING_PACKED (bit 34"));
 	CHECK(served.disk.requests == 0);
+}
+
+TEST_CASE("bench --ring packed is refused when serve runs without --packed", "[cli][bench][packed]")
+{
+	test::FakeState s;
+	ServedFake served(packedBit, false);
+
+	auto r = test::tool(s, benchArgs(served.path, "packed"));
+	CHECK(r.status == 1);
+	CHECK_THAT(r.err, ContainsSubstring("the device does not offer VIRTIO_F_RING_PACKED"));
+	CHECK(served.disk.requests == 0);
+	/* Split rings are served as ever. */
+	auto split = test::tool(s, benchArgs(served.path, "split"));
+	CHECK(split.status == 0);
+	CHECK((served.disk.acked & packedBit) == 0);
 }
