@@ -177,35 +177,50 @@ public:
 					     (dpdk ? write : 0));
 	}
 
-	/* The device's event suppression area (the driver reads it to kick). */
+	/*
+	 * The device's event suppression area (the driver reads it to kick),
+	 * whole in one store: the driver reads it in one 32-bit load, and
+	 * must never see DESC with the old offset, or the new offset with
+	 * the old flags.
+	 */
 	void setEvent(uint16_t offWrap, uint16_t f)
 	{
-		atomic16(device_).store(vhost::le::convert(offWrap), std::memory_order_relaxed);
-		atomic16(device_ + 2).store(vhost::le::convert(f), std::memory_order_release);
+		atomic32(device_).store(vhost::le::convert(packEvent(offWrap, f)),
+					std::memory_order_release);
 	}
-	/* EVENT_IDX: a kick when the driver makes available the slot @ahead slots past what was
-	 * read. */
+	/*
+	 * EVENT_IDX: a kick when the driver makes available the slot @ahead
+	 * slots past what was read.
+	 */
 	void wantKickAt(uint64_t ahead)
 	{
 		uint64_t at = availCount_ + ahead;
 		setEvent(static_cast<uint16_t>(slotOf(at) | (wrapOf(at) ? 0x8000 : 0)),
 			 virtio::eventFlagsDesc);
 	}
-	/* The driver's event suppression area. */
-	uint16_t driverOffWrap() const
-	{
-		return vhost::le::convert(atomic16(driver_).load(std::memory_order_relaxed));
-	}
-	uint16_t driverFlags() const
-	{
-		return vhost::le::convert(atomic16(driver_ + 2).load(std::memory_order_acquire));
-	}
+	/*
+	 * The driver's event suppression area, each read whole in one load,
+	 * as the driver writes it in one store.
+	 */
+	uint16_t driverOffWrap() const { return static_cast<uint16_t>(driverEvent() & 0xffff); }
+	uint16_t driverFlags() const { return static_cast<uint16_t>(driverEvent() >> 16); }
 
 private:
-	/* The areas are written by one side while the other reads them. */
-	static std::atomic_ref<uint16_t> atomic16(std::byte *p) noexcept
+	/*
+	 * The areas are written by one side while the other reads them, each
+	 * whole: le16 off_wrap in the low half, le16 flags in the high half.
+	 */
+	static std::atomic_ref<uint32_t> atomic32(std::byte *p) noexcept
 	{
-		return std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t *>(p));
+		return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t *>(p));
+	}
+	static constexpr uint32_t packEvent(uint16_t offWrap, uint16_t f) noexcept
+	{
+		return static_cast<uint32_t>(offWrap) | static_cast<uint32_t>(f) << 16;
+	}
+	uint32_t driverEvent() const
+	{
+		return vhost::le::convert(atomic32(driver_).load(std::memory_order_acquire));
 	}
 
 	std::byte *descAt(unsigned int slot) const noexcept { return desc_ + 16 * slot; }
@@ -229,14 +244,16 @@ private:
 	 */
 	bool wantsCall(uint64_t from, uint64_t to) const
 	{
-		uint16_t f = driverFlags();
+		/* Flags and offset from the same store of the driver's. */
+		uint32_t event = driverEvent();
+		auto f = static_cast<uint16_t>(event >> 16);
 		if (f == virtio::eventFlagsEnable)
 			return true;
 		if (f == virtio::eventFlagsDisable)
 			return false;
 		if (f != virtio::eventFlagsDesc || !eventIdx_)
 			throw DriverBug(fmt::format("driver event flags {:#x}", f));
-		uint16_t ow = driverOffWrap();
+		auto ow = static_cast<uint16_t>(event & 0xffff);
 		unsigned int off = ow & 0x7fff;
 		bool lap = ow >> 15;
 		if (off >= num_)

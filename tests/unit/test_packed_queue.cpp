@@ -11,8 +11,11 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <random>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "packed_ref.hpp"
@@ -466,6 +469,38 @@ TEST_CASE("With EVENT_IDX the device area's slot and lap decide the kick", "[pac
 	r.dev.setEvent(12, virtio::eventFlagsDesc);
 	one(52);
 	CHECK(r.q.publish());
+}
+
+TEST_CASE("The device area changes whole: the driver never reads half of it", "[packed]")
+{
+	Ring r(16, true);
+	auto *area = reinterpret_cast<uint32_t *>(r.q.addresses().used);
+	/* DESC at slot 5 of lap 1, and DISABLE with another offset: no mix is either. */
+	constexpr uint32_t a = 0x8005u | uint32_t(virtio::eventFlagsDesc) << 16;
+	constexpr uint32_t b = 0x000au | uint32_t(virtio::eventFlagsDisable) << 16;
+	r.dev.setEvent(0x8005, virtio::eventFlagsDesc);
+
+	std::atomic<bool> done{false};
+	std::thread writer([&] {
+		while (!done.load(std::memory_order_relaxed)) {
+			r.dev.setEvent(0x000a, virtio::eventFlagsDisable);
+			r.dev.setEvent(0x8005, virtio::eventFlagsDesc);
+		}
+	});
+	/* As the driver reads it: one 32-bit load. */
+	uint64_t torn = 0, reads = 0;
+	auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+	while (std::chrono::steady_clock::now() < end && !torn) {
+		for (int i = 0; i < 10000; i++, reads++) {
+			uint32_t v = vhost::le::convert(
+				std::atomic_ref<uint32_t>(*area).load(std::memory_order_acquire));
+			torn += v != a && v != b;
+		}
+	}
+	done = true;
+	writer.join();
+	INFO(reads << " reads");
+	CHECK(torn == 0);
 }
 
 TEST_CASE("The driver area asks for calls: ENABLE, DISABLE, DESC at the next used slot", "[packed]")
