@@ -6,9 +6,14 @@
  * this process's memory (the memory table maps guest addresses to it), a
  * thread per queue waits on the kick eventfd once the backend is attached,
  * serves IN, OUT, FLUSH and GET_ID on a disk in memory, and signals the
- * call eventfd.  EVENT_IDX is not offered: every kick and call happens.
- * Offered VIRTIO_F_RING_PACKED (a constructor argument) and acked, it
- * serves packed rings through the reference device of packed_ref.hpp.
+ * call eventfd.  Offered VIRTIO_F_RING_PACKED (a constructor argument) and
+ * acked, it serves packed rings through the reference device of
+ * packed_ref.hpp.  Without EVENT_IDX every kick happens, and every call
+ * the driver's event area does not DISABLE.  Offered VIRTIO_RING_F_EVENT_IDX
+ * as well, for packed rings only (acked with a split ring it is refused),
+ * it asks for a kick at the next slot it will read before it sleeps, and
+ * calls only when the driver's event area asks, as a real device does
+ * while the driver runs.
  */
 #pragma once
 
@@ -50,6 +55,8 @@ struct FakeDisk {
 	std::atomic<bool> badUsedId{false};
 	std::atomic<uint64_t> requests{0};
 	std::atomic<uint64_t> reads{0}, writes{0};
+	/* Packed: calls signalled, and those the driver's event area did not want. */
+	std::atomic<uint64_t> calls{0}, callsSuppressed{0};
 	/* The features the last device was given (VHOST_SET_FEATURES). */
 	std::atomic<uint64_t> acked{0};
 };
@@ -61,7 +68,10 @@ public:
 					    (1ULL << VIRTIO_BLK_F_FLUSH) |
 					    (1ULL << VIRTIO_BLK_F_MQ);
 
-	/* @extra: features offered besides @offered (VIRTIO_F_RING_PACKED, say). */
+	/*
+	 * @extra: features offered besides @offered (VIRTIO_F_RING_PACKED,
+	 * and VIRTIO_RING_F_EVENT_IDX with it, say).
+	 */
 	explicit FakeBlkDevice(FakeDisk &disk, uint64_t extra = 0)
 		: disk_(disk), offered_(offered | extra), vqs_(64)
 	{}
@@ -74,6 +84,10 @@ public:
 	{
 		if (f & ~offered_)
 			throw vhost::Error(EOPNOTSUPP, "VHOST_SET_FEATURES");
+		if ((f & (1ULL << virtio::featureEventIdx)) &&
+		    !(f & (1ULL << virtio::featureRingPacked)))
+			throw vhost::Error(EOPNOTSUPP,
+					   "fake device: EVENT_IDX only on packed rings");
 		acked_ = f;
 		disk_.acked = f;
 	}
@@ -243,11 +257,43 @@ private:
 		return st == virtio::blk::StatusOk ? written : 1;
 	}
 
-	/* A packed ring, through the reference device. */
+	/* Serve every buffer the driver made available; false: serve no more. */
+	bool servePackedBatch(Vq &q)
+	{
+		uint64_t one = 1;
+		while (auto c = q.ref->pop()) {
+			if (disk_.malformed.exchange(false)) {
+				(void)!::write(q.err, &one, sizeof(one));
+				continue;
+			}
+			if (disk_.badUsedId.exchange(false)) {
+				/* Then serve no more: the next would overwrite it. */
+				q.ref->writeUsedRaw(static_cast<uint16_t>(q.num), 1,
+						    q.ref->usedFlagsNow());
+				(void)!::write(q.call, &one, sizeof(one));
+				return false;
+			}
+			if (q.ref->push(*c, request(c->bufs))) {
+				disk_.calls++;
+				(void)!::write(q.call, &one, sizeof(one));
+			} else {
+				disk_.callsSuppressed++;
+			}
+		}
+		return true;
+	}
+
+	/*
+	 * A packed ring, through the reference device.  With EVENT_IDX the
+	 * device area asks for a kick at the next slot to read, and the ring
+	 * is looked at once more after that: a buffer made available
+	 * meanwhile was not kicked for.
+	 */
 	void servePacked(Vq &q)
 	{
+		bool eventIdx = acked_ & (1ULL << virtio::featureEventIdx);
 		if (!q.ref) {
-			q.ref = std::make_unique<PackedRef>(q.addr, q.num, false);
+			q.ref = std::make_unique<PackedRef>(q.addr, q.num, eventIdx);
 			q.ref->setBase(virtio::PackedVringBase::decode(q.base));
 		}
 		for (;;) {
@@ -257,23 +303,15 @@ private:
 				return;
 			vhost::drain(q.kick);
 			std::lock_guard lock(q.mutex);
-			while (auto c = q.ref->pop()) {
-				if (disk_.malformed.exchange(false)) {
-					uint64_t one = 1;
-					(void)!::write(q.err, &one, sizeof(one));
-					continue;
-				}
-				uint64_t one = 1;
-				if (disk_.badUsedId.exchange(false)) {
-					/* Then serve no more: the next would overwrite it. */
-					q.ref->writeUsedRaw(static_cast<uint16_t>(q.num), 1,
-							    q.ref->usedFlagsNow());
-					(void)!::write(q.call, &one, sizeof(one));
+			do {
+				if (!servePackedBatch(q))
 					return;
-				}
-				q.ref->push(*c, request(c->bufs));
-				(void)!::write(q.call, &one, sizeof(one));
-			}
+				if (!eventIdx)
+					break;
+				q.ref->wantKickAt(0);
+				/* The request before looking at the ring again. */
+				std::atomic_thread_fence(std::memory_order_seq_cst);
+			} while (q.ref->hasAvail());
 		}
 	}
 

@@ -90,6 +90,9 @@ public:
 			wrapOf(usedCount_)};
 	}
 
+	/* Has the driver made the next slot available? */
+	bool hasAvail() const noexcept { return availableAt(availCount_); }
+
 	/* The next buffer the driver made available, or nothing; DriverBug if malformed. */
 	std::optional<Chain> pop()
 	{
