@@ -186,6 +186,7 @@ bool PackedQueue::publish()
 	std::atomic_thread_fence(std::memory_order_seq_cst);
 	uint32_t event = loadEvent(base_ + layout_.deviceEventOffset);
 	auto offWrap = static_cast<uint16_t>(event & 0xffff);
+	/* Two bits: the other fourteen are reserved. */
 	auto flags = static_cast<uint16_t>(event >> 16 & 0x3);
 
 	if (flags == eventFlagsDisable)

@@ -398,12 +398,19 @@ TEST_CASE("Without EVENT_IDX the device area's ENABLE or DISABLE decides the kic
 	r.dev.setEvent(0, virtio::eventFlagsEnable);
 	REQUIRE(r.q.add(chainOf(1, 3)));
 	CHECK(r.q.publish());
-	/* DESC without EVENT_IDX, and the reserved value: kick rather than stall. */
+	/* DESC without EVENT_IDX, and the undefined value 3: kick rather than stall. */
 	r.dev.setEvent(0x8007, virtio::eventFlagsDesc);
 	REQUIRE(r.q.add(chainOf(1, 4)));
 	CHECK(r.q.publish());
 	r.dev.setEvent(0, 3);
 	REQUIRE(r.q.add(chainOf(1, 5)));
+	CHECK(r.q.publish());
+	/* The fourteen reserved bits above the two of the flags are ignored. */
+	r.dev.setEvent(0, 0x8000 | virtio::eventFlagsDisable);
+	REQUIRE(r.q.add(chainOf(1, 6)));
+	CHECK_FALSE(r.q.publish());
+	r.dev.setEvent(0, 0x0100 | virtio::eventFlagsEnable);
+	REQUIRE(r.q.add(chainOf(1, 7)));
 	CHECK(r.q.publish());
 }
 

@@ -121,10 +121,11 @@ public:
 	 * Write the first flags of every buffer added (release: the rest of
 	 * each buffer before them), in order.  Returns whether the device
 	 * asked to be kicked: its event area says ENABLE, or with EVENT_IDX
-	 * DESC at a slot just made available.  A value the spec does not
-	 * allow there (a reserved flag, DESC without EVENT_IDX, a slot past
-	 * the ring) asks for a kick: an extra kick is harmless, a lost one
-	 * would stall the ring.
+	 * DESC at a slot just made available.  Only the two low bits of the
+	 * area's flags are read, the other fourteen being reserved; of the
+	 * four values those take, 3, which the spec leaves undefined, asks
+	 * for a kick, as do DESC without EVENT_IDX and an offset past the
+	 * ring: an extra kick is harmless, a lost one would stall the ring.
 	 */
 	bool publish() override;
 
