@@ -137,8 +137,14 @@ std::optional<uint16_t> PackedQueue::add(std::span<const Buffer> chain)
 {
 	if (chain.empty())
 		throw std::invalid_argument("an empty descriptor chain");
-	if (chain.size() > freeSlots_ || freeIds_.empty())
+	if (chain.size() > freeSlots_)
 		return std::nullopt;
+	/*
+	 * As many ids as slots, and every buffer in flight holds an id and
+	 * at least one slot: with a slot free, so is an id.
+	 */
+	if (freeIds_.empty())
+		throw std::logic_error("PackedQueue: free slots but no free buffer id");
 
 	uint16_t id = freeIds_.back();
 	freeIds_.pop_back();

@@ -367,12 +367,14 @@ TEST_CASE("A chain across the end of the ring takes each slot's lap", "[packed]"
 	CHECK(r.q.base() == PackedVringBase{2, false, 2, false});
 }
 
-TEST_CASE("Buffer ids run out before slots with buffers of one slot", "[packed]")
+TEST_CASE("Buffers of one slot take every slot and every id; a used id comes back", "[packed]")
 {
 	Ring r(4, false);
 	std::vector<uint16_t> ids;
 	while (auto id = r.q.add(chainOf(1, ids.size() + 1)))
 		ids.push_back(*id);
+	/* Slots and ids run out together: as many of each. */
+	CHECK(r.q.freeDescriptors() == 0);
 	std::sort(ids.begin(), ids.end());
 	CHECK(ids == std::vector<uint16_t>{0, 1, 2, 3});
 	r.q.publish();
