@@ -41,6 +41,11 @@ void validate(const BlkDriverConfig &cfg)
 		if (!cfg.queueSize || cfg.queueSize > maxQueueSize)
 			bad(fmt::format("packed queue size {}: not from 1 to {}", cfg.queueSize,
 					maxQueueSize));
+		/* A packed ring is virtio 1's: a legacy device has none. */
+		if (cfg.features && !(cfg.features & bit(VIRTIO_F_VERSION_1)))
+			bad(fmt::format("packed virtqueues need VIRTIO_F_VERSION_1 (bit {}), "
+					"which the features asked for ({:#x}) leave out",
+					VIRTIO_F_VERSION_1, cfg.features));
 	} else if (!cfg.queueSize || cfg.queueSize > maxQueueSize ||
 		   (cfg.queueSize & (cfg.queueSize - 1))) {
 		bad(fmt::format("queue size {}: not a power of two from 1 to {}", cfg.queueSize,

@@ -320,6 +320,27 @@ TEST_CASE("BlkDriver: a packed ring needs VIRTIO_F_RING_PACKED offered", "[blk-d
 	CHECK(split.features() == FakeBlkDevice::offered);
 	CHECK(split.queue(0).ring().type() == virtio::RingType::Split);
 
+	/* A packed ring is virtio 1's: features asked for without VERSION_1 are refused. */
+	auto legacy = packedConfig(1, 1);
+	legacy.features = virtio::BlkDriverConfig::defaultFeatures & ~(1ULL << VIRTIO_F_VERSION_1);
+	try {
+		virtio::BlkDriver drv(std::make_unique<FakeBlkDevice>(disk, packedBit), legacy);
+		FAIL("a packed ring without VIRTIO_F_VERSION_1");
+	} catch (const vhost::Error &e) {
+		CHECK(e.errnum() == EINVAL);
+		CHECK_THAT(e.what(), ContainsSubstring(fmt::format(
+					     "packed virtqueues need VIRTIO_F_VERSION_1 (bit 32), "
+					     "which the features asked for ({:#x}) leave out",
+					     legacy.features)));
+	}
+	/* With it, or with the default features, they are fine; split rings need not. */
+	legacy.features |= 1ULL << VIRTIO_F_VERSION_1;
+	CHECK(virtio::BlkDriver::memorySize(legacy) > 0);
+	legacy.features &= ~(1ULL << VIRTIO_F_VERSION_1);
+	legacy.ring = virtio::RingType::Split;
+	legacy.queueSize = 16;
+	CHECK(virtio::BlkDriver::memorySize(legacy) > 0);
+
 	/* Sizes: any from 1 to 32768 for packed, powers of two for split. */
 	auto cfg = packedConfig(1, 1);
 	cfg.queueSize = 100;

@@ -48,7 +48,8 @@ struct BlkDriverConfig {
 	uint32_t maxData = 128 * 1024;
 	/*
 	 * Features to ask for; 0: defaultFeatures.  Only offered bits are
-	 * acked; VIRTIO_F_RING_PACKED follows @ring, whatever this says.
+	 * acked; VIRTIO_F_RING_PACKED follows @ring, whatever this says.  A
+	 * packed @ring needs VIRTIO_F_VERSION_1 among them.
 	 */
 	uint64_t features = 0;
 	/*
@@ -156,8 +157,9 @@ public:
 	/*
 	 * Bring @dev up: owner, features, memory table, and every queue's
 	 * ring and eventfds; the backend comes with attachBackend().  Throws
-	 * vhost::Error: EOPNOTSUPP for a packed ring the device does not
-	 * offer.
+	 * vhost::Error: EINVAL for a config it cannot use (a packed ring
+	 * without VIRTIO_F_VERSION_1 in @cfg.features, say), EOPNOTSUPP for
+	 * a packed ring the device does not offer.
 	 */
 	BlkDriver(vhost::BlkDevice dev, const BlkDriverConfig &cfg);
 	/* The same through any transport, a vhost-user frontend for one. */
