@@ -84,6 +84,69 @@ TEST_CASE("serve: packed rings pass their base, both indices and wrap counters, 
 	CHECK(br.kernel.last("setVringBase", 0).a == stopped);
 }
 
+TEST_CASE("serve: SET_VRING_ENABLE 0 and 1 stop and restart a packed ring where it was",
+	  "[vhost-user-backend][packed]")
+{
+	Bridge br;
+	Guest g;
+	br.kernel.features |= packedBit;
+	br.opts.packed = true;
+	auto fe = br.frontend();
+	packedBringUp(*fe, g);
+	for (unsigned int q = 0; q < 2; q++) {
+		fe->setVringNum(q, 100);
+		fe->setVringAddr(q, packedAddr(g, q, 100));
+		fe->setVringBase(q, 0x80008000u);
+		fe->setVringCall(q, g.calls[q].fd());
+		fe->setVringKick(q, g.kicks[q].fd());
+		fe->enableVring(q, true);
+	}
+	REQUIRE(br.kernel.count("setBackend") == 2);
+
+	/*
+	 * Disabled: the kernel stops the ring, which keeps its state (both
+	 * indices and wrap counters); enabled, it goes on from there on its
+	 * kick.  No detach, no new base, and the other ring runs throughout.
+	 */
+	br.kernel.clear();
+	fe->enableVring(1, false);
+	fe->enableVring(1, true);
+	CHECK(br.kernel.ops() == std::vector<std::string>{"getVringBase 1", "setVringKick 1"});
+	/* Enabled twice, or disabled twice: nothing more reaches the kernel. */
+	br.kernel.clear();
+	fe->enableVring(1, true);
+	fe->enableVring(0, false);
+	fe->enableVring(0, false);
+	CHECK(br.kernel.ops() == std::vector<std::string>{"getVringBase 0"});
+
+	/*
+	 * A full stop, as QEMU stops a device: GET_VRING_BASE answers the
+	 * packed state mid-lap, which comes back with SET_VRING_BASE when
+	 * the ring is set up again (the backend detached first) and enabled.
+	 */
+	uint32_t stopped = virtio::PackedVringBase{42, false, 37, true}.encode();
+	br.kernel.vringBase = stopped;
+	CHECK(fe->getVringBase(0) == stopped);
+	br.kernel.clear();
+	fe->setVringNum(0, 100);
+	fe->setVringAddr(0, packedAddr(g, 0, 100));
+	fe->setVringBase(0, stopped);
+	fe->setVringKick(0, g.kicks[0].fd());
+	fe->enableVring(0, true);
+	auto ops = br.kernel.ops();
+	auto first = [&](const std::string &op) {
+		return std::find(ops.begin(), ops.end(), op) - ops.begin();
+	};
+	CHECK(first("detachBackend") < first("setVringNum 0"));
+	CHECK(br.kernel.last("setVringBase", 0).a == stopped);
+	/* Ring 1 went on once ring 0 was set up (hidden); ring 0 joins it when enabled. */
+	CHECK(br.kernel.count("setBackend") == 2);
+	CHECK(ops.back() == "setBackend");
+	br.kernel.check("packed rings restarted");
+	CHECK(br.kernel.violations.empty());
+	CHECK(br.log.has("serving vq 0,1"));
+}
+
 TEST_CASE("serve: RING_PACKED is offered only with --packed, and then only the kernel's",
 	  "[vhost-user-backend][packed]")
 {
