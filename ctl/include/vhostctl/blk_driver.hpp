@@ -4,9 +4,9 @@
  * vhost-user-blk backend.  It plays QEMU and the guest at once: owns the
  * device, negotiates features, maps the "guest memory", lays out one ring
  * per queue (split, or packed with VIRTIO_F_RING_PACKED) with its kick,
- * call and error eventfds, submits requests and reaps their completions.  Only bringing the device
- * up differs between the two (virtio::Transport); the data path is the same shared memory and
- * eventfds.
+ * call and error eventfds, submits requests and reaps their completions.
+ * Only bringing the device up differs between the two (virtio::Transport);
+ * the data path is the same shared memory and eventfds.
  *
  * Each BlkQueue is used by one thread at a time; different queues may be
  * driven from different threads.
