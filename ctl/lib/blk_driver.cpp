@@ -12,6 +12,8 @@
 
 #include "vhostctl/error.hpp"
 #include "vhostctl/kernel_transport.hpp"
+#include "vhostctl/packed_queue.hpp"
+#include "vhostctl/split_queue.hpp"
 #include "vhostctl/system.hpp"
 
 namespace virtio {
@@ -35,15 +37,42 @@ void validate(const BlkDriverConfig &cfg)
 
 	if (!cfg.queues)
 		bad("a driver needs at least one queue");
-	if (!cfg.queueSize || cfg.queueSize > maxQueueSize || (cfg.queueSize & (cfg.queueSize - 1)))
+	if (cfg.ring == RingType::Packed) {
+		if (!cfg.queueSize || cfg.queueSize > maxQueueSize)
+			bad(fmt::format("packed queue size {}: not from 1 to {}", cfg.queueSize,
+					maxQueueSize));
+		/* A packed ring is virtio 1's: a legacy device has none. */
+		if (cfg.features && !(cfg.features & bit(VIRTIO_F_VERSION_1)))
+			bad(fmt::format("packed virtqueues need VIRTIO_F_VERSION_1 (bit {}), "
+					"which the features asked for ({:#x}) leave out",
+					VIRTIO_F_VERSION_1, cfg.features));
+	} else if (!cfg.queueSize || cfg.queueSize > maxQueueSize ||
+		   (cfg.queueSize & (cfg.queueSize - 1))) {
 		bad(fmt::format("queue size {}: not a power of two from 1 to {}", cfg.queueSize,
 				maxQueueSize));
+	}
 	if (!cfg.depth || cfg.depth * descsPerRequest > cfg.queueSize)
 		bad(fmt::format("depth {}: a queue of {} entries holds 1 to {} requests", cfg.depth,
 				cfg.queueSize, cfg.queueSize / descsPerRequest));
 	if (!cfg.maxData || cfg.maxData % blk::sectorSize)
 		bad(fmt::format("request size {}: not a multiple of {}", cfg.maxData,
 				blk::sectorSize));
+}
+
+/* Bytes of one ring of @cfg's layout and size. */
+std::size_t ringBytes(const BlkDriverConfig &cfg)
+{
+	if (cfg.ring == RingType::Packed)
+		return PackedLayout::compute(cfg.queueSize).totalSize;
+	return RingLayout::compute(cfg.queueSize).totalSize;
+}
+
+std::unique_ptr<Virtqueue> makeRing(const BlkDriverConfig &cfg, std::span<std::byte> area,
+				    bool eventIdx)
+{
+	if (cfg.ring == RingType::Packed)
+		return std::make_unique<PackedQueue>(area, cfg.queueSize, eventIdx);
+	return std::make_unique<SplitQueue>(area, cfg.queueSize, eventIdx);
 }
 
 } // namespace
@@ -53,9 +82,8 @@ const uint64_t BlkDriverConfig::defaultFeatures =
 	bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES);
 
 BlkQueue::BlkQueue(unsigned int index, Memory &mem, const BlkDriverConfig &cfg, bool eventIdx)
-	: index_(index),
-	  ringArea_(mem.alloc(RingLayout::compute(cfg.queueSize).totalSize, vhost::pageSize())),
-	  ring_(ringArea_.host, cfg.queueSize, eventIdx), headSlot_(cfg.queueSize, -1)
+	: index_(index), ringArea_(mem.alloc(ringBytes(cfg), vhost::pageSize())),
+	  ring_(makeRing(cfg, ringArea_.host, eventIdx)), headSlot_(cfg.queueSize, -1)
 {
 	slots_.resize(cfg.depth);
 	for (auto &slot : slots_)
@@ -89,7 +117,7 @@ std::optional<unsigned int> BlkQueue::submit(const BlkRequest &req)
 
 	auto chain = blk::requestChain(req.type, slot.header.gpa, slot.data.gpa, req.len,
 				       slot.header.gpa + statusOffset);
-	auto head = ring_.add(chain);
+	auto head = ring_->add(chain);
 	if (!head)
 		return std::nullopt;
 
@@ -103,15 +131,23 @@ std::optional<unsigned int> BlkQueue::submit(const BlkRequest &req)
 
 void BlkQueue::notify()
 {
-	if (ring_.publish())
+	if (ring_->publish())
 		kick_.signal();
 }
 
 std::size_t BlkQueue::reap(const std::function<void(const BlkCompletion &)> &fn)
 {
 	std::size_t n = 0;
+	auto pop = [this] {
+		try {
+			return ring_->popUsed();
+		} catch (const vhost::Error &e) {
+			throw vhost::Error(e.errnum(),
+					   fmt::format("vq {}: {}", index_, e.context()));
+		}
+	};
 
-	while (auto used = ring_.popUsed()) {
+	while (auto used = pop()) {
 		int s = headSlot_[used->head];
 
 		if (s < 0)
@@ -138,11 +174,11 @@ std::size_t BlkQueue::reap(const std::function<void(const BlkCompletion &)> &fn)
 
 bool BlkQueue::wait(std::chrono::nanoseconds timeout)
 {
-	if (ring_.enableCalls())
+	if (ring_->enableCalls())
 		return true;
 	bool called = call_.wait(timeout);
 	call_.consume();
-	return called || ring_.hasUsed();
+	return called || ring_->hasUsed();
 }
 
 bool BlkQueue::poll(std::chrono::nanoseconds budget) const
@@ -150,7 +186,7 @@ bool BlkQueue::poll(std::chrono::nanoseconds budget) const
 	auto end = std::chrono::steady_clock::now() + budget;
 
 	for (;;) {
-		if (ring_.hasUsed())
+		if (ring_->hasUsed())
 			return true;
 		if (std::chrono::steady_clock::now() >= end)
 			return false;
@@ -168,8 +204,7 @@ uint64_t BlkQueue::takeRingErrors()
 std::size_t BlkDriver::memorySize(const BlkDriverConfig &cfg)
 {
 	validate(cfg);
-	std::size_t ring =
-		Memory::alignUp(RingLayout::compute(cfg.queueSize).totalSize, vhost::pageSize());
+	std::size_t ring = Memory::alignUp(ringBytes(cfg), vhost::pageSize());
 	std::size_t headers = Memory::alignUp(cfg.depth * slotHeaderBytes, vhost::pageSize());
 	std::size_t data = cfg.depth * Memory::alignUp(cfg.maxData, vhost::pageSize());
 
@@ -191,7 +226,15 @@ BlkDriver::BlkDriver(std::unique_ptr<Transport> transport, const BlkDriverConfig
 	t.setOwner();
 
 	uint64_t want = cfg_.features ? cfg_.features : BlkDriverConfig::defaultFeatures;
-	features_ = want & t.features();
+	uint64_t offered = t.features();
+	bool packed = cfg_.ring == RingType::Packed;
+	if (packed && !(offered & bit(featureRingPacked)))
+		throw vhost::Error(EOPNOTSUPP,
+				   fmt::format("{}: packed virtqueues: the device does not offer "
+					       "VIRTIO_F_RING_PACKED (bit {}; it offers {:#x})",
+					       t.name(), featureRingPacked, offered));
+	want = (want & ~bit(featureRingPacked)) | (packed ? bit(featureRingPacked) : 0);
+	features_ = want & offered;
 	t.setFeatures(features_);
 	t.setMemTable(mem_.regions());
 
@@ -206,8 +249,9 @@ BlkDriver::BlkDriver(std::unique_ptr<Transport> transport, const BlkDriverConfig
 		BlkQueue &bq = *queues_.back();
 
 		t.setVringNum(q, cfg_.queueSize);
-		t.setVringAddr(q, bq.ring_.addresses());
-		t.setVringBase(q, 0);
+		t.setVringAddr(q, bq.ring_->addresses());
+		/* Packed: index 0 and wrap counter 1 on both sides. */
+		t.setVringBase(q, bq.ring_->vringBase());
 		t.setVringCall(q, bq.call_.fd());
 		t.setVringErr(q, bq.err_.fd());
 		t.setVringKick(q, bq.kick_.fd());

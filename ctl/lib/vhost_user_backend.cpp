@@ -22,6 +22,7 @@
 
 #include "vhostctl/error.hpp"
 #include "vhostctl/eventfd.hpp"
+#include "vhostctl/packed_queue.hpp"
 
 namespace vhost::user {
 
@@ -68,40 +69,79 @@ bool hasReply(uint32_t request, uint64_t protocol)
  */
 constexpr uint64_t maxLogBytes = 1ULL << 30;
 
-/* Bytes of a split ring's parts for @num entries. */
+/*
+ * Bytes of a ring's three parts for @num entries.  Split: the descriptor
+ * table, the available ring (with used_event) and the used ring (with
+ * avail_event).  Packed: the descriptor ring, the driver's and the device's
+ * event suppression areas.
+ */
 uint64_t descBytes(unsigned int num)
 {
 	return 16ULL * num;
 }
-uint64_t availBytes(unsigned int num)
+uint64_t availBytes(unsigned int num, bool packed)
 {
-	return 6 + 2ULL * num;
+	return packed ? 4 : 6 + 2ULL * num;
 }
-uint64_t usedBytes(unsigned int num)
+uint64_t usedBytes(unsigned int num, bool packed)
 {
-	return 6 + 8ULL * num;
+	return packed ? 4 : 6 + 8ULL * num;
 }
 
 /*
- * The bridge addresses of ring @a with @num entries: each of its three parts
- * must lie whole in one region of @mem, or the kernel would read and write
- * this process's own memory past the mapping.  Error(EFAULT) otherwise.
- * The log flag and the used ring's guest physical address pass as they are:
- * the kernel checks them against the log.
+ * The bridge addresses of ring @a with @num entries of either layout: each
+ * of its three parts must lie whole in one region of @mem, or the kernel
+ * would read and write this process's own memory past the mapping.
+ * Error(EFAULT) otherwise.  The log flag and the used ring's guest physical
+ * address pass as they are: the kernel checks them against the log.
  */
-VringAddr translateRing(const GuestMemory &mem, const VringAddrMsg &a, unsigned int num)
+VringAddr translateRing(const GuestMemory &mem, const VringAddrMsg &a, unsigned int num,
+			bool packed)
 {
 	if (mem.empty())
 		throw Error(EFAULT,
 			    fmt::format("vq {}: ring addresses before SET_MEM_TABLE", a.index));
 	try {
 		return VringAddr{mem.translate(a.desc, descBytes(num)),
-				 mem.translate(a.avail, availBytes(num)),
-				 mem.translate(a.used, usedBytes(num)), a.flags, a.log};
+				 mem.translate(a.avail, availBytes(num, packed)),
+				 mem.translate(a.used, usedBytes(num, packed)), a.flags, a.log};
 	} catch (const Error &e) {
-		throw Error(e.errnum(), fmt::format("vq {}: a ring of {} entries: {}", a.index, num,
-						    e.context()));
+		throw Error(e.errnum(), fmt::format("vq {}: a {} ring of {} entries: {}", a.index,
+						    packed ? "packed" : "split", num, e.context()));
 	}
+}
+
+/* Can a ring of the layout have @num entries?  Error(EINVAL) otherwise. */
+void checkRingSize(unsigned int index, unsigned int num, bool packed)
+{
+	if (packed && (!num || num > maxRingSize))
+		throw Error(EINVAL, fmt::format("vq {}: packed ring size {} is not from 1 to {}",
+						index, num, maxRingSize));
+	if (!packed && (!num || num > maxRingSize || !std::has_single_bit(num)))
+		throw Error(EINVAL,
+			    fmt::format("vq {}: ring size {} is not a power of two from 1 to {}",
+					index, num, maxRingSize));
+}
+
+/*
+ * Is @base a VRING_BASE for a ring of the layout with @num entries (if
+ * known)?  Split: an avail index of 16 bits.  Packed: both 15-bit indices
+ * within the ring.  Error(EINVAL) otherwise.
+ */
+void checkRingBase(unsigned int index, unsigned int base, std::optional<unsigned int> num,
+		   bool packed)
+{
+	if (!packed) {
+		if (base > 0xffff)
+			throw Error(EINVAL,
+				    fmt::format("vq {}: base {} is not a ring index", index, base));
+		return;
+	}
+	auto b = virtio::PackedVringBase::decode(base);
+	if (num && (b.availIdx >= *num || b.usedIdx >= *num))
+		throw Error(EINVAL, fmt::format("vq {}: packed base {:#x} (avail {}, used {}) is "
+						"past a ring of {} entries",
+						index, base, b.availIdx, b.usedIdx, *num));
 }
 
 } // namespace
@@ -111,12 +151,16 @@ uint64_t bridgeableFeatures() noexcept
 	return bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_ANY_LAYOUT) | bit(VIRTIO_F_NOTIFY_ON_EMPTY) |
 	       bit(VIRTIO_RING_F_INDIRECT_DESC) | bit(VIRTIO_RING_F_EVENT_IDX) |
 	       bit(VIRTIO_BLK_F_MQ) | bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_DISCARD) |
-	       bit(VIRTIO_BLK_F_WRITE_ZEROES) | bit(VHOST_F_LOG_ALL);
+	       bit(VIRTIO_BLK_F_WRITE_ZEROES) | bit(VHOST_F_LOG_ALL) | bit(VIRTIO_F_RING_PACKED);
 }
 
-uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly) noexcept
+uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly, bool packed) noexcept
 {
 	uint64_t f = kernelFeatures & bridgeableFeatures();
+
+	/* Unless asked for: a reconnect cannot recover a packed ring (BackendOptions). */
+	if (!packed)
+		f &= ~bit(VIRTIO_F_RING_PACKED);
 
 	if (readOnly)
 		f = (f & ~(bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES))) |
@@ -179,7 +223,12 @@ Backend::Ring &Backend::ring(Request req, unsigned int index)
 
 uint64_t Backend::offered()
 {
-	return offeredFeatures(kernel().features(), opts_.readOnly);
+	return offeredFeatures(kernel().features(), opts_.readOnly, opts_.packed);
+}
+
+bool Backend::packed() const noexcept
+{
+	return acked_ & bit(VIRTIO_F_RING_PACKED);
 }
 
 bool Backend::enabled(const Ring &r) const noexcept
@@ -240,7 +289,7 @@ void Backend::setMemTable(Message &m)
 	for (std::size_t i = 0; i < rings_.size(); i++) {
 		const Ring &r = rings_[i];
 		if (r.addr)
-			addrs[i] = translateRing(next, *r.addr, r.num.value_or(1));
+			addrs[i] = translateRing(next, *r.addr, r.num.value_or(1), packed());
 	}
 	k.setMemTable(next.kernelTable());
 
@@ -293,13 +342,10 @@ void Backend::setVringNum(const VringState &s)
 	BlkTransport &k = owned(Request::SetVringNum);
 	Ring &r = ring(Request::SetVringNum, s.index);
 
-	if (!s.num || s.num > maxRingSize || !std::has_single_bit(s.num))
-		throw Error(EINVAL,
-			    fmt::format("vq {}: ring size {} is not a power of two from 1 to {}",
-					s.index, s.num, maxRingSize));
+	checkRingSize(s.index, s.num, packed());
 	/* The ring must still fit where its addresses put it. */
 	if (r.addr)
-		translateRing(mem_, *r.addr, s.num);
+		translateRing(mem_, *r.addr, s.num, packed());
 	if (r.active)
 		detach();
 	k.setVringNum(s.index, s.num);
@@ -312,12 +358,12 @@ void Backend::setVringBase(const VringState &s)
 	BlkTransport &k = owned(Request::SetVringBase);
 	Ring &r = ring(Request::SetVringBase, s.index);
 
-	if (s.num > 0xffff)
-		throw Error(EINVAL,
-			    fmt::format("vq {}: base {} is not a ring index", s.index, s.num));
+	/* Packed: both indices and wrap counters, as the vhost-user spec says. */
+	checkRingBase(s.index, s.num, r.num, packed());
 	if (r.active)
 		detach();
 	k.setVringBase(s.index, s.num);
+	r.base = s.num;
 	r.stopped = false;
 	dirty_ = true;
 }
@@ -327,10 +373,15 @@ void Backend::setVringAddr(const VringAddrMsg &a)
 	BlkTransport &k = owned(Request::SetVringAddr);
 	Ring &r = ring(Request::SetVringAddr, a.index);
 
+	/*
+	 * The log flag passes for packed rings too: the kernel logs a packed
+	 * ring's used descriptors and device area at the guest addresses its
+	 * memory table maps them at, not through the log address.
+	 */
 	if (a.flags & ~bit(VHOST_VRING_F_LOG))
 		throw Error(EINVAL, fmt::format("vq {}: unknown flags {:#x}", a.index, a.flags));
 	/* Checked again with the ring's size when it changes, and at start. */
-	VringAddr kaddr = translateRing(mem_, a, r.num.value_or(1));
+	VringAddr kaddr = translateRing(mem_, a, r.num.value_or(1), packed());
 	/*
 	 * Logging turned on or off (QEMU at the start and end of a
 	 * migration) leaves the ring where it is: the kernel takes it while
@@ -594,10 +645,20 @@ void Backend::reconcile()
 	}
 	if (!any || (attached_ && !missing))
 		return;
-	/* At start, every ring that will run must fit its memory, at its size. */
+	/*
+	 * At start, every ring that will run must have a size and base of
+	 * its layout (the features may have changed since), and fit its
+	 * memory at its size.
+	 */
 	for (std::size_t i = 0; i < rings_.size(); i++) {
-		if (want[i])
-			translateRing(mem_, *rings_[i].addr, *rings_[i].num);
+		if (!want[i])
+			continue;
+		const Ring &r = rings_[i];
+		auto idx = static_cast<unsigned int>(i);
+		checkRingSize(idx, *r.num, packed());
+		if (r.base)
+			checkRingBase(idx, *r.base, r.num, packed());
+		translateRing(mem_, *r.addr, *r.num, packed());
 	}
 	detach();
 

@@ -120,10 +120,11 @@ int benchCommand(Context &ctx, const Args &args)
 	if (size < a.w.bs)
 		throw vhost::Error(EINVAL, fmt::format("{}: {} bytes, less than one block of {}",
 						       o.vhostUser, size, a.w.bs));
-	virtio::BlkDriver drv(std::move(fe), cfg);
+	auto drv = run::startDriver(
+		cfg, [&] { return std::make_unique<virtio::BlkDriver>(std::move(fe), cfg); });
 	run::RunInfo info{"vhost-user", o.vhostUser, std::nullopt, std::nullopt,
 			  a.w,          a.queues,    std::nullopt};
-	return done(run::measure(ctx, drv, info, size / a.w.bs, progress));
+	return done(run::measure(ctx, *drv, info, size / a.w.bs, progress));
 }
 
 constexpr std::array<Command, 1> commands = {{

@@ -25,6 +25,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <linux/virtio_config.h>
 
 #include "service.hpp"
 #include "vhostctl/blk_config.hpp"
@@ -101,6 +102,9 @@ std::unique_ptr<CLI::App> makeApp(Given &g)
 		->type_name("US")
 		->check(CLI::Range(0u, 1000000u));
 	app->add_flag("--read-only", o.readOnly, "open the backend read-only, offer RO");
+	app->add_flag("--packed", o.packed,
+		      "offer packed virtqueues when the module does (a reconnect after serve "
+		      "dies cannot recover them)");
 	app->add_option("--serial", g.serial, "the serial GET_ID returns (at most 20 bytes)")
 		->type_name("S");
 	app->add_option("--device", o.device, "the vhost-blk device node (default /dev/vhost-blk)")
@@ -205,7 +209,7 @@ int serveCommand(Context &ctx, const Args &args)
 	/* 4. What it serves, recorded, and recorded again when the size changes. */
 	service::Record rec(log);
 	virtio::blk::ConfigParams params;
-	params.features = vhost::user::offeredFeatures(kernelFeatures, o.readOnly);
+	params.features = vhost::user::offeredFeatures(kernelFeatures, o.readOnly, o.packed);
 	params.queues = o.queues;
 	auto recordGeometry = [&](const virtio::blk::Geometry &g) {
 		params.geometry = g;
@@ -228,6 +232,7 @@ int serveCommand(Context &ctx, const Args &args)
 	bo.checkInterval = std::chrono::milliseconds(static_cast<int64_t>(o.sizeCheck * 1000));
 	bo.queues = o.queues;
 	bo.readOnly = o.readOnly;
+	bo.packed = o.packed;
 	bo.serial = o.serial;
 	bo.workers = o.workers;
 	/* --workers auto decides from the module's counters of serve's device. */
@@ -251,6 +256,12 @@ int serveCommand(Context &ctx, const Args &args)
 			passed ? " (passed by the service manager)" : "", o.queues,
 			o.workers.text()));
 	log(vhost::LogLevel::Info, fmt::format("{} may connect", o.access.text()));
+	if (o.packed)
+		log(vhost::LogLevel::Info,
+		    kernelFeatures & (1ULL << VIRTIO_F_RING_PACKED)
+			    ? "packed virtqueues offered: a frontend that reconnects after serve "
+			      "dies cannot recover them"
+			    : "--packed: the module does not offer packed virtqueues");
 	service::notify(fmt::format("READY=1\nSTATUS=serving {} on {}", o.backend, where));
 	unsigned int n = vhost::user::serveConnections(listener.fd(), stop.fd(), factory, so);
 	service::notify("STOPPING=1");

@@ -26,6 +26,8 @@ struct ServeOptions {
 	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every vq: vhost-user cannot say it. */
 	unsigned int busyPoll = 0;
 	bool readOnly = false;
+	/* Offer packed virtqueues (VIRTIO_F_RING_PACKED) when the module does. */
+	bool packed = false;
 	std::optional<std::string> serial;
 	vhost::SocketPermissions permissions;
 	/* --socket-mode or --socket-group given: applied to a passed socket too. */

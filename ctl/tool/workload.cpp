@@ -336,6 +336,7 @@ virtio::BlkDriverConfig driverConfig(const Workload &w, unsigned int queues)
 	virtio::BlkDriverConfig cfg;
 
 	cfg.queues = queues;
+	cfg.ring = w.ring;
 	/* Three descriptors a request. */
 	cfg.queueSize = std::max(8U, std::bit_ceil(w.iodepth * 3));
 	cfg.depth = w.iodepth;
@@ -379,6 +380,8 @@ void addWorkloadOptions(CLI::App &app, WorkloadArgs &a)
 		       "requests a second over all queues, paced (default: as fast as it goes)")
 		->type_name("IOPS")
 		->check(CLI::Range(1u, 100000000u));
+	app.add_option("--ring", a.ring, "virtqueue layout: split (default) or packed")
+		->type_name("RING");
 	app.add_option("--workers", a.layout,
 		       "worker layout of /dev/vhost-blk: single (default), per-vq, auto or a "
 		       "number")
@@ -397,6 +400,11 @@ void finishWorkloadOptions(WorkloadArgs &a, std::string_view command)
 		throw UsageError(fmt::format(
 			"{}: --rw takes randread, randwrite or randrw, not '{}'", command, a.rw));
 	a.w.rw = *rw;
+	auto ring = virtio::parseRingType(a.ring);
+	if (!ring)
+		throw UsageError(
+			fmt::format("{}: --ring takes split or packed, not '{}'", command, a.ring));
+	a.w.ring = *ring;
 	a.w.bs = parseBlockSize(a.bs, command);
 	a.workers = parseLayout(a.layout, command);
 	if (a.mode == "task")
@@ -445,12 +453,27 @@ KernelTarget startKernel(const WorkloadArgs &a, const std::string &backendPath,
 		throw vhost::Error(EINVAL,
 				   fmt::format("backend {}: {} bytes, less than one block of {}",
 					       backendPath, t.backend.size, a.w.bs));
-	t.drv = std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(a.device), cfg);
+	t.drv = startDriver(cfg, [&] {
+		return std::make_unique<virtio::BlkDriver>(vhost::BlkDevice::open(a.device), cfg);
+	});
 	t.workerIds = vhost::applyLayout(t.drv->kernel(), a.queues, a.workers, &t.pool);
 	if (busyPoll)
 		vhost::setBusyPoll(t.drv->kernel(), a.queues, *busyPoll);
 	t.drv->attachBackend(t.backend.fd.get());
 	return t;
+}
+
+std::unique_ptr<virtio::BlkDriver>
+startDriver(const virtio::BlkDriverConfig &cfg,
+	    const std::function<std::unique_ptr<virtio::BlkDriver>()> &bringUp)
+{
+	try {
+		return bringUp();
+	} catch (const vhost::Error &e) {
+		if (cfg.ring != virtio::RingType::Packed || e.errnum() != EOPNOTSUPP)
+			throw;
+		throw vhost::Error(e.errnum(), fmt::format("--ring packed: {}", e.context()));
+	}
 }
 
 std::optional<uint32_t> ownDevice(Context &ctx)
@@ -569,7 +592,8 @@ Record resultRecord(const RunInfo &info, const Stats &st, std::optional<double> 
 		r.field("worker_ids", nullptr, "-");
 	r.optU64("layout_moves",
 		 layoutMoves ? std::optional<uint64_t>(*layoutMoves) : std::nullopt);
-	r.str("rw", rwName(w.rw))
+	r.str("ring", virtio::ringTypeName(w.ring))
+		.str("rw", rwName(w.rw))
 		.u64("bs", w.bs)
 		.u64("iodepth", w.iodepth)
 		.u64("queues", info.queues)

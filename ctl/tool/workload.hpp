@@ -54,6 +54,8 @@ struct Workload {
 	 * depth allows.
 	 */
 	unsigned int rateIops = 0;
+	/* The layout of the driver's rings. */
+	virtio::RingType ring = virtio::RingType::Split;
 };
 
 struct Stats {
@@ -96,7 +98,10 @@ struct Backend {
 };
 Backend openBackend(const std::string &path, Rw rw);
 
-/* The driver a workload needs: ring size, slots and buffers for @w. */
+/*
+ * The driver a workload needs: ring layout and size, slots and buffers for
+ * @w.  The ring size is the same for both layouts, so that they compare.
+ */
 virtio::BlkDriverConfig driverConfig(const Workload &w, unsigned int queues);
 
 /*
@@ -120,10 +125,13 @@ struct WorkloadArgs {
 	std::optional<vhost::WorkerMode> workerMode;
 
 	/* As given, before finish() checks and converts them. */
-	std::string rw = "randread", bs = "4k", layout = "single", mode;
+	std::string rw = "randread", bs = "4k", layout = "single", mode, ring = "split";
 };
 
-/* --queues, --rw, --bs, --iodepth, --duration, --rate, --workers, --worker-mode, --device */
+/*
+ * --queues, --rw, --bs, --iodepth, --duration, --rate, --ring, --workers,
+ * --worker-mode, --device
+ */
 void addWorkloadOptions(CLI::App &app, WorkloadArgs &a);
 /* Check and convert what was given: UsageError "@command: ..." for bad values. */
 void finishWorkloadOptions(WorkloadArgs &a, std::string_view command);
@@ -146,7 +154,8 @@ struct KernelTarget {
 /*
  * Open @backendPath for the workload, bring up @a.device with the
  * workload's driver (memory checked first), lay the virtqueues out, set
- * the busy-poll timeout if asked, and attach the backend.
+ * the busy-poll timeout if asked, and attach the backend.  A packed ring
+ * the device does not offer is Error(EOPNOTSUPP) "--ring packed: ...".
  */
 KernelTarget startKernel(const WorkloadArgs &a, const std::string &backendPath,
 			 std::optional<unsigned int> busyPoll, std::string_view command);
@@ -178,6 +187,14 @@ struct RunInfo {
  */
 int measure(Context &ctx, virtio::BlkDriver &drv, const RunInfo &info, uint64_t blocks,
 	    const Progress &progress = {});
+
+/*
+ * Bring a driver up with @cfg through @bringUp; a packed ring the device
+ * does not offer is Error(EOPNOTSUPP) "--ring packed: ...".
+ */
+std::unique_ptr<virtio::BlkDriver>
+startDriver(const virtio::BlkDriverConfig &cfg,
+	    const std::function<std::unique_ptr<virtio::BlkDriver>()> &bringUp);
 
 /* The netlink id of the device this process owns, if the module lists one. */
 std::optional<uint32_t> ownDevice(Context &ctx);

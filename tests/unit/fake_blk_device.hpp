@@ -6,13 +6,21 @@
  * this process's memory (the memory table maps guest addresses to it), a
  * thread per queue waits on the kick eventfd once the backend is attached,
  * serves IN, OUT, FLUSH and GET_ID on a disk in memory, and signals the
- * call eventfd.  EVENT_IDX is not offered: every kick and call happens.
+ * call eventfd.  Offered VIRTIO_F_RING_PACKED (a constructor argument) and
+ * acked, it serves packed rings through the reference device of
+ * packed_ref.hpp.  Without EVENT_IDX every kick happens, and every call
+ * the driver's event area does not DISABLE.  Offered VIRTIO_RING_F_EVENT_IDX
+ * as well, for packed rings only (acked with a split ring it is refused),
+ * it asks for a kick at the next slot it will read before it sleeps, and
+ * calls only when the driver's event area asks, as a real device does
+ * while the driver runs.
  */
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <poll.h>
 #include <set>
@@ -23,6 +31,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
+#include "packed_ref.hpp"
 #include "vhostctl/blk_request.hpp"
 #include "vhostctl/error.hpp"
 #include "vhostctl/eventfd.hpp"
@@ -42,8 +51,14 @@ struct FakeDisk {
 	std::set<uint64_t> badSectors;
 	/* The next request is reported as a malformed ring instead. */
 	std::atomic<bool> malformed{false};
+	/* Packed: the next request is used with a buffer id past the ring. */
+	std::atomic<bool> badUsedId{false};
 	std::atomic<uint64_t> requests{0};
 	std::atomic<uint64_t> reads{0}, writes{0};
+	/* Packed: calls signalled, and those the driver's event area did not want. */
+	std::atomic<uint64_t> calls{0}, callsSuppressed{0};
+	/* The features the last device was given (VHOST_SET_FEATURES). */
+	std::atomic<uint64_t> acked{0};
 };
 
 class FakeBlkDevice final : public vhost::BlkTransport
@@ -53,31 +68,60 @@ public:
 					    (1ULL << VIRTIO_BLK_F_FLUSH) |
 					    (1ULL << VIRTIO_BLK_F_MQ);
 
-	explicit FakeBlkDevice(FakeDisk &disk) : disk_(disk), vqs_(64) {}
+	/*
+	 * @extra: features offered besides @offered (VIRTIO_F_RING_PACKED,
+	 * and VIRTIO_RING_F_EVENT_IDX with it, say).
+	 */
+	explicit FakeBlkDevice(FakeDisk &disk, uint64_t extra = 0)
+		: disk_(disk), offered_(offered | extra), vqs_(64)
+	{}
 	~FakeBlkDevice() override { close(); }
 
 	std::string name() const override { return "fake-blk"; }
 	void setOwner() override {}
-	uint64_t features() override { return offered; }
+	uint64_t features() override { return offered_; }
 	void setFeatures(uint64_t f) override
 	{
-		if (f & ~offered)
+		if (f & ~offered_)
 			throw vhost::Error(EOPNOTSUPP, "VHOST_SET_FEATURES");
+		if ((f & (1ULL << virtio::featureEventIdx)) &&
+		    !(f & (1ULL << virtio::featureRingPacked)))
+			throw vhost::Error(EOPNOTSUPP,
+					   "fake device: EVENT_IDX only on packed rings");
+		acked_ = f;
+		disk_.acked = f;
 	}
+	uint64_t acked() const noexcept { return acked_; }
 	void setMemTable(std::span<const vhost::MemRegion> regions) override
 	{
 		table_.assign(regions.begin(), regions.end());
 	}
-	void setVringNum(unsigned int i, unsigned int num) override { vqs_.at(i).num = num; }
+	/* A packed ring's device state goes with its size, addresses and base. */
+	void setVringNum(unsigned int i, unsigned int num) override
+	{
+		vqs_.at(i).num = num;
+		vqs_.at(i).ref.reset();
+	}
 	void setVringAddr(unsigned int i, const vhost::VringAddr &a) override
 	{
 		vqs_.at(i).addr = a;
+		vqs_.at(i).ref.reset();
 	}
 	void setVringBase(unsigned int i, unsigned int base) override
 	{
 		vqs_.at(i).lastAvail = static_cast<uint16_t>(base);
+		vqs_.at(i).base = base;
+		vqs_.at(i).ref.reset();
 	}
-	unsigned int getVringBase(unsigned int i) override { return vqs_.at(i).lastAvail; }
+	unsigned int getVringBase(unsigned int i) override
+	{
+		Vq &q = vqs_.at(i);
+		/* Between two batches, as the kernel stops a ring before it answers. */
+		std::lock_guard lock(q.mutex);
+		if (packed())
+			return q.ref ? q.ref->base().encode() : q.base;
+		return q.lastAvail;
+	}
 	void setVringKick(unsigned int i, int fd) override { vqs_.at(i).kick = ::dup(fd); }
 	void setVringCall(unsigned int i, int fd) override { vqs_.at(i).call = ::dup(fd); }
 	void setVringErr(unsigned int i, int fd) override { vqs_.at(i).err = ::dup(fd); }
@@ -88,6 +132,8 @@ public:
 		for (auto &t : threads_)
 			t.join();
 		threads_.clear();
+		/* The backend may be attached again (a bridge's rings set up again). */
+		stop_.consume();
 	}
 
 	void setBackend(int) override
@@ -114,6 +160,11 @@ private:
 		vhost::VringAddr addr{0, 0, 0};
 		uint16_t lastAvail = 0;
 		uint16_t used = 0;
+		/* VHOST_SET_VRING_BASE as given, and the packed ring's device. */
+		unsigned int base = 0;
+		std::unique_ptr<PackedRef> ref;
+		/* Held by the thread serving the ring while it serves a batch. */
+		std::mutex mutex;
 		int kick = -1, call = -1, err = -1;
 
 		Vq() = default;
@@ -143,8 +194,27 @@ private:
 		return reinterpret_cast<std::byte *>(addr) + offset;
 	}
 
-	/* Serve one chain; returns the bytes written into the driver's buffers. */
-	uint32_t request(Vq &q, uint16_t head)
+	bool packed() const noexcept { return acked_ & (1ULL << virtio::featureRingPacked); }
+
+	/* The buffers of the split chain at @head. */
+	std::vector<virtio::Buffer> splitChain(Vq &q, uint16_t head)
+	{
+		std::vector<virtio::Buffer> chain;
+		for (uint16_t d = head;;) {
+			std::byte *desc = at(q.addr.desc, 16 * d);
+			uint64_t gpa = vhost::le::load<uint64_t>(desc);
+			uint32_t len = vhost::le::load<uint32_t>(desc + 8);
+			uint16_t flags = vhost::le::load<uint16_t>(desc + 12);
+			chain.push_back({gpa, len, (flags & virtio::descFWrite) != 0});
+			if (!(flags & virtio::descFNext))
+				break;
+			d = vhost::le::load<uint16_t>(desc + 14);
+		}
+		return chain;
+	}
+
+	/* Serve one request; returns the bytes written into the driver's buffers. */
+	uint32_t request(const std::vector<virtio::Buffer> &bufs)
 	{
 		struct Buf {
 			std::byte *p;
@@ -152,16 +222,8 @@ private:
 			bool write;
 		};
 		std::vector<Buf> chain;
-		for (uint16_t d = head;;) {
-			std::byte *desc = at(q.addr.desc, 16 * d);
-			uint64_t gpa = vhost::le::load<uint64_t>(desc);
-			uint32_t len = vhost::le::load<uint32_t>(desc + 8);
-			uint16_t flags = vhost::le::load<uint16_t>(desc + 12);
-			chain.push_back({host(gpa, len), len, (flags & virtio::descFWrite) != 0});
-			if (!(flags & virtio::descFNext))
-				break;
-			d = vhost::le::load<uint16_t>(desc + 14);
-		}
+		for (const auto &b : bufs)
+			chain.push_back({host(b.gpa, b.len), b.len, b.deviceWritable});
 		auto h = virtio::blk::decodeHeader(
 			std::span<const std::byte, virtio::blk::headerSize>(
 				chain.front().p, virtio::blk::headerSize));
@@ -195,8 +257,68 @@ private:
 		return st == virtio::blk::StatusOk ? written : 1;
 	}
 
+	/* Serve every buffer the driver made available; false: serve no more. */
+	bool servePackedBatch(Vq &q)
+	{
+		uint64_t one = 1;
+		while (auto c = q.ref->pop()) {
+			if (disk_.malformed.exchange(false)) {
+				(void)!::write(q.err, &one, sizeof(one));
+				continue;
+			}
+			if (disk_.badUsedId.exchange(false)) {
+				/* Then serve no more: the next would overwrite it. */
+				q.ref->writeUsedRaw(static_cast<uint16_t>(q.num), 1,
+						    q.ref->usedFlagsNow());
+				(void)!::write(q.call, &one, sizeof(one));
+				return false;
+			}
+			if (q.ref->push(*c, request(c->bufs))) {
+				disk_.calls++;
+				(void)!::write(q.call, &one, sizeof(one));
+			} else {
+				disk_.callsSuppressed++;
+			}
+		}
+		return true;
+	}
+
+	/*
+	 * A packed ring, through the reference device.  With EVENT_IDX the
+	 * device area asks for a kick at the next slot to read, and the ring
+	 * is looked at once more after that: a buffer made available
+	 * meanwhile was not kicked for.
+	 */
+	void servePacked(Vq &q)
+	{
+		bool eventIdx = acked_ & (1ULL << virtio::featureEventIdx);
+		if (!q.ref) {
+			q.ref = std::make_unique<PackedRef>(q.addr, q.num, eventIdx);
+			q.ref->setBase(virtio::PackedVringBase::decode(q.base));
+		}
+		for (;;) {
+			std::array<struct pollfd, 2> pfd = {
+				{{q.kick, POLLIN, 0}, {stop_.fd(), POLLIN, 0}}};
+			if (::poll(pfd.data(), 2, -1) < 0 || pfd[1].revents)
+				return;
+			vhost::drain(q.kick);
+			std::lock_guard lock(q.mutex);
+			do {
+				if (!servePackedBatch(q))
+					return;
+				if (!eventIdx)
+					break;
+				q.ref->wantKickAt(0);
+				/* The request before looking at the ring again. */
+				std::atomic_thread_fence(std::memory_order_seq_cst);
+			} while (q.ref->hasAvail());
+		}
+	}
+
 	void serve(Vq &q)
 	{
+		if (packed())
+			return servePacked(q);
 		std::byte *avail = at(q.addr.avail, 0);
 		std::byte *used = at(q.addr.used, 0);
 		auto availIdx = [&] {
@@ -210,6 +332,7 @@ private:
 			if (::poll(pfd.data(), 2, -1) < 0 || pfd[1].revents)
 				return;
 			vhost::drain(q.kick);
+			std::lock_guard lock(q.mutex);
 			while (q.lastAvail != availIdx()) {
 				uint16_t head = vhost::le::load<uint16_t>(
 					avail + 4 + 2 * (q.lastAvail % q.num));
@@ -219,7 +342,7 @@ private:
 					(void)!::write(q.err, &one, sizeof(one));
 					continue;
 				}
-				uint32_t len = request(q, head);
+				uint32_t len = request(splitChain(q, head));
 				std::byte *e = used + 4 + 8 * (q.used % q.num);
 				vhost::le::store<uint32_t>(e, head);
 				vhost::le::store<uint32_t>(e + 4, len);
@@ -234,6 +357,8 @@ private:
 	}
 
 	FakeDisk &disk_;
+	uint64_t offered_;
+	uint64_t acked_ = 0;
 	std::vector<vhost::MemRegion> table_;
 	std::vector<Vq> vqs_;
 	std::vector<std::thread> threads_;

@@ -84,6 +84,8 @@ public:
 	};
 	std::vector<Vq> vqs = std::vector<Vq>(256);
 	bool attached = false;
+	/* VHOST_SET_FEATURES as last given: packed rings have other sizes. */
+	uint64_t acked = 0;
 	/* Broken invariants of a kernel that would touch bad memory. */
 	std::vector<std::string> violations;
 
@@ -120,8 +122,11 @@ public:
 			if (!v.served)
 				continue;
 			uint64_t n = v.num;
+			bool packed = acked & fakeBit(VIRTIO_F_RING_PACKED);
+			uint64_t availLen = packed ? 4 : 6 + 2 * n,
+				 usedLen = packed ? 4 : 6 + 8 * n;
 			if (!n || !inTable(v.addr.desc, 16 * n) ||
-			    !inTable(v.addr.avail, 6 + 2 * n) || !inTable(v.addr.used, 6 + 8 * n))
+			    !inTable(v.addr.avail, availLen) || !inTable(v.addr.used, usedLen))
 				violations.push_back(fmt::format(
 					"{}: vq {} of {} entries outside the table", when, i, n));
 		}
@@ -192,6 +197,7 @@ private:
 			k_.vqs.assign(256, {});
 			k_.memTable.clear();
 			k_.attached = false;
+			k_.acked = 0;
 		}
 		~Device() override
 		{
@@ -210,6 +216,8 @@ private:
 			if (f & ~k_.features)
 				throw vhost::Error(EOPNOTSUPP, "VHOST_SET_FEATURES");
 			record("setFeatures", 0, f);
+			std::lock_guard lock(k_.mutex);
+			k_.acked = f;
 		}
 		void setMemTable(std::span<const vhost::MemRegion> regions) override
 		{

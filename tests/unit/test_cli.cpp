@@ -126,12 +126,14 @@ TEST_CASE("help: every object, then each command's keywords or options", "[cli][
 	CHECK(run.status == 0);
 	CHECK(run.err.empty());
 	for (auto text : {"--backend", "block device or file to serve", "--iodepth",
-			  "requests in flight per queue", "--worker-mode", "task or kthread"})
+			  "requests in flight per queue", "--worker-mode", "task or kthread",
+			  "--ring", "split (default) or packed"})
 		CHECK_THAT(run.out, ContainsSubstring(text));
 	auto runHelp = tool(s, {"run", "help"});
 	CHECK_THAT(runHelp.out, ContainsSubstring("requests in flight per queue"));
 	auto serve = tool(s, {"serve", "-h"});
-	for (auto text : {"--socket-mode", "--allow-group", "--config", "--fd", "--size-check"})
+	for (auto text : {"--socket-mode", "--allow-group", "--config", "--fd", "--size-check",
+			  "--packed", "offer packed virtqueues"})
 		CHECK_THAT(serve.out, ContainsSubstring(text));
 	auto top = tool(s, {"top", "help"});
 	CHECK_THAT(top.out, ContainsSubstring("seconds between frames"));
@@ -187,6 +189,10 @@ TEST_CASE("Bad input is one line on stderr and exit status 2", "[cli]")
 		     "--workers takes single, per-vq, auto or a number");
 	checkFailure(tool(s, {"run", "--backend", "/x", "--rw", "read"}), 2,
 		     "--rw takes randread, randwrite or randrw");
+	checkFailure(tool(s, {"run", "--backend", "/x", "--ring", "ring"}), 2,
+		     "run: --ring takes split or packed, not 'ring'");
+	checkFailure(tool(s, {"bench", "--vhost-user", "/x", "--ring", "Packed"}), 2,
+		     "bench: --ring takes split or packed, not 'Packed'");
 	checkFailure(tool(s, {"top", "--interval", "-1"}), 2, "top:");
 	checkFailure(tool(s, {"top", "--bogus"}), 2, "top:");
 	checkFailure(tool(s, {"dev", "resize"}), 2, "'dev ID' is missing");
@@ -544,6 +550,8 @@ TEST_CASE("run options: defaults and parsing", "[cli][run]")
 	CHECK(a.w.bs == 4096);
 	CHECK(a.w.iodepth == 32);
 	CHECK(a.w.rateIops == 0);
+	CHECK(a.w.ring == virtio::RingType::Split);
+	CHECK(driverConfig(a.w, 1).ring == virtio::RingType::Split);
 	CHECK_FALSE(a.workerMode);
 
 	o = parseOptions({"--backend", "/f", "--queues", "4", "--workers", "per-vq", "--duration",
@@ -557,6 +565,12 @@ TEST_CASE("run options: defaults and parsing", "[cli][run]")
 	CHECK(o.work.w.iodepth == 8);
 	CHECK(o.work.w.rateIops == 2000);
 	CHECK(o.work.workerMode == vhost::WorkerMode::Kthread);
+	o = parseOptions({"--backend", "/f", "--ring", "packed", "--iodepth", "8"});
+	CHECK(o.work.w.ring == virtio::RingType::Packed);
+	/* The same ring size as split, so that the two compare. */
+	auto cfg = driverConfig(o.work.w, 1);
+	CHECK(cfg.ring == virtio::RingType::Packed);
+	CHECK(cfg.queueSize == 32);
 	/* fio's names, and "rw" as an alias of randrw. */
 	CHECK(parseOptions({"--backend", "/f", "--rw", "rw"}).work.w.rw == Rw::Mixed);
 	CHECK(rwName(Rw::Mixed) == "randrw");
@@ -653,6 +667,9 @@ TEST_CASE("serve options: on the command line and from a config file", "[cli][se
 	CHECK_FALSE(o.permissionsGiven);
 	CHECK(o.access.users.front() == 0);
 	CHECK(o.sizeCheck == 1);
+	/* Packed rings only when asked for: a reconnect cannot recover them. */
+	CHECK_FALSE(o.packed);
+	CHECK(parseOptions({"--socket", "/s", "--backend", "/f", "--packed"}).packed);
 
 	auto conf = dir.path / "vm1.conf";
 	std::ofstream(conf) << "# vhostctl serve of vm1\n"
@@ -664,7 +681,8 @@ TEST_CASE("serve options: on the command line and from a config file", "[cli][se
 			       "socket-mode = 0660\n"
 			       "socket-group = 0\n"
 			       "allow-user = [\"0\", \"4242\"]\n"
-			       "read-only = true\n";
+			       "read-only = true\n"
+			       "packed = true\n";
 	CHECK(parseOptions({"--socket", "/s", "--backend", "/f", "--workers", "auto"})
 		      .workers.kind == vhost::WorkerLayout::Auto);
 	o = parseOptions({"--config", conf.string()});
@@ -679,6 +697,7 @@ TEST_CASE("serve options: on the command line and from a config file", "[cli][se
 	CHECK(std::count(o.access.users.begin(), o.access.users.end(), 4242u) == 1);
 	CHECK(std::count(o.access.groups.begin(), o.access.groups.end(), 0u) == 1);
 	CHECK(o.readOnly);
+	CHECK(o.packed);
 	/* The command line wins over the file. */
 	CHECK(parseOptions({"--config", conf.string(), "--queues", "2"}).queues == 2);
 

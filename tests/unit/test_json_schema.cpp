@@ -190,6 +190,7 @@ TEST_CASE("every --json output keeps its golden schema", "[cli][json][golden]")
 		     std::nullopt};
 	/* Paced, with the machine's CPU time; and neither. */
 	kernel.w.rateIops = 2000;
+	kernel.w.ring = virtio::RingType::Packed;
 	Stats paced = st;
 	paced.cpuBusy = 0.002;
 	schemas["run, bench"] = merge(schemaOf(resultRecord(kernel, paced, 12.5, 3u).json()),

@@ -54,12 +54,21 @@ TEST_CASE("features offered are the kernel's the bridge can honour, plus its own
 			   iommu = bit(VIRTIO_F_ACCESS_PLATFORM),
 			   wce = bit(VIRTIO_BLK_F_CONFIG_WCE), logAll = bit(26);
 	uint64_t kernel = FakeKernel::vhostBlkFeatures | packed | iommu | wce | logAll;
-	uint64_t f = offeredFeatures(kernel, false);
+	uint64_t f = offeredFeatures(kernel, false, true);
 
-	CHECK((f & (packed | iommu | wce)) == 0);
+	CHECK((f & (iommu | wce)) == 0);
+	/*
+	 * Packed rings, when the kernel has them and serve was asked to
+	 * (--packed): the bridge passes their state on, but a reconnect
+	 * cannot recover them.
+	 */
+	CHECK(f & packed);
+	CHECK_FALSE(offeredFeatures(FakeKernel::vhostBlkFeatures, false, true) & packed);
+	CHECK_FALSE(offeredFeatures(kernel, false, false) & packed);
+	CHECK(offeredFeatures(kernel, false, false) == (f & ~packed));
 	/* Dirty logging, for migration: the bridge maps the log for the kernel. */
 	CHECK(f & logAll);
-	CHECK_FALSE(offeredFeatures(FakeKernel::vhostBlkFeatures, false) & logAll);
+	CHECK_FALSE(offeredFeatures(FakeKernel::vhostBlkFeatures, false, true) & logAll);
 	CHECK(f & bit(featureProtocolFeatures));
 	CHECK((f & FakeKernel::vhostBlkFeatures) == FakeKernel::vhostBlkFeatures);
 	for (unsigned int b : {VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_TOPOLOGY})
@@ -70,11 +79,11 @@ TEST_CASE("features offered are the kernel's the bridge can honour, plus its own
 	/* What the kernel does not implement is not offered. */
 	uint64_t bare = FakeKernel::vhostBlkFeatures &
 			~(bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES));
-	CHECK_FALSE(offeredFeatures(bare, false) &
+	CHECK_FALSE(offeredFeatures(bare, false, false) &
 		    (bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES)));
 
 	/* Read-only: RO, and nothing that writes. */
-	uint64_t ro = offeredFeatures(FakeKernel::vhostBlkFeatures, true);
+	uint64_t ro = offeredFeatures(FakeKernel::vhostBlkFeatures, true, false);
 	CHECK(ro & bit(VIRTIO_BLK_F_RO));
 	CHECK_FALSE(ro & (bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES)));
 }
@@ -83,13 +92,13 @@ TEST_CASE("SET_FEATURES reaches the kernel without bit 30 or the bridge's bits",
 	  "[vhost-user-backend]")
 {
 	Bridge br;
-	br.kernel.features |= bit(VIRTIO_F_RING_PACKED);
+	br.kernel.features |= bit(VIRTIO_F_ACCESS_PLATFORM);
 	auto fe = br.frontend();
 
 	CHECK(fe->protocolFeatures() ==
 	      (Backend::protocolFeatures & Frontend::supportedProtocolFeatures));
 	CHECK(fe->backendQueues() == 4);
-	CHECK_FALSE(fe->features() & bit(VIRTIO_F_RING_PACKED));
+	CHECK_FALSE(fe->features() & bit(VIRTIO_F_ACCESS_PLATFORM));
 	fe->setOwner();
 	uint64_t want = fe->features();
 	/* The Frontend adds bit 30, as QEMU echoes it. */
@@ -100,7 +109,7 @@ TEST_CASE("SET_FEATURES reaches the kernel without bit 30 or the bridge's bits",
 	CHECK(call.a == (want & FakeKernel::vhostBlkFeatures));
 
 	/* A bit never offered is refused, and the connection goes on. */
-	CHECK(failsWith([&] { fe->setFeatures(want | bit(VIRTIO_F_RING_PACKED)); }, EIO));
+	CHECK(failsWith([&] { fe->setFeatures(want | bit(VIRTIO_F_ACCESS_PLATFORM)); }, EIO));
 	CHECK(br.kernel.count("setFeatures") == 1);
 	fe->setFeatures(want);
 	CHECK(br.kernel.count("setFeatures") == 2);

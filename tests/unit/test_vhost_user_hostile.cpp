@@ -209,7 +209,7 @@ TEST_CASE("hostile ring sizes: NUM may not grow a ring past its memory",
 	REQUIRE(br.kernel.last("setVringNum", 3).a == ringSize);
 	/* 32768 entries would put its descriptors across the region's end. */
 	CHECK(failsWith([&] { fe->setVringNum(3, 32768); }, EIO));
-	CHECK(br.log.has("vq 3: a ring of 32768 entries"));
+	CHECK(br.log.has("vq 3: a split ring of 32768 entries"));
 	/* Not a power of two, or past virtio's largest ring. */
 	CHECK(failsWith([&] { fe->setVringNum(3, 48); }, EIO));
 	CHECK(failsWith([&] { fe->setVringNum(3, 65536); }, EIO));

@@ -2,11 +2,11 @@
 /*
  * virtio::BlkDriver: a userspace virtio-blk driver for /dev/vhost-blk or any
  * vhost-user-blk backend.  It plays QEMU and the guest at once: owns the
- * device, negotiates features, maps the "guest memory", lays out one split
- * ring per queue with its kick, call and error eventfds, submits requests
- * and reaps their completions.  Only bringing the device up differs between
- * the two (virtio::Transport); the data path is the same shared memory and
- * eventfds.
+ * device, negotiates features, maps the "guest memory", lays out one ring
+ * per queue (split, or packed with VIRTIO_F_RING_PACKED) with its kick,
+ * call and error eventfds, submits requests and reaps their completions.
+ * Only bringing the device up differs between the two (virtio::Transport);
+ * the data path is the same shared memory and eventfds.
  *
  * Each BlkQueue is used by one thread at a time; different queues may be
  * driven from different threads.
@@ -27,21 +27,30 @@
 #include "vhostctl/eventfd.hpp"
 #include "vhostctl/kernel_transport.hpp"
 #include "vhostctl/memory.hpp"
-#include "vhostctl/split_queue.hpp"
 #include "vhostctl/transport.hpp"
+#include "vhostctl/virtqueue.hpp"
 
 namespace virtio {
 
 struct BlkDriverConfig {
 	/* Virtqueues to bring up, 0 .. queues-1. */
 	unsigned int queues = 1;
-	/* Ring entries per queue, a power of two. */
+	/*
+	 * The layout of every ring.  Packed needs VIRTIO_F_RING_PACKED
+	 * offered, and acks it; split never acks it.
+	 */
+	RingType ring = RingType::Split;
+	/* Ring entries per queue: a power of two (split), 1 to 32768 (packed). */
 	unsigned int queueSize = 128;
 	/* Request slots per queue: requests in flight at most. */
 	unsigned int depth = 32;
 	/* Data bytes a request may carry. */
 	uint32_t maxData = 128 * 1024;
-	/* Features to ask for; 0: defaultFeatures.  Only offered bits are acked. */
+	/*
+	 * Features to ask for; 0: defaultFeatures.  Only offered bits are
+	 * acked; VIRTIO_F_RING_PACKED follows @ring, whatever this says.  A
+	 * packed @ring needs VIRTIO_F_VERSION_1 among them.
+	 */
 	uint64_t features = 0;
 	/*
 	 * VHOST_SET_FORK_FROM_OWNER before VHOST_SET_OWNER, if set; only an
@@ -84,7 +93,7 @@ public:
 	unsigned int index() const noexcept { return index_; }
 	unsigned int depth() const noexcept { return static_cast<unsigned int>(slots_.size()); }
 	unsigned int inFlight() const noexcept { return inFlight_; }
-	SplitQueue &ring() noexcept { return ring_; }
+	Virtqueue &ring() noexcept { return *ring_; }
 
 	/* The data buffer of request slot @slot (maxData bytes, page aligned). */
 	std::span<std::byte> data(unsigned int slot) const;
@@ -98,7 +107,11 @@ public:
 	/* Publish what was submitted and kick the device if it asks for it. */
 	void notify();
 
-	/* Pop every completed request, calling @fn for each; returns how many. */
+	/*
+	 * Pop every completed request, calling @fn for each; returns how many.
+	 * Throws vhost::Error(EPROTO) "vq N: ..." when the device wrote the
+	 * ring wrong.
+	 */
 	std::size_t reap(const std::function<void(const BlkCompletion &)> &fn);
 	/*
 	 * Wait for the device's call, at most @timeout; returns false on
@@ -128,7 +141,7 @@ private:
 
 	unsigned int index_;
 	Chunk ringArea_;
-	SplitQueue ring_;
+	std::unique_ptr<Virtqueue> ring_;
 	std::vector<Slot> slots_;
 	std::vector<unsigned int> freeSlots_;
 	std::vector<int> headSlot_; /* chain head -> slot, -1 if none */
@@ -144,7 +157,9 @@ public:
 	/*
 	 * Bring @dev up: owner, features, memory table, and every queue's
 	 * ring and eventfds; the backend comes with attachBackend().  Throws
-	 * vhost::Error.
+	 * vhost::Error: EINVAL for a config it cannot use (a packed ring
+	 * without VIRTIO_F_VERSION_1 in @cfg.features, say), EOPNOTSUPP for
+	 * a packed ring the device does not offer.
 	 */
 	BlkDriver(vhost::BlkDevice dev, const BlkDriverConfig &cfg);
 	/* The same through any transport, a vhost-user frontend for one. */
@@ -164,6 +179,7 @@ public:
 	const BlkDriverConfig &config() const noexcept { return cfg_; }
 	/* The features acked: asked for and offered. */
 	uint64_t features() const noexcept { return features_; }
+	RingType ring() const noexcept { return cfg_.ring; }
 	unsigned int numQueues() const noexcept
 	{
 		return static_cast<unsigned int>(queues_.size());

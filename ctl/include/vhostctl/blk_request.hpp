@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vhostctl/split_queue.hpp"
+#include "vhostctl/virtqueue.hpp"
 
 namespace virtio::blk {
 

@@ -17,20 +17,10 @@
 #include <vector>
 
 #include "vhostctl/device.hpp"
+#include "vhostctl/virtqueue.hpp"
 
 namespace virtio {
 
-/* The largest split ring the spec allows. */
-inline constexpr unsigned int maxQueueSize = 32768;
-
-/* Feature bits of the ring itself. */
-inline constexpr unsigned int featureIndirectDesc = 28; /* VIRTIO_RING_F_INDIRECT_DESC */
-inline constexpr unsigned int featureEventIdx = 29;     /* VIRTIO_RING_F_EVENT_IDX */
-
-/* Descriptor flags (virtq_desc.flags). */
-inline constexpr uint16_t descFNext = 1;
-inline constexpr uint16_t descFWrite = 2;
-inline constexpr uint16_t descFIndirect = 4;
 /* virtq_avail.flags and virtq_used.flags. */
 inline constexpr uint16_t availFNoInterrupt = 1;
 inline constexpr uint16_t usedFNoNotify = 1;
@@ -70,30 +60,7 @@ constexpr uint16_t ringDistance(uint16_t newer, uint16_t older) noexcept
 	return static_cast<uint16_t>(newer - older);
 }
 
-/*
- * VIRTIO_RING_F_EVENT_IDX: does moving an index from @oldIdx to @newIdx
- * cross @eventIdx, the index the other side asked to be notified at?
- */
-constexpr bool needEvent(uint16_t eventIdx, uint16_t newIdx, uint16_t oldIdx) noexcept
-{
-	return static_cast<uint16_t>(newIdx - eventIdx - 1) <
-	       static_cast<uint16_t>(newIdx - oldIdx);
-}
-
-/* One buffer of a descriptor chain, at a guest physical address. */
-struct Buffer {
-	uint64_t gpa = 0;
-	uint32_t len = 0;
-	bool deviceWritable = false;
-};
-
-/* A chain the device returned: its head and the bytes it wrote. */
-struct UsedElem {
-	uint16_t head = 0;
-	uint32_t len = 0;
-};
-
-class SplitQueue final
+class SplitQueue final : public Virtqueue
 {
 public:
 	/*
@@ -103,18 +70,21 @@ public:
 	 */
 	SplitQueue(std::span<std::byte> area, unsigned int num, bool eventIdx);
 
-	unsigned int size() const noexcept { return layout_.num; }
+	RingType type() const noexcept override { return RingType::Split; }
+	unsigned int size() const noexcept override { return layout_.num; }
 	const RingLayout &layout() const noexcept { return layout_; }
-	bool eventIdx() const noexcept { return eventIdx_; }
+	bool eventIdx() const noexcept override { return eventIdx_; }
 	/* User addresses of the parts, for VHOST_SET_VRING_ADDR. */
-	vhost::VringAddr addresses() const noexcept;
+	vhost::VringAddr addresses() const noexcept override;
+	/* The next avail index, published or not. */
+	unsigned int vringBase() const noexcept override { return availIdx_; }
 
-	unsigned int freeDescriptors() const noexcept
+	unsigned int freeDescriptors() const noexcept override
 	{
 		return static_cast<unsigned int>(free_.size());
 	}
 	/* Chains added and not yet returned by the device. */
-	unsigned int inFlight() const noexcept { return inFlight_; }
+	unsigned int inFlight() const noexcept override { return inFlight_; }
 	/* The next avail index (counting unpublished chains), the next used one. */
 	uint16_t availIdx() const noexcept { return availIdx_; }
 	uint16_t lastUsedIdx() const noexcept { return lastUsed_; }
@@ -124,32 +94,32 @@ public:
 	 * and the available ring, not yet visible to the device.  Returns
 	 * its head, or nothing when too few descriptors are free.
 	 */
-	std::optional<uint16_t> add(std::span<const Buffer> chain);
+	std::optional<uint16_t> add(std::span<const Buffer> chain) override;
 
 	/*
 	 * Make the added chains visible (store avail->idx).  Returns whether
 	 * the device asked to be kicked: its avail_event was crossed, or,
 	 * without EVENT_IDX, it did not set VRING_USED_F_NO_NOTIFY.
 	 */
-	bool publish();
+	bool publish() override;
 
 	/* Did the device return chains not yet popped? */
-	bool hasUsed() const noexcept;
+	bool hasUsed() const noexcept override;
 	/*
 	 * The next chain the device returned, its descriptors freed.  Throws
 	 * vhost::Error(EPROTO) when the device returns a head that is not in
 	 * flight.
 	 */
-	std::optional<UsedElem> popUsed();
+	std::optional<UsedElem> popUsed() override;
 
 	/*
 	 * Ask for a call when the device returns the next chain (used_event
 	 * with EVENT_IDX, else clear VRING_AVAIL_F_NO_INTERRUPT).  Returns
 	 * true when chains were returned meanwhile: pop them before waiting.
 	 */
-	bool enableCalls();
+	bool enableCalls() override;
 	/* Ask for no calls (VRING_AVAIL_F_NO_INTERRUPT; a hint only). */
-	void disableCalls();
+	void disableCalls() override;
 
 private:
 	uint16_t *availFlags() const;

@@ -22,6 +22,16 @@
  *   address go to the kernel as they come, the ring left running.  A log
  *   that cannot be mapped ends the connection: QEMU takes any reply to
  *   SET_LOG_BASE as success.
+ * - Packed rings (VIRTIO_F_RING_PACKED, offered only when asked for,
+ *   BackendOptions::packed, and the kernel offers it): any size up to
+ *   32768, the three areas checked at their packed sizes, SET/GET_VRING_BASE
+ *   in the packed encoding (both indices and wrap counters) passed
+ *   through.  Dirty logging passes through as for split rings (LOG_ALL,
+ *   the ring's log flag): the kernel logs a packed ring's used
+ *   descriptors and device area at the guest addresses its memory table
+ *   maps them at, not through the ring's log address.  Off by default: a
+ *   frontend that reconnects after this process died cannot recover a
+ *   packed ring.
  * - Rings: the backing file is attached once the rings are set up and
  *   enabled; GET_VRING_BASE (or SET_VRING_ENABLE 0) stops a ring in the
  *   kernel, which drains it first; reconfiguring a ring detaches the backend
@@ -85,6 +95,14 @@ struct BackendOptions {
 	/* VHOST_BLK_SET_SERIAL after SET_OWNER, when set. */
 	std::optional<std::string> serial;
 	uint32_t segMax = 126;
+	/*
+	 * Offer VIRTIO_F_RING_PACKED when the kernel does.  Off by default:
+	 * a frontend that reconnects after this process died cannot recover
+	 * a packed ring's state from guest memory as it does a split ring's
+	 * (QEMU's virtio_queue_packed_restore_last_avail_idx does nothing),
+	 * and there is no inflight tracking (INFLIGHT_SHMFD) to fall back on.
+	 */
+	bool packed = false;
 	/* How the virtqueues are spread over workers, once per device. */
 	WorkerLayout workers;
 	/*
@@ -107,9 +125,10 @@ struct BackendOptions {
 uint64_t bridgeableFeatures() noexcept;
 /*
  * GET_FEATURES: the kernel's bits the bridge can honour, the config-space
- * bits the bridge serves itself, and bit 30.
+ * bits the bridge serves itself, and bit 30.  VIRTIO_F_RING_PACKED only
+ * with @packed (BackendOptions::packed).
  */
-uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly) noexcept;
+uint64_t offeredFeatures(uint64_t kernelFeatures, bool readOnly, bool packed) noexcept;
 
 /* One connection, from accept to hang-up. */
 class Backend final
@@ -163,6 +182,8 @@ public:
 private:
 	struct Ring {
 		std::optional<unsigned int> num;
+		/* SET_VRING_BASE as given: packed, both indices and wrap counters. */
+		std::optional<unsigned int> base;
 		std::optional<VringAddrMsg> addr;
 		/* Translated, as the kernel has it. */
 		std::optional<VringAddr> kernelAddr;
@@ -202,6 +223,8 @@ private:
 	/* CONFIG_CHANGE_MSG on the backend channel, if there is one. */
 	void notifyConfigChange();
 
+	/* VIRTIO_F_RING_PACKED was acked: the rings are packed. */
+	bool packed() const noexcept;
 	bool enabled(const Ring &r) const noexcept;
 	bool wanted(const Ring &r) const noexcept;
 	/* Lay the virtqueues out over workers, and set the busy-poll timeout. */
