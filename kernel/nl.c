@@ -305,6 +305,7 @@ static int vhb_nl_fill_vq(struct sk_buff *skb, struct netlink_callback *cb,
 	    nla_put_u8(skb, VHOST_BLK_A_VQ_ACTIVE,
 		       !!READ_ONCE(vq->private_data)) ||
 	    nla_put_u8(skb, VHOST_BLK_A_VQ_BROKEN, READ_ONCE(vq->broken)) ||
+	    nla_put_u8(skb, VHOST_BLK_A_VQ_PACKED, READ_ONCE(vq->packed)) ||
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_OFFLOADED,
 			      READ_ONCE(bvq->offloaded), VHOST_BLK_A_VQ_PAD) ||
 	    nla_put_u64_64bit(skb, VHOST_BLK_A_VQ_KICKS,

@@ -103,6 +103,7 @@ const Policy<VHOST_BLK_A_VQ_MAX + 1> vqPolicy = [] {
 	p[VHOST_BLK_A_VQ_HIST] = {NLA_NESTED, 0, 0};
 	p[VHOST_BLK_A_VQ_IO_ERRORS] = exact(NLA_U64, 8);
 	p[VHOST_BLK_A_VQ_STOP_REASON] = {NLA_STRING, 0, 0};
+	p[VHOST_BLK_A_VQ_PACKED] = exact(NLA_U8, 1);
 	p[VHOST_BLK_A_VQ_IO_ERRNO] = exact(NLA_U32, 4);
 	p[VHOST_BLK_A_VQ_IO_OP] = exact(NLA_U32, 4);
 	return p;
@@ -363,6 +364,7 @@ VqInfo parseVq(const nlmsghdr *nlh)
 	v.broken = a.value<uint8_t>(VHOST_BLK_A_VQ_BROKEN) != 0;
 	v.offloaded = a.value<uint64_t>(VHOST_BLK_A_VQ_OFFLOADED);
 	v.ioErrors = a.value<uint64_t>(VHOST_BLK_A_VQ_IO_ERRORS);
+	v.packed = a.value<uint8_t>(VHOST_BLK_A_VQ_PACKED) != 0;
 	/* Repeated: nla_parse() keeps only the last, so walk them all. */
 	auto [head, len] = messagePayload(nlh);
 	const nlattr *h;

@@ -259,7 +259,7 @@ static long vhb_set_features(struct vhb_dev *dev, u64 __user *argp)
 
 		vhb_vq_lock(vq);
 		vq->acked_features = features;
-		vq->packed = packed;
+		WRITE_ONCE(vq->packed, packed);
 		mutex_unlock(&vq->mutex);
 	}
 	return 0;

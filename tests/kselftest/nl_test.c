@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <linux/vhost_blk.h>
+#include <linux/virtio_config.h>
 
 #include "kselftest_harness.h"
 #include "vblk_nl.h"
@@ -248,6 +249,39 @@ TEST_F(nl, vq_dump_matches_the_ioctls)
 			EXPECT_EQ(128U, get_u32(a[VHOST_BLK_A_VQ_NUM]));
 		ASSERT_NE(NULL, a[VHOST_BLK_A_VQ_BUSYLOOP_US]);
 		EXPECT_EQ(i == 1 ? 75U : 0U, get_u32(a[VHOST_BLK_A_VQ_BUSYLOOP_US]));
+	}
+}
+
+/* VHOST_BLK_A_VQ_PACKED follows the ring layout VHOST_SET_FEATURES chose. */
+TEST_F(nl, vq_dump_says_the_ring_layout)
+{
+	const __u64 features[] = {
+		1ULL << VIRTIO_F_VERSION_1,
+		(1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_PACKED),
+		1ULL << VIRTIO_F_VERSION_1,
+	};
+	unsigned int k;
+	int n, i;
+
+	for (k = 0; k < ARRAY_SIZE(features); k++) {
+		bool packed = features[k] & (1ULL << VIRTIO_F_RING_PACKED);
+
+		ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_FEATURES, &features[k]));
+		n = nl_dump(&self->nl, VHOST_BLK_CMD_VQ_GET, VHOST_BLK_A_VQ_DEV_ID, self->dev_id,
+			    self->msgs, MAX_MSGS, self->store, STORE);
+		ASSERT_LE(1, n);
+		for (i = 0; i < n; i++) {
+			const struct nlattr *a = self->msgs[i].attr[VHOST_BLK_A_VQ_PACKED];
+
+			__u8 v;
+
+			ASSERT_NE(NULL, a);
+			v = *((const __u8 *)a + NLA_HDRLEN);
+			if (v != packed)
+				TH_LOG("vq %d after features %#llx: packed %u", i,
+				       (unsigned long long)features[k], v);
+			EXPECT_EQ(packed, v);
+		}
 	}
 }
 

@@ -492,6 +492,22 @@ TEST_CASE("Every histogram nest of a vq message is read, not only the last", "[n
 	CHECK(s.sumNs == 2000 + VHOST_BLK_OP_READ + VHOST_BLK_OP_FLUSH);
 }
 
+TEST_CASE("A vq message says its ring layout; an older module's is split", "[netlink]")
+{
+	Msg packed = vqBase();
+	REQUIRE(nla_put_u8(packed.get(), VHOST_BLK_A_VQ_PACKED, 1) == 0);
+	CHECK(nl::parseVq(hdr(packed)).packed);
+
+	Msg split = vqBase();
+	REQUIRE(nla_put_u8(split.get(), VHOST_BLK_A_VQ_PACKED, 0) == 0);
+	CHECK_FALSE(nl::parseVq(hdr(split)).packed);
+	CHECK_FALSE(nl::parseVq(hdr(vqBase())).packed);
+
+	Msg wide = vqBase();
+	REQUIRE(nla_put_u32(wide.get(), VHOST_BLK_A_VQ_PACKED, 1) == 0);
+	CHECK(parseError([&] { nl::parseVq(hdr(wide)); }).code().value() == EPROTO);
+}
+
 TEST_CASE("A histogram of the wrong size or kind is malformed", "[netlink][hist]")
 {
 	Msg shortBuckets = vqBase();

@@ -260,6 +260,7 @@ enum {
 	VHOST_BLK_A_VQ_STOP_REASON,	/* string: events only */
 	VHOST_BLK_A_VQ_IO_ERRNO,	/* u32: events only, positive errno */
 	VHOST_BLK_A_VQ_IO_OP,		/* u32: events only, VHOST_BLK_OP_* */
+	VHOST_BLK_A_VQ_PACKED,		/* u8: a packed ring (VIRTIO_F_RING_PACKED) */
 
 	__VHOST_BLK_A_VQ_MAX,
 	VHOST_BLK_A_VQ_MAX = (__VHOST_BLK_A_VQ_MAX - 1)

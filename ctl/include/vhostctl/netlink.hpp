@@ -122,6 +122,8 @@ struct VqInfo {
 	uint64_t offloaded = 0;
 	/* Requests the backend failed; 0 from a module without the count. */
 	uint64_t ioErrors = 0;
+	/* A packed ring (VIRTIO_F_RING_PACKED); false from a module without them. */
+	bool packed = false;
 	/* The histograms that counted something, as the kernel sent them. */
 	std::vector<Histogram> hists{};
 
