@@ -8,8 +8,9 @@
 # shows the socket, serial and limits of the device serve owns, dev resize
 # grows the backend under a running connection, serve removes no file but
 # its own socket, and a socket passed by systemd (systemd-socket-activate)
-# is served, with READY=1 and STOPPING=1 on NOTIFY_SOCKET.  Prints TAP;
-# exit 0 if every test passed, 4 to skip.
+# is served, with READY=1 and STOPPING=1 on NOTIFY_SOCKET; packed rings
+# reach the kernel with --packed, and only with it.  Prints TAP; exit 0 if
+# every test passed, 4 to skip.
 
 # jq filters name their variables ($pid, $dev) in single quotes.
 # shellcheck disable=SC2016
@@ -20,7 +21,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=10
+PLAN=12
 
 pids=()
 
@@ -233,8 +234,37 @@ auto_ok() {
 }
 auto_ok
 result "serve --workers auto moves a saturating queue to a second worker, no request failed"
+
+# 11. Without --packed, serve does not offer VIRTIO_F_RING_PACKED: a driver
+# that wants a packed ring fails at negotiation, in one line that says so.
+vc --json bench --vhost-user "$asock" --ring packed --duration 0.5 --warmup 0
+[ "$rc" -ne 0 ] && [ -z "$out" ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+	[[ $err == *"--ring packed"* ]] || diag "status $rc, stdout '$out', stderr:" "$err"
+[ "$rc" -ne 0 ] && [ -z "$out" ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+	[[ $err == *"--ring packed"* ]]
+result "serve without --packed: a packed ring is refused in one line (status $rc)"
 kill -TERM "$auto_pid"
 wait "$auto_pid"
+
+# 12. serve --packed: the frontend's packed rings reach the kernel, which
+# serves them on two queues at once.
+psock=$tmp/packed.sock
+"$VHOSTCTL" serve --socket "$psock" --backend "$img" --queues 2 --workers per-vq --packed \
+	--size-check 0 2>"$tmp/packed.err" &
+packed_pid=$!
+pids+=("$packed_pid")
+packed_ok() {
+	wait_for "$tmp/packed.err" "packed virtqueues offered" || return 1
+	vc --json bench --vhost-user "$psock" --ring packed --queues 2 --rw randrw --iodepth 16 \
+		--duration 1 --warmup 0.2
+	diag "bench: $(printf '%s' "$out" | jq -c '{ring, iops, ios, errors}' 2>/dev/null)"
+	[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+	[ "$rc" -eq 0 ] && jq_check '.ring == "packed" and .queues == 2 and .ios > 0 and .errors == 0'
+}
+packed_ok
+result "serve --packed: a packed ring of the frontend's is served by the kernel, no request failed"
+kill -TERM "$packed_pid"
+wait "$packed_pid"
 
 [ "$n" -eq "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; fail=$((fail + 1)); }
 totals 0

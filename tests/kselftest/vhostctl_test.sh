@@ -9,8 +9,9 @@
 # see root's device, and each failure must be one line with the exit status
 # that says what failed (2 usage, 3 no such device, 5 permission); bench
 # measures the device and a qemu-storage-daemon, paced too, and the
-# busy-poll timeout it sets is read back from the kernel.  Prints TAP; exit 0 if every test
-# passed, 4 to skip.
+# busy-poll timeout it sets is read back from the kernel; the same driver
+# lays out packed rings the kernel serves, under the auto layout's moves.
+# Prints TAP; exit 0 if every test passed, 4 to skip.
 
 # jq filters name their variables ($pid, $dev) in single quotes.
 # shellcheck disable=SC2016
@@ -21,7 +22,7 @@ VHOSTCTL=${VHOSTCTL:-$top/build/ctl/tool/vhostctl}
 # shellcheck source=tests/lib/tap.sh
 . "$top/tests/lib/tap.sh"
 NOBODY=65534
-PLAN=25
+PLAN=27
 
 run_pid=
 
@@ -172,8 +173,8 @@ result "vq show bindings match worker show"
 sleep 2
 vc --json vq show dev "$dev" active
 jq_check 'map(.index) == [0, 1] and all(.active and .num > 0 and .requests > 0 and .errors == 0) and
-	  (map(.worker_id) | sort) == [1, 2]'
-result "vq show active lists vqs 0 and 1 on workers 1 and 2, moving requests"
+	  (map(.worker_id) | sort) == [1, 2] and all(.ring == "split")'
+result "vq show active lists vqs 0 and 1 (split rings) on workers 1 and 2, moving requests"
 
 # 8. The admin moves vq 0 to worker 2 while I/O runs.
 vc vq attach dev "$dev" vq 0 worker 2
@@ -216,7 +217,8 @@ result "a device id that does not exist fails in one line, status 3"
 
 # 14. Usage errors: status 2, one line.
 usage_ok=0
-for args in "bogus" "worker bogus" "vq attach 1 2" "worker show dev x" "run --queues 2"; do
+for args in "bogus" "worker bogus" "vq attach 1 2" "worker show dev x" "run --queues 2" \
+	"bench --backend $img --ring bogus"; do
 	# shellcheck disable=SC2086
 	vc $args
 	one_line_failure 2 || usage_ok=1
@@ -318,6 +320,40 @@ diag "auto at 200 IOPS: $(printf '%s' "$out" | jq -c '{layout, layout_moves, wor
 jq_check '.layout == "auto" and .layout_moves == 0 and (.worker_ids | unique | length) == 1 and
 	  .ios > 0 and .errors == 0'
 result "bench --workers auto keeps two light queues on one worker"
+
+# 20e. The packed ring (VIRTIO_F_RING_PACKED): the same driver lays it out,
+# the kernel serves it, and the auto layout moves a saturated queue to a
+# worker of its own while requests are in flight on it.
+vc --json bench --backend "$img" --queues 2 --workers auto --ring packed --rw randrw \
+	--iodepth 32 --duration 2 --warmup 0.5
+[ "$rc" -eq 0 ] || diag "status $rc:" "$err"
+diag "packed, auto: $(printf '%s' "$out" | jq -c '{ring, layout_moves, worker_ids, iops, errors}' 2>/dev/null)"
+jq_check '.ring == "packed" and .layout == "auto" and .layout_moves >= 1 and
+	  (.worker_ids | unique | length) == 2 and .ios > 0 and .errors == 0'
+result "bench --ring packed: the kernel serves packed rings, moved between workers, no request lost"
+
+# 20f. ...and run at depth 1, whose ring has eight entries: a request takes
+# three, so the ring wraps, and both sides flip their wrap counters, every
+# third request or so, at a different slot each time.
+# While it runs, vq show says its ring is packed.
+"$VHOSTCTL" --json run --backend "$img" --queues 1 --ring packed --iodepth 1 --rw randrw \
+	--duration 3 >"$tmp/packed.out" 2>"$tmp/packed.err" &
+packed_pid=$!
+rings=
+for _ in {1..40}; do
+	vc --json vq show active
+	rings=$(printf '%s' "$out" | jq -c '[.[].ring] | unique' 2>/dev/null)
+	[ "$rings" = '["packed"]' ] && break
+	sleep 0.25
+done
+wait "$packed_pid"
+rc=$?
+out=$(<"$tmp/packed.out")
+[ "$rc" -eq 0 ] || diag "status $rc:" "$(<"$tmp/packed.err")"
+[ "$rings" = '["packed"]' ] || diag "vq show active, its rings: $rings"
+[ "$rings" = '["packed"]' ] &&
+	jq_check '.ring == "packed" and .ios > 16 and .errors == 0'
+result "run --ring packed at depth 1 wraps its ring of 8 at every slot, vq show says packed"
 
 # 21. bench on a vhost-user-blk backend: qemu-storage-daemon on the same image.
 if command -v qemu-storage-daemon >/dev/null; then
