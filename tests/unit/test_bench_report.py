@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """scripts/lib/bench-report on runs of known values: the columns of every
-row, raw's best variant as the limit, the ratios P2b and P6 from it, and
-runs of older outputs (without variant, ring, rate or CPU time)."""
+row, raw's best variant as the limit, the ratios P2b and P6 from it, the
+packed ring's column and P7, and runs of older outputs (without variant,
+ring, rate or CPU time)."""
 
 import json
 import subprocess
@@ -17,8 +18,10 @@ COLUMNS = ("target", "layout", "variant", "ring", "queues", "iodepth", "rw", "io
 
 
 def run(target, layout="", variant="", iodepth=32, queues=1, rate=None, iops=1000.0, cpu=10.0,
-        phase="round"):
-    return {"target": target, "layout": layout, "variant": variant, "ring": "split",
+        phase="round", ring="split"):
+    # raw drives the device itself: it has no ring.
+    return {"target": target, "layout": layout, "variant": variant,
+            "ring": None if target == "raw" else ring,
             "rw": "randread", "bs": 4096, "iodepth": iodepth, "queues": queues, "poll_us": 0,
             "rate_iops": rate, "round": 1, "phase": phase, "iops": iops, "p50_us": 50.0,
             "p99_us": 90.0, "p999_us": 120.0, "worker_busy_pct": None, "cpu_us_per_io": cpu}
@@ -43,7 +46,8 @@ class BenchReport(unittest.TestCase):
                  run("qsd", iops=20e3),
                  run("vhost-blk", "single", iops=45e3),
                  run("vhost-blk", "per-vq", iops=47e3),
-                 run("vhost-blk", "auto", iops=46e3)]
+                 run("vhost-blk", "auto", iops=46e3),
+                 run("vhost-blk", "single", iops=49.5e3, ring="packed")]
         for qd in (1, 8):
             lines += [run("raw", variant="io_uring", iodepth=qd, rate=2000, iops=2000, cpu=20),
                       run("qsd", iodepth=qd, rate=2000, iops=2000, cpu=80),
@@ -63,9 +67,16 @@ class BenchReport(unittest.TestCase):
         self.assertEqual(p4, [round(46e3 / 47e3, 3)])
         p6 = [v for k, v in ratios.items() if k.startswith("P6")]
         self.assertEqual(p6, [0.375, 0.375])
+        # The packed ring against the split one, the same layout.
+        p7 = [v for k, v in ratios.items() if k.startswith("P7")]
+        self.assertEqual(p7, [1.1])
+        self.assertIn("| vhost-blk auto | vhost-blk single packed | raw variant |", md)
         self.assertIn("| randread 4k QD32 1 vq | 52.0k | 20.0k | 45.0k | 47.0k | 46.0k | "
-                      "io_uring-sqpoll |", md)
-        self.assertIn("| randread 4k QD1 1 vq, 2000 IOPS | 20.0 | 80.0 | 30.0 | - |", md)
+                      "49.5k | io_uring-sqpoll |", md)
+        self.assertIn("| randread 4k QD1 1 vq, 2000 IOPS | 20.0 | 80.0 | 30.0 | - | - | - |", md)
+        raw_rows = [r for r in result["rows"] if r["target"] == "raw"]
+        self.assertTrue(raw_rows)
+        self.assertTrue(all(r["ring"] is None for r in raw_rows))
 
     def test_older_runs(self):
         old = [{k: v for k, v in run(t, lay).items()
