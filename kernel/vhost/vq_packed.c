@@ -39,6 +39,12 @@
 /* Writable ranges a direct chain keeps in its own entry; more are allocated. */
 #define VHB_PACKED_INLINE_RANGES 3
 
+/*
+ * Descriptors read from the ring at once: a header, a data buffer and a
+ * status byte take three, so most chains are read with one copy.
+ */
+#define VHB_PACKED_FETCH 4
+
 /* A buffer id's chain, while it is in flight. */
 struct vhb_packed_buf {
 	u16 slots;		/* ring slots its chain took; 0: not in flight */
@@ -96,17 +102,21 @@ static int vhb_packed_write_event(struct vhb_virtqueue *vq, bool enable)
 	u16 flags = VRING_PACKED_EVENT_FLAG_DISABLE;
 
 	if (enable && vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
-		u16 off_wrap = vq->last_avail_idx |
-			       (vq->pk.avail_wrap ? VHB_PACKED_WRAP : 0);
+		u32 v = vq->last_avail_idx |
+			(vq->pk.avail_wrap ? VHB_PACKED_WRAP : 0) |
+			(u32)VRING_PACKED_EVENT_FLAG_DESC << 16;
 
-		if (put_user(cpu_to_le16(off_wrap), &ev->off_wrap))
+		/*
+		 * The offset and the flags that make the driver read it, in
+		 * one aligned store: no driver sees one without the other.
+		 */
+		if (put_user(cpu_to_le32(v), (__le32 __user *)ev))
 			goto err;
-		/* The offset before the flags that make the driver read it. */
-		smp_wmb();
-		flags = VRING_PACKED_EVENT_FLAG_DESC;
-	} else if (enable) {
-		flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+		vhb_log_ring(vq, ev, sizeof(*ev));
+		return 0;
 	}
+	if (enable)
+		flags = VRING_PACKED_EVENT_FLAG_ENABLE;
 	if (put_user(cpu_to_le16(flags), &ev->flags))
 		goto err;
 	vhb_log_ring(vq, ev, sizeof(*ev));
@@ -350,9 +360,9 @@ int vhb_packed_get_desc(struct vhb_virtqueue *vq, struct iovec *iov,
 	struct vhb_chain c = {
 		.iov = iov, .iov_size = iov_size, .info = info, .rec = pk->scratch,
 	};
-	unsigned int i = vq->last_avail_idx, slots = 0;
+	unsigned int i = vq->last_avail_idx, slots = 0, have = 0, k = 0;
 	bool wrap = pk->avail_wrap, indirect = false;
-	struct vring_packed_desc desc;
+	struct vring_packed_desc batch[VHB_PACKED_FETCH], desc;
 	struct vhb_packed_buf *b;
 	u64 table = 0;
 	u32 table_len = 0;
@@ -370,10 +380,21 @@ int vhb_packed_get_desc(struct vhb_virtqueue *vq, struct iovec *iov,
 				   vq->last_avail_idx, vq->num - pk->in_flight);
 			return -EINVAL;
 		}
-		if (copy_from_user(&desc, &vq->desc_packed[i], sizeof(desc))) {
-			vhb_vq_err(vq, "cannot read descriptor %u\n", i);
-			return -EFAULT;
+		/*
+		 * The head's flags made the whole chain visible: read it a few
+		 * slots at a time, up to the end of the ring.  Slots past the
+		 * chain may be read too, and are not looked at.
+		 */
+		if (k == have) {
+			have = min_t(unsigned int, VHB_PACKED_FETCH, vq->num - i);
+			if (copy_from_user(batch, &vq->desc_packed[i],
+					   have * sizeof(batch[0]))) {
+				vhb_vq_err(vq, "cannot read descriptor %u\n", i);
+				return -EFAULT;
+			}
+			k = 0;
 		}
+		desc = batch[k++];
 		flags = le16_to_cpu(desc.flags);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			ret = vhb_packed_check_indirect(vq, flags, slots);
@@ -479,9 +500,11 @@ int vhb_packed_log_chain(struct vhb_virtqueue *vq, unsigned int id, u64 data)
  * @count: how many
  *
  * Writes one used descriptor per chain at the used slot, which then moves on
- * by the slots the chain took: first every id and length of a batch, then
- * their flags, which hand them over.  Caller holds vq->mutex; vhb_signal()
- * tells the driver.
+ * by the slots the chain took.  The driver reads used descriptors in ring
+ * order and each only once its flags say used, so a batch is handed over by
+ * its first descriptor's flags, written last: the others are written whole
+ * (length, id and flags in one store), then the first one's id and length,
+ * then its flags.  Caller holds vq->mutex; vhb_signal() tells the driver.
  */
 int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			  const struct vhb_used *used, unsigned int count)
@@ -489,10 +512,11 @@ int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 	struct vhb_packed *pk = &vq->pk;
 	struct {
 		u16 slot;
-		bool wrap;
+		u16 flags;
 	} at[32];
 	struct vring_packed_desc __user *d;
 	unsigned int done = 0, j;
+	int ret;
 
 	while (done < count) {
 		unsigned int n = min_t(unsigned int, count - done, ARRAY_SIZE(at));
@@ -510,14 +534,25 @@ int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			if (WARN_ON_ONCE(!slots))
 				return -EINVAL;
 			d = &vq->desc_packed[vq->last_used_idx];
-			if (put_user(cpu_to_le32(u->len), &d->len) ||
-			    put_user(cpu_to_le16(u->id), &d->id)) {
+			at[j].slot = vq->last_used_idx;
+			at[j].flags = pk->used_wrap ?
+				      VHB_PACKED_F_AVAIL | VHB_PACKED_F_USED : 0;
+			if (j) {
+				/* len, id and flags: 8 aligned bytes. */
+				u64 v = u->len | (u64)u->id << 32 |
+					(u64)at[j].flags << 48;
+
+				ret = put_user(cpu_to_le64(v),
+					       (__le64 __user *)&d->len);
+			} else {
+				ret = put_user(cpu_to_le32(u->len), &d->len) ||
+				      put_user(cpu_to_le16(u->id), &d->id);
+			}
+			if (ret) {
 				vhb_vq_err(vq, "cannot write used descriptor %u\n",
 					   vq->last_used_idx);
 				return -EFAULT;
 			}
-			at[j].slot = vq->last_used_idx;
-			at[j].wrap = pk->used_wrap;
 			pk->in_flight -= min(slots, pk->in_flight);
 			vhb_packed_buf_put(b);
 			vq->last_used_idx += slots;
@@ -528,22 +563,19 @@ int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			pk->used_since_signal = min(pk->used_since_signal + slots,
 						    vq->num);
 		}
-		/* The ids and lengths before the flags that hand them over. */
+		/* The batch before the flags that hand it over. */
 		smp_wmb();
-		for (j = 0; j < n; j++) {
-			u16 flags = at[j].wrap ?
-				    VHB_PACKED_F_AVAIL | VHB_PACKED_F_USED : 0;
-
-			d = &vq->desc_packed[at[j].slot];
-			if (put_user(cpu_to_le16(flags), &d->flags)) {
-				vhb_vq_err(vq, "cannot write used descriptor %u\n",
-					   at[j].slot);
-				return -EFAULT;
-			}
-			/* len, id and flags: marked before the call. */
-			vhb_log_ring(vq, &d->len, sizeof(*d) -
-				     offsetof(struct vring_packed_desc, len));
+		d = &vq->desc_packed[at[0].slot];
+		if (put_user(cpu_to_le16(at[0].flags), &d->flags)) {
+			vhb_vq_err(vq, "cannot write used descriptor %u\n",
+				   at[0].slot);
+			return -EFAULT;
 		}
+		/* len, id and flags: marked before the call. */
+		for (j = 0; j < n; j++)
+			vhb_log_ring(vq, &vq->desc_packed[at[j].slot].len,
+				     sizeof(*d) -
+				     offsetof(struct vring_packed_desc, len));
 		done += n;
 	}
 	vhb_stat_add(&vq->stats.requests, count);
@@ -566,7 +598,8 @@ bool vhb_packed_should_notify(struct vhb_virtqueue *vq)
 	u32 n = pk->used_since_signal;
 	bool valid = vq->signalled_used_valid;
 	u16 flags, off_wrap, event, new;
-	__le16 raw;
+	__le32 raw;
+	u32 area;
 
 	/* Publish the used descriptors before reading the driver's wishes. */
 	smp_mb();
@@ -577,9 +610,16 @@ bool vhb_packed_should_notify(struct vhb_virtqueue *vq)
 		pk->used_since_signal = 0;
 		vq->signalled_used_valid = true;
 	}
-	if (get_user(raw, &ev->flags))
+	/*
+	 * The offset and the flags in one aligned load: the driver writes the
+	 * offset before the flags that announce it, so the flags never come
+	 * with an older offset than theirs.
+	 */
+	if (get_user(raw, (__le32 __user *)ev))
 		goto err;
-	flags = le16_to_cpu(raw);
+	area = le32_to_cpu(raw);
+	off_wrap = area & 0xffff;
+	flags = area >> 16;
 	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
 		return false;
 	if (!event_idx || flags != VRING_PACKED_EVENT_FLAG_DESC)
@@ -588,11 +628,6 @@ bool vhb_packed_should_notify(struct vhb_virtqueue *vq)
 	if (unlikely(!valid || n >= vq->num))
 		return true;
 
-	/* The offset after the flags that announced it. */
-	smp_rmb();
-	if (get_user(raw, &ev->off_wrap))
-		goto err;
-	off_wrap = le16_to_cpu(raw);
 	new = vq->last_used_idx;
 	event = off_wrap & ~VHB_PACKED_WRAP;
 	/* An offset of the other lap is one of the lap before this one. */
@@ -612,7 +647,13 @@ err:
 void vhb_packed_disable_notify(struct vhb_virtqueue *vq)
 {
 	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
-	vhb_packed_write_event(vq, false);
+	/*
+	 * With VIRTIO_RING_F_EVENT_IDX the area keeps its offset, which the
+	 * driver has passed: it kicks no more until the offset is moved on,
+	 * as a split ring's avail event works.
+	 */
+	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
+		vhb_packed_write_event(vq, false);
 }
 
 /**
