@@ -27,9 +27,11 @@
 # nested guest boots Debian's 6.12).
 
 # nested_qemu: the QEMU binary (the system's unless set); nested_qemu_args:
-# arguments every nested_start adds (the patched QEMU's -L).
+# arguments every nested_start adds (the patched QEMU's -L);
+# nested_disk_props: properties added to the vhost-user disk (",packed=on").
 nested_qemu=${nested_qemu:-qemu-system-x86_64}
 nested_qemu_args=()
+nested_disk_props=${nested_disk_props:-}
 
 # nested_require: skip the whole suite (skip_all, tests/lib/tap.sh) unless
 # this machine can run a nested guest on serve: root, the module, vhostctl,
@@ -106,7 +108,7 @@ nested_start() {
 	cmdline+=" $append ${E2E_APPEND:-}"
 	[ "$sock" = - ] ||
 		disk=(-chardev "socket,id=c0,path=$sock"
-			-device "vhost-user-blk-pci,chardev=c0,num-queues=$queues")
+			-device "vhost-user-blk-pci,chardev=c0,num-queues=$queues$nested_disk_props")
 	timeout --kill-after=5 400 "$nested_qemu" "${nested_qemu_args[@]}" \
 		-accel tcg -cpu "$nested_cpu" -smp "$vcpus" -m 128 \
 		-machine pc,memory-backend=mem -nodefaults -display none -no-reboot \
