@@ -9,13 +9,14 @@
  * and then the first one's flags, whose AVAIL bit equals its wrap counter
  * and USED bit differs from it.  The device hands the buffer back by writing
  * one used descriptor at its own used slot (the buffer id, the bytes
- * written, AVAIL and USED both equal to the device's wrap counter) and
- * moving that slot on by as many slots as the chain took.  Each counter
- * flips when its index passes the end of the ring.  Buffers complete in any
- * order.  Two 4-byte areas take the place of a split ring's flags and event
- * indexes: the driver's, read here, says whether it wants calls; the
- * device's, written here, whether the device wants kicks.  Everything is
- * little endian: packed rings exist only with VIRTIO_F_VERSION_1.
+ * written and WRITE if there are any, AVAIL and USED both equal to the
+ * device's wrap counter) and moving that slot on by as many slots as the
+ * chain took.  Each counter flips when its index passes the end of the ring.
+ * Buffers complete in any order.  Two 4-byte areas take the place of a split
+ * ring's flags and event indexes: the driver's, read here, says whether it
+ * wants calls; the device's, written here, whether the device wants kicks.
+ * Everything is little endian: packed rings exist only with
+ * VIRTIO_F_VERSION_1.
  *
  * A chain's descriptors may be overwritten (by used descriptors, then by the
  * driver) while its request is in flight, so what dirty logging will need is
@@ -480,8 +481,9 @@ int vhb_packed_log_chain(struct vhb_virtqueue *vq, unsigned int id, u64 data)
  *
  * Writes one used descriptor per chain at the used slot, which then moves on
  * by the slots the chain took: first every id and length of a batch, then
- * their flags, which hand them over.  Caller holds vq->mutex; vhb_signal()
- * tells the driver.
+ * their flags, which hand them over (with VRING_DESC_F_WRITE when the
+ * length is not 0: virtio 1.1, "Packed Virtqueues", "Write Flag").  Caller
+ * holds vq->mutex; vhb_signal() tells the driver.
  */
 int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			  const struct vhb_used *used, unsigned int count)
@@ -490,6 +492,7 @@ int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 	struct {
 		u16 slot;
 		bool wrap;
+		bool written;
 	} at[32];
 	struct vring_packed_desc __user *d;
 	unsigned int done = 0, j;
@@ -518,6 +521,7 @@ int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			}
 			at[j].slot = vq->last_used_idx;
 			at[j].wrap = pk->used_wrap;
+			at[j].written = u->len;
 			pk->in_flight -= min(slots, pk->in_flight);
 			vhb_packed_buf_put(b);
 			vq->last_used_idx += slots;
@@ -533,6 +537,13 @@ int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 		for (j = 0; j < n; j++) {
 			u16 flags = at[j].wrap ?
 				    VHB_PACKED_F_AVAIL | VHB_PACKED_F_USED : 0;
+
+			/*
+			 * WRITE says the device wrote into the buffer; without
+			 * it the length is reserved and drivers ignore it.
+			 */
+			if (at[j].written)
+				flags |= VRING_DESC_F_WRITE;
 
 			d = &vq->desc_packed[at[j].slot];
 			if (put_user(cpu_to_le16(flags), &d->flags)) {
