@@ -30,8 +30,9 @@
  * The device writes used descriptors at its used slot, in order of
  * completion, each moving that slot on by the slots its chain took.  Every
  * one must carry a buffer id of the round not yet used, the used length the
- * model says and AVAIL and USED both as the wrap counter; the rest of the
- * ring must stay as the fuzzer wrote it.
+ * model says, AVAIL and USED both as the wrap counter and WRITE as the
+ * length is not 0 (in a used descriptor: the device wrote into the buffer);
+ * the rest of the ring must stay as the fuzzer wrote it.
  */
 #include <string.h>
 
@@ -374,12 +375,15 @@ int fzp_reap(struct fz *f, unsigned int q)
 		struct fz_chain *c = NULL;
 		uint16_t id = d->id;
 		uint32_t len = d->len;
+		uint16_t want;
 
 		if (!!(flags & F_AVAIL) != w || !!(flags & F_USED) != w)
 			return 0;
-		if (flags != used_flags(p))
+		/* WRITE: the device wrote into the buffer, and says how much. */
+		want = used_flags(p) | (len ? VRING_DESC_F_WRITE : 0);
+		if (flags != want)
 			return fz_fail(f, "vq %u: used descriptor at slot %u: flags %#x, not %#x",
-				       q, (unsigned int)(p % FZ_QSIZE), flags, used_flags(p));
+				       q, (unsigned int)(p % FZ_QSIZE), flags, want);
 		for (unsigned int i = 0; i < fq->stops && !c; i++)
 			if (fq->chains[i].head == id && !fq->chains[i].done)
 				c = &fq->chains[i];
@@ -392,7 +396,7 @@ int fzp_reap(struct fz *f, unsigned int q)
 		}
 		fq->ring_want[p % FZ_QSIZE].id = id;
 		fq->ring_want[p % FZ_QSIZE].len = len;
-		fq->ring_want[p % FZ_QSIZE].flags = used_flags(p);
+		fq->ring_want[p % FZ_QSIZE].flags = want;
 		vq->used_pos += c->slots;
 		vq->used_idx++;
 	}
