@@ -992,8 +992,22 @@ static int restart_packed(struct fz *f, unsigned int q, uint32_t base)
 			fq->chains[fq->stops].what);
 	if (fzp_check_ring(f, q))
 		return -1;
+	/* Not under a backend; then not at a slot past the ring, avail or used. */
+	st.num = fzp_restart_base(f, q);
+	if (!ioctl(f->v->fd, VHOST_SET_VRING_BASE, &st) || errno != EBUSY)
+		return fz_fail(f, "vq %u: VHOST_SET_VRING_BASE under a backend: %s", q,
+			       strerror(errno));
 	if (vblk_set_backend(f->v, -1))
 		return fz_fail(f, "detach: %s", vblk_error());
+	if (chance(f, 20)) {
+		uint32_t slot = FZ_QSIZE + below(f, 0x8000 - FZ_QSIZE), bad = st.num;
+
+		bad = chance(f, 50) ? (bad & ~0x7fffU) | slot : (bad & ~0x7fff0000U) | slot << 16;
+		st.num = bad;
+		if (!ioctl(f->v->fd, VHOST_SET_VRING_BASE, &st) || errno != EINVAL)
+			return fz_fail(f, "vq %u: VHOST_SET_VRING_BASE %#x: %s, not EINVAL", q, bad,
+				       strerror(errno));
+	}
 	st.num = fzp_restart_base(f, q);
 	if (ioctl(f->v->fd, VHOST_SET_VRING_BASE, &st))
 		return fz_fail(f, "vq %u: VHOST_SET_VRING_BASE %#x: %s", q, st.num,

@@ -230,8 +230,10 @@ static void place_whole(struct fz_area *a, struct fz_list *l)
 		put_chain(f, a->fq, c, r, FZ_QSIZE);
 		return;
 	}
+	/* Empty readable buffers after the header, or some of the chain's too. */
+	pad = chance(f, 50) ? 100 : 50;
 	for (i = 0; i < FZ_QSIZE; i++) {
-		if (chance(f, 50))
+		if (!i || chance(f, pad))
 			r[i] = (struct vring_desc){.addr = l->d[0].addr, .len = !i * l->d[0].len};
 		else
 			r[i] = l->d[i % l->n];
