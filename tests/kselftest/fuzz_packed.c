@@ -12,8 +12,9 @@
  * chain goes on with NEXT into the next slot; a chain's walk never reaches
  * into another chain's slots (which the device may be rewriting with used
  * descriptors meanwhile).  Its buffer id is its last descriptor's; the
- * others carry random ones, which the device ignores.  An indirect table
- * holds packed descriptors, all of them read in order, NEXT meaning
+ * others carry random ones, which the device ignores, as it ignores the
+ * flags' reserved bits.  An indirect table holds packed descriptors, all of
+ * them read in order, every flag but WRITE (and INDIRECT, refused) meaning
  * nothing there.
  *
  * The model's ring rules are the module's (kernel/vhost/vq_packed.c):
@@ -42,6 +43,8 @@
 #define F_USED (1U << VRING_PACKED_DESC_F_USED)
 #define WRAP_BIT (1U << VRING_PACKED_EVENT_F_WRAP_CTR)
 #define DESC_FLAGS (VRING_DESC_F_NEXT | VRING_DESC_F_WRITE | VRING_DESC_F_INDIRECT)
+/* Bits of a ring descriptor's flags with no meaning: the device ignores them. */
+#define RESERVED_FLAGS (0xffff & ~(DESC_FLAGS | F_AVAIL | F_USED))
 
 /* The wrap counter of the lap position @pos is in: 1 in even laps. */
 static bool wrap_of(uint64_t pos)
@@ -197,6 +200,9 @@ static void put_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c,
 				 avail_flags(p),
 		};
 
+		if (chance(f, 3))
+			d.flags |= rnd(f) & RESERVED_FLAGS;
+
 		if (!i)
 			c->head_flags = d.flags;
 		put_slot(f, fq, p, &d, !i);
@@ -311,6 +317,10 @@ void fzp_place(struct fz_area *a, struct fz_list *l, bool bad_next)
 				.flags = (d->flags & DESC_FLAGS) |
 					 (next && i + 1 < nt ? VRING_DESC_F_NEXT : 0),
 			};
+			/* Only WRITE means anything there (and INDIRECT is refused). */
+			if (chance(f, 5))
+				t[i].flags |=
+					rnd(f) & ~(VRING_DESC_F_WRITE | VRING_DESC_F_INDIRECT);
 		}
 		/* The device ignores WRITE in a descriptor that points to a table. */
 		l->d[direct] = (struct vring_desc){
