@@ -253,7 +253,7 @@ static void place_whole(struct fz_area *a, struct fz_list *l)
 static void damage_table(struct fz *f, struct fz_chain *c, struct vring_desc *ind,
 			 struct vring_packed_desc *t, unsigned int nt, unsigned int room)
 {
-	switch (below(f, 3)) {
+	switch (below(f, 4)) {
 	case 0:
 		t[below(f, nt)].flags |= VRING_DESC_F_INDIRECT;
 		c->what = "nested indirect";
@@ -261,6 +261,10 @@ static void damage_table(struct fz *f, struct fz_chain *c, struct vring_desc *in
 	case 1:
 		ind->len -= 1 + below(f, 15);
 		c->what = "indirect length not whole";
+		break;
+	case 2:
+		ind->addr = fz_bad_addr(f, ind->len);
+		c->what = "indirect table elsewhere";
 		break;
 	default:
 		/* Garbage after the table, read as more of it. */
