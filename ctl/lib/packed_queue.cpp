@@ -240,8 +240,8 @@ std::optional<UsedElem> PackedQueue::popUsed()
 				   fmt::format("{}: buffer id {} is not in flight", where(), id));
 	/*
 	 * The length whether or not the device set WRITE in the used flags:
-	 * QEMU and the kernel never set it, and Linux's driver reads the
-	 * length regardless.
+	 * QEMU never sets it (nor did the module before it followed the
+	 * spec), and Linux's driver reads the length regardless.
 	 */
 	uint32_t len = vhost::le::load<uint32_t>(d + lenOffset);
 	if (len > st.writable)

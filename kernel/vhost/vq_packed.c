@@ -9,13 +9,14 @@
  * and then the first one's flags, whose AVAIL bit equals its wrap counter
  * and USED bit differs from it.  The device hands the buffer back by writing
  * one used descriptor at its own used slot (the buffer id, the bytes
- * written, AVAIL and USED both equal to the device's wrap counter) and
- * moving that slot on by as many slots as the chain took.  Each counter
- * flips when its index passes the end of the ring.  Buffers complete in any
- * order.  Two 4-byte areas take the place of a split ring's flags and event
- * indexes: the driver's, read here, says whether it wants calls; the
- * device's, written here, whether the device wants kicks.  Everything is
- * little endian: packed rings exist only with VIRTIO_F_VERSION_1.
+ * written and WRITE if there are any, AVAIL and USED both equal to the
+ * device's wrap counter) and moving that slot on by as many slots as the
+ * chain took.  Each counter flips when its index passes the end of the ring.
+ * Buffers complete in any order.  Two 4-byte areas take the place of a split
+ * ring's flags and event indexes: the driver's, read here, says whether it
+ * wants calls; the device's, written here, whether the device wants kicks.
+ * Everything is little endian: packed rings exist only with
+ * VIRTIO_F_VERSION_1.
  *
  * A chain's descriptors may be overwritten (by used descriptors, then by the
  * driver) while its request is in flight, so what dirty logging will need is
@@ -500,11 +501,13 @@ int vhb_packed_log_chain(struct vhb_virtqueue *vq, unsigned int id, u64 data)
  * @count: how many
  *
  * Writes one used descriptor per chain at the used slot, which then moves on
- * by the slots the chain took.  The driver reads used descriptors in ring
- * order and each only once its flags say used, so a batch is handed over by
- * its first descriptor's flags, written last: the others are written whole
- * (length, id and flags in one store), then the first one's id and length,
- * then its flags.  Caller holds vq->mutex; vhb_signal() tells the driver.
+ * by the slots the chain took, with VRING_DESC_F_WRITE when the length is
+ * not 0 (virtio 1.1, "Packed Virtqueues", "Write Flag").  The driver reads
+ * used descriptors in ring order and each only once its flags say used, so
+ * a batch is handed over by its first descriptor's flags, written last: the
+ * others are written whole (length, id and flags in one store), then the
+ * first one's id and length, then its flags.  Caller holds vq->mutex;
+ * vhb_signal() tells the driver.
  */
 int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			  const struct vhb_used *used, unsigned int count)
@@ -537,6 +540,12 @@ int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			at[j].slot = vq->last_used_idx;
 			at[j].flags = pk->used_wrap ?
 				      VHB_PACKED_F_AVAIL | VHB_PACKED_F_USED : 0;
+			/*
+			 * WRITE says the device wrote into the buffer; without
+			 * it the length is reserved and drivers ignore it.
+			 */
+			if (u->len)
+				at[j].flags |= VRING_DESC_F_WRITE;
 			if (j) {
 				/* len, id and flags: 8 aligned bytes. */
 				u64 v = u->len | (u64)u->id << 32 |

@@ -4,23 +4,38 @@
  * once, it lays out random descriptor chains, valid ones in every layout
  * (split headers, zero-length and merged descriptors, indirect tables, long
  * chains, unaligned buffers) and hostile ones (addresses outside and
- * straddling guest memory or near 2^64, huge and zero lengths, loops, chains
- * longer than the ring or than 1024 segments, bad and nested indirect
- * tables, readable after writable, random headers and types, sectors near
- * 2^64, wrong data directions, bogus avail heads, avail index jumps), and a
- * reference model of the documented contract says what the device must do
- * with each: complete it with a given status, used length and data, or stop
- * the virtqueue at it and signal the error eventfd.
+ * straddling guest memory or near 2^64, huge and zero lengths, chains longer
+ * than the ring or than 1024 segments, bad and nested indirect tables,
+ * readable after writable, random headers and types, sectors near 2^64,
+ * wrong data directions), and a reference model of the documented contract
+ * says what the device must do with each: complete it with a given status,
+ * used length and data, or stop the virtqueue at it and signal the error
+ * eventfd.
  *
- * After each round every used entry must be a chain the model completes,
- * each exactly once, with its status, its used length and, for a read, the
- * backend's data (a shadow copy); a stopped virtqueue must stop exactly at
- * the first malformed chain (GET_VRING_BASE says where), and is then
- * restarted past it (backend detached, SET_VRING_BASE, attached again).
- * Every byte of the virtqueue's buffer area the device had no business
- * writing must be as the fuzzer left it.  Nothing may take longer than
- * VBLK_TIMEOUT_MS.  In the end a fresh device must read back the whole
- * shadow.
+ * Both ring layouts: split rings by default, packed rings under
+ * VBLK_RING=packed (every variant then negotiates VIRTIO_F_RING_PACKED).
+ * On a split ring a chain is linked by next indexes: hostile ones add loops,
+ * nexts out of range, bogus avail heads and avail index jumps.  On a packed
+ * ring (fuzz_packed.c) a round's chains take consecutive slots from where
+ * the last round ended, wrapping round the ring and its wrap counters
+ * (which start anywhere in the first two laps); hostile ones add garbage
+ * slots after a chain, INDIRECT with NEXT or inside a chain, tables of
+ * packed descriptors damaged, buffer ids past the ring, and now and then a
+ * round's only chain takes every slot of the ring, well-formed or with no
+ * end.  The request model, the arena and the checks are shared.
+ *
+ * After each round every used entry (split: the used ring; packed: used
+ * descriptors written in place, in order of completion) must be a chain the
+ * model completes, each exactly once, with its status, its used length and,
+ * for a read, the backend's data (a shadow copy); a packed ring must
+ * otherwise be as the fuzzer wrote it.  A stopped virtqueue must stop
+ * exactly at the first malformed chain (GET_VRING_BASE says where: split,
+ * the avail index; packed, the avail and the used slot with their wrap
+ * counters), and is then restarted past the round (backend detached,
+ * SET_VRING_BASE, attached again).  Every byte of the virtqueue's buffer
+ * area the device had no business writing must be as the fuzzer left it.
+ * Nothing may take longer than VBLK_TIMEOUT_MS.  In the end a fresh device
+ * must read back the whole shadow.
  *
  * Seeded: the seed is printed, VHB_SEED repeats a run, VHB_TEST_MS sets how
  * long each case fuzzes (stress.h).  Reports the chains fuzzed, in total and
@@ -29,103 +44,15 @@
 #include <stdarg.h>
 
 #include "blk_io.h"
+#include "fuzz.h"
 #include "stress.h"
-
-#define FZ_NVQS 2
-#define FZ_QSIZE 256
-#define FZ_DEPTH 16 /* vblk's request slots: their memory is the arena */
-#define FZ_BACKEND_SIZE (64ULL << 20)
-#define FZ_SPAN (8ULL << 20) /* where the requests meant to succeed go */
-#define FZ_CHAINS 12         /* chains per virtqueue and round, at most */
-#define FZ_MAX_IOV 1024U     /* segments a chain may have */
-#define FZ_MAX_BYTES (64U << 20)
-#define FZ_MAX_INDIRECT 1024U
-#define FZ_MAX_ZERO_SEGS 256U
-#define FZ_MAX_DESC 1200U /* descriptors of one chain, in the table or the ring */
-#define FZ_RING_CAP 20U   /* ring descriptors of one chain: 12 chains fit the ring */
-#define FZ_CANARY 0xc5
-#define FZ_SWEEP_ROUNDS 32 /* rounds between two checks of whole arenas */
-#define FZ_MS 5000
 
 #define T_FLUSH VIRTIO_BLK_T_FLUSH
 #define T_GET_ID VIRTIO_BLK_T_GET_ID
 #define T_DISCARD VIRTIO_BLK_T_DISCARD
 #define T_WZ VIRTIO_BLK_T_WRITE_ZEROES
 
-/* A buffer as the model sees it, in guest physical addresses. */
-struct fz_iov {
-	uint64_t gpa;
-	uint32_t len;
-	bool w;
-};
-
-/* What the model says the device must do with a chain. */
-struct fz_chain {
-	uint16_t head;
-	uint32_t area;       /* its part of the arena, an offset */
-	uint32_t extent;     /* the bytes of that part the fuzzer laid out */
-	bool ring_err;       /* the device must stop at it */
-	uint8_t status[2];   /* acceptable statuses; [1] may repeat [0] */
-	uint32_t used_len;   /* exact when the status is OK, else 0 */
-	uint32_t max_used;   /* the writable bytes */
-	uint64_t status_gpa; /* the status byte */
-	uint32_t type;
-	uint64_t sector;
-	uint32_t in_len, out_len;
-	unsigned int niov;
-	struct fz_iov *iov;
-	bool done;
-	const char *what; /* the last mutation applied, for the log */
-};
-
-struct fz_vq {
-	uint8_t *arena, *want; /* the vq's buffer area, and what it must hold */
-	uint64_t arena_gpa, arena_len;
-	uint16_t next_desc; /* the round's next free ring descriptor */
-	unsigned int nchains;
-	struct fz_chain chains[FZ_CHAINS + 1];
-	bool jump;          /* the round ends with an avail index jump */
-	uint16_t start;     /* avail index at the round's start */
-	unsigned int stops; /* the model's first malformed chain, or nchains */
-	unsigned int used;  /* used entries of the round */
-};
-
-struct fz {
-	struct vblk *v;
-	struct vblk_backend *be;
-	uint64_t seed;
-	uint64_t features;
-	uint8_t *shadow;
-	uint8_t *known; /* per sector of the span: its content is known */
-	uint8_t *busy;  /* per CHUNK of the span: taken in this round */
-	struct fz_vq q[FZ_NVQS];
-	struct fz_iov iovs[FZ_NVQS][FZ_CHAINS + 1][FZ_MAX_IOV + 8];
-	/* figures */
-	uint64_t chains, completed, ok, req_errors, ring_errors, rounds, restarts, bytes;
-	uint64_t jumps, no_status;      /* avail index jumps, chains without a status byte */
-	struct vhost_blk_limits limits; /* in force: VHOST_BLK_GET_LIMITS */
-	bool stray;                     /* the fuzzer laid out a chain it cannot judge */
-	char err[512];
-};
-
-static uint64_t rnd(struct fz *f)
-{
-	return vblk_rand(&f->seed);
-}
-
-/* A random number below @n (n > 0). */
-static uint64_t below(struct fz *f, uint64_t n)
-{
-	return rnd(f) % n;
-}
-
-static bool chance(struct fz *f, unsigned int pct)
-{
-	return below(f, 100) < pct;
-}
-
-static int fz_fail(struct fz *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fz_fail(struct fz *f, const char *fmt, ...)
+int fz_fail(struct fz *f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -133,14 +60,6 @@ static int fz_fail(struct fz *f, const char *fmt, ...)
 	vsnprintf(f->err, sizeof(f->err), fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* Guest memory at [@gpa, @gpa + @len), or NULL when any of it is outside. */
-static void *gmem(struct fz *f, uint64_t gpa, uint64_t len)
-{
-	if (gpa > f->v->mem_size || len > f->v->mem_size - gpa)
-		return NULL;
-	return f->v->mem + gpa;
 }
 
 /* Segments (memory regions) a buffer of @len > 0 bytes crosses. */
@@ -151,21 +70,7 @@ static unsigned int segments(struct fz *f, uint64_t gpa, uint32_t len)
 
 /* ---- the model ---- */
 
-struct fz_walk {
-	struct fz *f;
-	struct fz_chain *c;
-	uint64_t total;
-	unsigned int nseg;
-	bool writable;      /* a writable descriptor came, even an empty one */
-	bool oversized;     /* well-formed, but over 1024 segments or 64 MiB */
-	bool has_status;    /* a writable byte came */
-	uint64_t status;    /* the last writable byte */
-	unsigned int ndesc; /* buffers, empty ones too (seg_max) */
-	uint32_t max_len;   /* the longest (size_max) */
-	const char *why;
-};
-
-static bool walk_err(struct fz_walk *w, const char *why)
+bool fz_walk_err(struct fz_walk *w, const char *why)
 {
 	w->why = why;
 	return false;
@@ -176,36 +81,40 @@ static bool walk_err(struct fz_walk *w, const char *why)
  * direction.  A chain over 1024 segments or 64 MiB is still well-formed: the
  * device completes it with an error.
  */
-static bool walk_add(struct fz_walk *w, const struct vring_desc *d)
+bool fz_walk_buf(struct fz_walk *w, uint64_t addr, uint32_t len, bool wr)
 {
-	bool wr = d->flags & VRING_DESC_F_WRITE;
 	struct fz_chain *c = w->c;
 	unsigned int n;
 
 	if (!wr && w->writable)
-		return walk_err(w, "readable after writable");
+		return fz_walk_err(w, "readable after writable");
 	w->writable |= wr;
 	w->ndesc++;
-	if (d->len > w->max_len)
-		w->max_len = d->len;
-	w->total += d->len;
+	if (len > w->max_len)
+		w->max_len = len;
+	w->total += len;
 	if (w->total > FZ_MAX_BYTES)
 		w->oversized = true;
-	if (d->len && !gmem(w->f, d->addr, d->len))
-		return walk_err(w, "buffer outside guest memory");
-	n = d->len ? segments(w->f, d->addr, d->len) : 0;
+	if (len && !gmem(w->f, addr, len))
+		return fz_walk_err(w, "buffer outside guest memory");
+	n = len ? segments(w->f, addr, len) : 0;
 	if (w->nseg + n > FZ_MAX_IOV)
 		w->oversized = true;
 	w->nseg += n;
-	if (!d->len)
+	if (!len)
 		return true;
 	if (wr) {
-		w->status = d->addr + d->len - 1;
+		w->status = addr + len - 1;
 		w->has_status = true;
 	}
 	if (c->niov < FZ_MAX_IOV + 8)
-		c->iov[c->niov++] = (struct fz_iov){.gpa = d->addr, .len = d->len, .w = wr};
+		c->iov[c->niov++] = (struct fz_iov){.gpa = addr, .len = len, .w = wr};
 	return true;
+}
+
+static bool walk_add(struct fz_walk *w, const struct vring_desc *d)
+{
+	return fz_walk_buf(w, d->addr, d->len, d->flags & VRING_DESC_F_WRITE);
 }
 
 static bool walk_indirect(struct fz_walk *w, const struct vring_desc *ind)
@@ -214,29 +123,29 @@ static bool walk_indirect(struct fz_walk *w, const struct vring_desc *ind)
 	unsigned int count, found = 0, i = 0;
 
 	if (!(w->f->features & VBLK_BIT(VIRTIO_RING_F_INDIRECT_DESC)))
-		return walk_err(w, "indirect not negotiated");
+		return fz_walk_err(w, "indirect not negotiated");
 	if (ind->flags & VRING_DESC_F_NEXT)
-		return walk_err(w, "indirect with NEXT");
+		return fz_walk_err(w, "indirect with NEXT");
 	if (!ind->len || ind->len % sizeof(*t))
-		return walk_err(w, "indirect table length");
+		return fz_walk_err(w, "indirect table length");
 	count = ind->len / sizeof(*t);
 	if (count > FZ_MAX_INDIRECT)
-		return walk_err(w, "indirect table too long");
+		return fz_walk_err(w, "indirect table too long");
 	t = gmem(w->f, ind->addr, ind->len);
 	if (!t)
-		return walk_err(w, "indirect table outside guest memory");
+		return fz_walk_err(w, "indirect table outside guest memory");
 	for (;;) {
 		if (++found > count)
-			return walk_err(w, "loop in indirect table");
+			return fz_walk_err(w, "loop in indirect table");
 		if (t[i].flags & VRING_DESC_F_INDIRECT)
-			return walk_err(w, "nested indirect");
+			return fz_walk_err(w, "nested indirect");
 		if (!walk_add(w, &t[i]))
 			return false;
 		if (!(t[i].flags & VRING_DESC_F_NEXT))
 			return true;
 		i = t[i].next;
 		if (i >= count)
-			return walk_err(w, "indirect next out of range");
+			return fz_walk_err(w, "indirect next out of range");
 	}
 }
 
@@ -247,12 +156,12 @@ static bool walk_chain(struct fz_walk *w, unsigned int q, uint16_t head)
 	unsigned int found = 0, i = head;
 
 	if (head >= FZ_QSIZE)
-		return walk_err(w, "avail head out of range");
+		return fz_walk_err(w, "avail head out of range");
 	for (;;) {
 		const struct vring_desc *d = &ring[i];
 
 		if (++found > FZ_QSIZE)
-			return walk_err(w, "loop in chain");
+			return fz_walk_err(w, "loop in chain");
 		if (d->flags & VRING_DESC_F_INDIRECT) {
 			if (!walk_indirect(w, d))
 				return false;
@@ -263,7 +172,7 @@ static bool walk_chain(struct fz_walk *w, unsigned int q, uint16_t head)
 			return true;
 		i = d->next;
 		if (i >= FZ_QSIZE)
-			return walk_err(w, "next out of range");
+			return fz_walk_err(w, "next out of range");
 	}
 }
 
@@ -361,7 +270,7 @@ static void model(struct fz *f, unsigned int q, struct fz_chain *c)
 	uint64_t rd = 0, wr = 0;
 
 	c->niov = 0;
-	c->ring_err = !walk_chain(&w, q, c->head);
+	c->ring_err = f->packed ? !fzp_walk_chain(&w, q, c) : !walk_chain(&w, q, c->head);
 	if (!c->ring_err && !w.has_status) {
 		c->ring_err = true;
 		w.why = "no writable status byte";
@@ -447,16 +356,8 @@ static void model(struct fz *f, unsigned int q, struct fz_chain *c)
 
 /* ---- laying out chains ---- */
 
-/* Bump allocation in a chain's part of the arena. */
-struct fz_area {
-	struct fz *f;
-	struct fz_vq *fq;
-	struct fz_chain *c;
-	uint32_t off, end;
-};
-
 /* @len bytes, mostly at a multiple of @align. */
-static uint64_t area_alloc(struct fz_area *a, uint32_t len, uint32_t align)
+uint64_t fz_area_alloc(struct fz_area *a, uint32_t len, uint32_t align)
 {
 	uint32_t off = a->off;
 
@@ -471,12 +372,6 @@ static uint64_t area_alloc(struct fz_area *a, uint32_t len, uint32_t align)
 	a->off = off + len;
 	return a->fq->arena_gpa + a->c->area + off;
 }
-
-/* A descriptor list under construction: the chain's, before placement. */
-struct fz_list {
-	struct vring_desc d[FZ_MAX_DESC];
-	unsigned int n;
-};
 
 static void list_add(struct fz_list *l, uint64_t gpa, uint32_t len, bool w)
 {
@@ -603,7 +498,7 @@ static void mutate_request(struct fz *f, struct fz_chain *c, struct virtio_blk_o
 }
 
 /* A bogus address for a buffer of @len bytes. */
-static uint64_t bad_addr(struct fz *f, uint32_t len)
+uint64_t fz_bad_addr(struct fz *f, uint32_t len)
 {
 	uint64_t m = f->v->mem_size;
 
@@ -625,11 +520,11 @@ static void mutate_ring(struct fz *f, struct fz_chain *c, struct fz_list *l)
 {
 	struct vring_desc *d = &l->d[below(f, l->n)];
 
-	switch (below(f, 7)) {
+	switch (below(f, f->packed ? 8 : 7)) {
 	case 0:
 		if (!d->len)
 			d->len = 1 + below(f, 4096);
-		d->addr = bad_addr(f, d->len);
+		d->addr = fz_bad_addr(f, d->len);
 		c->what = "bad address";
 		break;
 	case 1:
@@ -652,6 +547,10 @@ static void mutate_ring(struct fz *f, struct fz_chain *c, struct fz_list *l)
 	case 5:
 		d->flags |= VRING_DESC_F_INDIRECT;
 		c->what = "stray indirect flag";
+		break;
+	case 7:
+		/* Packed: the buffer id fzp_place() gives the chain. */
+		c->what = "buffer id past the ring";
 		break;
 	default: {
 		/*
@@ -695,7 +594,7 @@ static void place(struct fz_area *a, struct fz_list *l, bool bad_next)
 	/* The table holds what the ring does not. */
 	if (indirect) {
 		unsigned int nt = l->n - direct;
-		uint64_t gpa = area_alloc(a, nt * sizeof(*t), 16);
+		uint64_t gpa = fz_area_alloc(a, nt * sizeof(*t), 16);
 
 		t = gmem(f, gpa, nt * sizeof(*t));
 		for (i = 0; i < nt; i++) {
@@ -748,7 +647,7 @@ static void place(struct fz_area *a, struct fz_list *l, bool bad_next)
 		};
 		if (chance(f, 50)) {
 			ring[id + l->n].len = 1 + below(f, 64);
-			ring[id + l->n].addr = bad_addr(f, ring[id + l->n].len);
+			ring[id + l->n].addr = fz_bad_addr(f, ring[id + l->n].len);
 		}
 		if (chance(f, 30)) {
 			ring[id + l->n].flags |= VRING_DESC_F_NEXT;
@@ -798,7 +697,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 		mutate_request(f, c, &hdr, &len, &data_w);
 
 	/* The header, split in up to four pieces. */
-	hdr_gpa = area_alloc(&a, sizeof(hdr), 16);
+	hdr_gpa = fz_area_alloc(&a, sizeof(hdr), 16);
 	memcpy(gmem(f, hdr_gpa, sizeof(hdr)), &hdr, sizeof(hdr));
 	list_cut(f, &l, hdr_gpa, sizeof(hdr), chance(f, 25) ? 1 + below(f, 4) : 1, false);
 
@@ -807,7 +706,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 		data_w = false;
 		len = 4 * sizeof(struct virtio_blk_discard_write_zeroes);
 	}
-	data_gpa = area_alloc(&a, len + 1, chance(f, 70) ? 4096 : 1);
+	data_gpa = fz_area_alloc(&a, len + 1, chance(f, 70) ? 4096 : 1);
 	data = gmem(f, data_gpa, len + 1);
 	if (hdr.type == T_DISCARD || hdr.type == T_WZ)
 		len = dwz_segments(f, data, hdr.type);
@@ -823,7 +722,7 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 	if (merge_status) {
 		st_gpa = data_gpa + len;
 	} else {
-		st_gpa = chance(f, 50) ? data_gpa + len : area_alloc(&a, 1, 1);
+		st_gpa = chance(f, 50) ? data_gpa + len : fz_area_alloc(&a, 1, 1);
 		list_add(&l, st_gpa, 1, true);
 	}
 	if (chance(f, 5))
@@ -833,7 +732,10 @@ static void gen_chain(struct fz *f, struct fz_vq *fq, struct fz_chain *c, bool h
 		mutate_ring(f, c, &l);
 		bad_next = !strcmp(c->what, "bad next");
 	}
-	place(&a, &l, bad_next);
+	if (f->packed)
+		fzp_place(&a, &l, bad_next);
+	else
+		place(&a, &l, bad_next);
 	c->extent = a.off;
 }
 
@@ -854,10 +756,16 @@ static void round_gen(struct fz *f, unsigned int q)
 		memset(fq->want + c->area, FZ_CANARY, c->extent);
 	}
 	fq->next_desc = 0;
-	fq->nchains = n;
 	fq->jump = false;
 	fq->start = vq->avail_idx;
-	if (chance(f, 35))
+	if (f->packed) {
+		fzp_round_start(f, q);
+		/* Now and then a lone chain round the whole ring. */
+		if (fq->whole)
+			n = hostile = 1;
+	}
+	fq->nchains = n;
+	if (chance(f, 35) && !(f->packed && fq->whole))
 		hostile = n - 1 - (chance(f, 70) ? 0 : below(f, n)); /* a malformed one */
 	for (i = 0; i < n; i++) {
 		struct fz_chain *c = &fq->chains[i];
@@ -868,8 +776,10 @@ static void round_gen(struct fz *f, unsigned int q)
 		model(f, q, c);
 		memcpy(fq->want + c->area, fq->arena + c->area, c->extent);
 	}
-	/* Round-level hostility: a bogus head, or the avail index jumping. */
-	if (hostile == n && chance(f, 5)) {
+	/* Round-level hostility (split): a bogus head, or the avail index jumping. */
+	if (f->packed) {
+		/* Packed: a buffer id past the ring is a chain's mutation. */
+	} else if (hostile == n && chance(f, 5)) {
 		struct fz_chain *c = &fq->chains[fq->nchains++];
 
 		memset(c, 0, sizeof(*c));
@@ -892,6 +802,11 @@ static void round_publish(struct fz *f, unsigned int q)
 	struct fz_vq *fq = &f->q[q];
 	struct vblk_vq *vq = &f->v->vqs[q];
 
+	if (f->packed) {
+		fzp_publish(f, q);
+		vblk_kick(f->v, q, true);
+		return;
+	}
 	for (unsigned int i = 0; i < fq->nchains; i++)
 		vblk_publish_head(f->v, q, fq->chains[i].head);
 	if (fq->jump)
@@ -930,17 +845,16 @@ static void dont_care(struct fz_vq *fq, uint64_t gpa, uint64_t len)
 }
 
 /* A used entry: check it against the model, and record what it owed. */
-static int complete(struct fz *f, unsigned int q, struct vring_used_elem *e)
+int fz_complete(struct fz *f, unsigned int q, uint32_t id, uint32_t len)
 {
 	struct fz_vq *fq = &f->q[q];
-	struct fz_chain *c = by_head(fq, e->id);
+	struct fz_chain *c = by_head(fq, id);
 	uint8_t st;
 	uint64_t off, skip;
 	unsigned int i;
 
 	if (!c)
-		return fz_fail(f, "vq %u: used id %u is no chain the device may complete", q,
-			       e->id);
+		return fz_fail(f, "vq %u: used id %u is no chain the device may complete", q, id);
 	if (c->done)
 		return fz_fail(f, "vq %u: chain %u (%s) completed twice", q, c->head, c->what);
 	c->done = true;
@@ -953,9 +867,9 @@ static int complete(struct fz *f, unsigned int q, struct vring_used_elem *e)
 			       "status %u, not %u",
 			       q, c->head, c->what, c->type, (unsigned long long)c->sector,
 			       c->in_len, c->out_len, st, c->status[0]);
-	if (c->used_len ? e->len != c->used_len : (e->len < 1 || e->len > c->max_used))
+	if (c->used_len ? len != c->used_len : (len < 1 || len > c->max_used))
 		return fz_fail(f, "vq %u: chain %u (%s, type %#x, status %u): used len %u, not %u",
-			       q, c->head, c->what, c->type, st, e->len, c->used_len);
+			       q, c->head, c->what, c->type, st, len, c->used_len);
 	fq->want[c->status_gpa - fq->arena_gpa] = st;
 	if (st != S_OK)
 		f->req_errors++;
@@ -1032,13 +946,19 @@ static int reap_all(struct fz *f)
 {
 	for (unsigned int q = 0; q < FZ_NVQS; q++) {
 		struct vblk_vq *vq = &f->v->vqs[q];
-		uint16_t idx = vblk_used_idx(f->v, q);
+		uint16_t idx;
 
+		if (f->packed) {
+			if (fzp_reap(f, q))
+				return -1;
+			continue;
+		}
+		idx = vblk_used_idx(f->v, q);
 		while (vq->used_idx != idx) {
 			struct vring_used_elem *e = &vq->vr.used->ring[vq->used_idx % FZ_QSIZE];
 
 			vq->used_idx++;
-			if (complete(f, q, e))
+			if (fz_complete(f, q, e->id, e->len))
 				return -1;
 		}
 	}
@@ -1058,6 +978,47 @@ static bool round_waiting(struct fz *f)
  * signalled its error eventfd and stopped exactly there.  Restart it past
  * the round: backend off, SET_VRING_BASE, backend on.
  */
+static int restart_packed(struct fz *f, unsigned int q, uint32_t base)
+{
+	struct fz_vq *fq = &f->q[q];
+	struct vhost_vring_state st = {.index = q, .num = fzp_stop_base(f, q)};
+
+	/* Both the avail and the used slot where the bad chain starts. */
+	if (base != st.num || fq->used != fq->stops)
+		return fz_fail(
+			f, "vq %u: GET_VRING_BASE %#x, not %#x (%u used; chain %u, slot %u: %s)", q,
+			base, st.num, fq->used, fq->stops,
+			(unsigned int)(fq->chains[fq->stops].pos % FZ_QSIZE),
+			fq->chains[fq->stops].what);
+	if (fzp_check_ring(f, q))
+		return -1;
+	/* Not under a backend; then not at a slot past the ring, avail or used. */
+	st.num = fzp_restart_base(f, q);
+	if (!ioctl(f->v->fd, VHOST_SET_VRING_BASE, &st) || errno != EBUSY)
+		return fz_fail(f, "vq %u: VHOST_SET_VRING_BASE under a backend: %s", q,
+			       strerror(errno));
+	if (vblk_set_backend(f->v, -1))
+		return fz_fail(f, "detach: %s", vblk_error());
+	if (chance(f, 20)) {
+		uint32_t slot = FZ_QSIZE + below(f, 0x8000 - FZ_QSIZE), bad = st.num;
+
+		bad = chance(f, 50) ? (bad & ~0x7fffU) | slot : (bad & ~0x7fff0000U) | slot << 16;
+		st.num = bad;
+		if (!ioctl(f->v->fd, VHOST_SET_VRING_BASE, &st) || errno != EINVAL)
+			return fz_fail(f, "vq %u: VHOST_SET_VRING_BASE %#x: %s, not EINVAL", q, bad,
+				       strerror(errno));
+	}
+	st.num = fzp_restart_base(f, q);
+	if (ioctl(f->v->fd, VHOST_SET_VRING_BASE, &st))
+		return fz_fail(f, "vq %u: VHOST_SET_VRING_BASE %#x: %s", q, st.num,
+			       strerror(errno));
+	if (vblk_set_backend(f->v, f->be->fd))
+		return fz_fail(f, "attach: %s", vblk_error());
+	vblk_wait_error(f->v, q, 0);
+	f->restarts++;
+	return 0;
+}
+
 static int restart(struct fz *f, unsigned int q)
 {
 	struct fz_vq *fq = &f->q[q];
@@ -1072,6 +1033,8 @@ static int restart(struct fz *f, unsigned int q)
 		return fz_fail(f, "vq %u: VHOST_GET_VRING_BASE: %s", q, strerror(errno));
 	if (reap_all(f))
 		return -1;
+	if (f->packed)
+		return restart_packed(f, q, st.num);
 	/* After an index jump, any prefix of the round; else up to the bad chain. */
 	want = fq->jump ? (uint16_t)(fq->start + fq->used) : (uint16_t)(fq->start + fq->stops);
 	if ((uint16_t)st.num != want || fq->used != (uint16_t)(st.num - fq->start))
@@ -1136,6 +1099,9 @@ static int round_run(struct fz *f)
 	/* Nothing the device completed may come late: check the idle rings. */
 	if (reap_all(f))
 		return -1;
+	for (q = 0; f->packed && q < FZ_NVQS; q++)
+		if (fzp_check_ring(f, q))
+			return -1;
 	f->rounds++;
 	if (f->rounds % FZ_SWEEP_ROUNDS == 0)
 		for (q = 0; q < FZ_NVQS; q++)
@@ -1160,6 +1126,10 @@ static void dump_round(struct fz *f)
 			       i, c->head, c->what, c->ring_err ? "RING-ERR" : "request ", c->type,
 			       (unsigned long long)c->sector, c->out_len, c->in_len, c->status[0],
 			       c->status[1], c->used_len, c->niov, c->done ? " done" : "");
+			if (f->packed)
+				printf("#      slot %u (position %llu), %u slots laid, %u walked\n",
+				       (unsigned int)(c->pos % FZ_QSIZE),
+				       (unsigned long long)c->pos, c->laid, c->slots);
 		}
 	}
 	fflush(stdout);
@@ -1176,7 +1146,7 @@ FIXTURE(fuzz)
 FIXTURE_VARIANT(fuzz)
 {
 	enum vblk_backend_kind kind;
-	uint64_t features;
+	uint64_t drop;                  /* features of VBLK_FEATURES_ALL not negotiated */
 	struct vhost_blk_limits limits; /* set when capacity is */
 	const char *what;
 };
@@ -1212,8 +1182,7 @@ FIXTURE_VARIANT_ADD(fuzz, file_limits)
 FIXTURE_VARIANT_ADD(fuzz, file_no_indirect_no_event_idx)
 {
 	.kind = VBLK_BE_FILE,
-	.features = VBLK_FEATURES_SPLIT & ~(VBLK_BIT(VIRTIO_RING_F_INDIRECT_DESC) |
-					    VBLK_BIT(VIRTIO_RING_F_EVENT_IDX)),
+	.drop = VBLK_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VBLK_BIT(VIRTIO_RING_F_EVENT_IDX),
 	.what = "a regular file, neither indirect tables nor event index negotiated",
 };
 /* clang-format on */
@@ -1221,9 +1190,6 @@ FIXTURE_VARIANT_ADD(fuzz, file_no_indirect_no_event_idx)
 FIXTURE_SETUP(fuzz)
 {
 	self->be.fd = -1;
-	/* Its model lays out split rings: blk_packed_test has the packed ones. */
-	if (vblk_default_packed())
-		SKIP(return, "the fuzzer lays out split rings only (VBLK_RING=packed)");
 	if (!backend_setup(_metadata, &self->be, variant->kind, FZ_BACKEND_SIZE, variant->what))
 		return;
 	self->f = calloc(1, sizeof(*self->f));
@@ -1291,7 +1257,8 @@ TEST_F_TIMEOUT(fuzz, ring, 90)
 		.queue_size = FZ_QSIZE,
 		.depth = FZ_DEPTH,
 		.max_data = MAX_DATA,
-		.features = variant->features,
+		/* Packed rings too under VBLK_RING=packed. */
+		.features = VBLK_FEATURES_ALL & ~variant->drop,
 	};
 	char name[96];
 	struct fz *f = self->f;
@@ -1306,6 +1273,17 @@ TEST_F_TIMEOUT(fuzz, ring, 90)
 		TH_LOG("vblk_open: %s", vblk_error());
 	}
 	f->features = f->v->features;
+	f->packed = f->v->packed;
+	ASSERT_EQ(vblk_default_packed(), f->packed);
+	ASSERT_EQ(0ULL, f->features & variant->drop);
+	for (unsigned int q = 0; f->packed && q < FZ_NVQS; q++) {
+		/* Anywhere in the first two laps: the wrap counters may start at 0. */
+		ASSERT_EQ(0, vblk_packed_set_pos(f->v, q, below(f, 2 * FZ_QSIZE)))
+		{
+			TH_LOG("%s", vblk_error());
+		}
+		fzp_init(f, q);
+	}
 	ASSERT_EQ(0, vblk_set_backend(f->v, self->be.fd));
 	if (variant->limits.capacity) {
 		struct vhost_blk_limits l = variant->limits;
@@ -1376,6 +1354,8 @@ TEST_F_TIMEOUT(fuzz, ring, 90)
 	stress_figure("fuzz", "ring_errors", f->ring_errors, "restarts");
 	stress_figure("fuzz", "jumps", f->jumps, "rounds");
 	stress_figure("fuzz", "no_status", f->no_status, "chains");
+	if (f->packed)
+		stress_figure("fuzz", "whole_ring", f->whole_ring, "chains");
 }
 
 TEST_HARNESS_MAIN

@@ -19,6 +19,8 @@
  * - malformed rings (a buffer id past the ring or reused in flight, a chain
  *   longer than the ring, bad indirect tables) stop the virtqueue with its
  *   error eventfd signalled, the other virtqueue serving on;
+ * - used descriptors carry VRING_DESC_F_WRITE, the device having written
+ *   at least the status byte;
  * - dirty logging marks the pages of the used descriptors written, and the
  *   data of a chain whose writable ranges were recorded at fetch.
  *
@@ -373,6 +375,43 @@ TEST_F_TIMEOUT(pk, chains_of_several_slots_complete_out_of_order, 120)
 			ASSERT_EQ(0, vblk_req_free(v, r[i]));
 	}
 	EXPECT_EQ(8 * 9ULL, v->vqs[0].used_pos);
+}
+
+/*
+ * A used descriptor says with VRING_DESC_F_WRITE that the device wrote into
+ * the buffer, and only then is its length meaningful (virtio 1.1+, "Packed
+ * Virtqueues", "Write Flag" and "Element Address and Length"): a virtio-blk
+ * request always gets at least its status byte written.  Both wrap counters,
+ * a read (data and status) and a write (the status only), direct and
+ * indirect.
+ */
+TEST_F(pk, used_descriptors_say_written)
+{
+	const unsigned int num = 8;
+	struct vblk *v = pk_open(_metadata, self, 1, num, 2, PK_FEATURES, 4096, 0);
+
+	/* From slot 5 with wrap counter 0: the ring wraps to counter 1. */
+	ASSERT_EQ(0, vblk_packed_set_pos(v, 0, num + 5));
+	attach(_metadata, v, self->be.fd);
+	for (unsigned int i = 0; i < 8; i++) {
+		struct vblk_req *r = req(_metadata, v, 0, i & 1 ? T_OUT : T_IN, i * 8, 4096,
+					 i & 2 ? VBLK_INDIRECT : 0);
+		struct vring_packed_desc *d;
+		uint16_t wrap;
+
+		ASSERT_EQ(0, vblk_submit(v, r));
+		ASSERT_EQ(0, vblk_wait(v, r, VBLK_TIMEOUT_MS));
+		ASSERT_EQ(S_OK, *r->status);
+		d = &v->vqs[0].pdesc[r->used_slot];
+		EXPECT_EQ(i & 1 ? 1U : 4097U, d->len);
+		wrap = d->flags & (1U << VRING_PACKED_DESC_F_AVAIL) ? 0x8080 : 0;
+		EXPECT_EQ(wrap | VRING_DESC_F_WRITE, d->flags)
+		{
+			TH_LOG("request %u: used descriptor at slot %u has flags %#x, not %#x", i,
+			       r->used_slot, d->flags, wrap | VRING_DESC_F_WRITE);
+		}
+		ASSERT_EQ(0, vblk_req_free(v, r));
+	}
 }
 
 /* ---- indirect tables ---- */
