@@ -297,6 +297,30 @@ static int vhb_read_indirect(struct vhb_virtqueue *vq,
 	return 0;
 }
 
+/**
+ * vhb_indirect_count - the descriptors of an indirect table
+ * @vq: the virtqueue, for the report
+ * @len: the table's length in bytes, the guest's
+ *
+ * A table is a non-zero multiple of 16 bytes (a split and a packed
+ * descriptor alike) of at most VHB_MAX_INDIRECT descriptors.  Returns the
+ * count, or -EINVAL or -E2BIG, reported.
+ */
+int vhb_indirect_count(struct vhb_virtqueue *vq, u32 len)
+{
+	BUILD_BUG_ON(sizeof(struct vring_desc) != sizeof(struct vring_packed_desc));
+	if (!len || len % sizeof(struct vring_desc)) {
+		vhb_vq_err(vq, "indirect table of %u bytes\n", len);
+		return -EINVAL;
+	}
+	if (len / sizeof(struct vring_desc) > VHB_MAX_INDIRECT) {
+		vhb_vq_err(vq, "indirect table of %zu descriptors\n",
+			   len / sizeof(struct vring_desc));
+		return -E2BIG;
+	}
+	return len / sizeof(struct vring_desc);
+}
+
 /* Walk the indirect table that descriptor @ind points to. */
 static int vhb_walk_indirect(struct vhb_virtqueue *vq, struct vhb_chain *c,
 			     const struct vring_desc *ind)
@@ -311,15 +335,10 @@ static int vhb_walk_indirect(struct vhb_virtqueue *vq, struct vhb_chain *c,
 		vhb_vq_err(vq, "indirect descriptor with NEXT set\n");
 		return -EINVAL;
 	}
-	if (!len || len % sizeof(desc)) {
-		vhb_vq_err(vq, "indirect table of %u bytes\n", len);
-		return -EINVAL;
-	}
-	count = len / sizeof(desc);
-	if (count > VHB_MAX_INDIRECT) {
-		vhb_vq_err(vq, "indirect table of %u descriptors\n", count);
-		return -E2BIG;
-	}
+	ret = vhb_indirect_count(vq, len);
+	if (ret < 0)
+		return ret;
+	count = ret;
 	nr_iov = vhb_translate(vq, vhb64_to_cpu(vq, ind->addr), len, table_iov,
 			       ARRAY_SIZE(table_iov));
 	if (nr_iov < 0) {

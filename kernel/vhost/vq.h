@@ -37,6 +37,7 @@ struct vhb_chain {
 
 int vhb_translate(struct vhb_virtqueue *vq, u64 addr, u32 len,
 		  struct iovec *iov, unsigned int iov_size);
+int vhb_indirect_count(struct vhb_virtqueue *vq, u32 len);
 int vhb_chain_add_buf(struct vhb_virtqueue *vq, struct vhb_chain *c,
 		      u64 addr, u32 len, bool write);
 

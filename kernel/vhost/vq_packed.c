@@ -243,15 +243,10 @@ static int vhb_packed_walk_indirect(struct vhb_virtqueue *vq,
 	struct iov_iter it;
 	int nr_iov, ret;
 
-	if (!len || len % sizeof(desc)) {
-		vhb_vq_err(vq, "indirect table of %u bytes\n", len);
-		return -EINVAL;
-	}
-	count = len / sizeof(desc);
-	if (count > VHB_MAX_INDIRECT) {
-		vhb_vq_err(vq, "indirect table of %u descriptors\n", count);
-		return -E2BIG;
-	}
+	ret = vhb_indirect_count(vq, len);
+	if (ret < 0)
+		return ret;
+	count = ret;
 	nr_iov = vhb_translate(vq, addr, len, table_iov, ARRAY_SIZE(table_iov));
 	if (nr_iov < 0) {
 		vhb_vq_err(vq, "indirect table 0x%llx+%u is outside guest memory\n",
