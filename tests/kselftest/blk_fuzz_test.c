@@ -1340,15 +1340,17 @@ TEST_F_TIMEOUT(fuzz, ring, 90)
 	EXPECT_LT(0ULL, f->ok);
 	EXPECT_LT(0ULL, f->req_errors);
 	EXPECT_LT(0ULL, f->ring_errors);
-	TH_LOG("%llu chains in %llu rounds (%lld ms): %llu completed OK, %llu with an error "
+	TH_LOG("%s rings: %llu chains in %llu rounds (%lld ms): %llu completed OK, %llu with an "
+	       "error "
 	       "status, %llu ring errors and restarts (%llu avail index jumps, %llu chains "
 	       "without a status byte); %llu MiB moved; %llu of %llu sectors verified by a "
 	       "fresh device",
-	       (unsigned long long)f->chains, (unsigned long long)f->rounds, (long long)ms,
-	       (unsigned long long)f->ok, (unsigned long long)f->req_errors,
-	       (unsigned long long)f->restarts, (unsigned long long)f->jumps,
-	       (unsigned long long)f->no_status, (unsigned long long)f->bytes >> 20,
-	       (unsigned long long)known, (unsigned long long)(FZ_SPAN / VBLK_SECTOR));
+	       vblk_default_packed() ? "packed" : "split", (unsigned long long)f->chains,
+	       (unsigned long long)f->rounds, (long long)ms, (unsigned long long)f->ok,
+	       (unsigned long long)f->req_errors, (unsigned long long)f->restarts,
+	       (unsigned long long)f->jumps, (unsigned long long)f->no_status,
+	       (unsigned long long)f->bytes >> 20, (unsigned long long)known,
+	       (unsigned long long)(FZ_SPAN / VBLK_SECTOR));
 	stress_figure("fuzz", "chains", f->chains, "chains");
 	stress_figure("fuzz", "chains_per_s", f->chains * 1000 / (ms ? ms : 1), "chains/s");
 	stress_figure("fuzz", "ring_errors", f->ring_errors, "restarts");
