@@ -499,10 +499,10 @@ int vhb_packed_log_chain(struct vhb_virtqueue *vq, unsigned int id, u64 data)
  * by the slots the chain took, with VRING_DESC_F_WRITE when the length is
  * not 0 (virtio 1.1, "Packed Virtqueues", "Write Flag").  The driver reads
  * used descriptors in ring order and each only once its flags say used, so
- * a batch is handed over by its first descriptor's flags, written last: the
- * others are written whole (length, id and flags in one store), then the
- * first one's id and length, then its flags.  Caller holds vq->mutex;
- * vhb_signal() tells the driver.
+ * a batch is handed over by its first descriptor's flags, written last,
+ * after a write barrier: before it, the first one's id and length, and the
+ * others whole (length, id and flags in one store).  Caller holds
+ * vq->mutex; vhb_signal() tells the driver.
  */
 int vhb_packed_add_used_n(struct vhb_virtqueue *vq,
 			  const struct vhb_used *used, unsigned int count)
@@ -652,9 +652,13 @@ void vhb_packed_disable_notify(struct vhb_virtqueue *vq)
 {
 	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
 	/*
-	 * With VIRTIO_RING_F_EVENT_IDX the area keeps its offset, which the
-	 * driver has passed: it kicks no more until the offset is moved on,
-	 * as a split ring's avail event works.
+	 * With VIRTIO_RING_F_EVENT_IDX the area keeps its offset (a slot and
+	 * a wrap counter), which the driver has passed: it kicks again only
+	 * when it next makes that slot available on a lap of that counter, at
+	 * most once every two laps, a kick that only queues the handler.  A
+	 * split ring's avail event works the same way, once every 65536
+	 * entries.  vhb_packed_enable_notify() moves the offset on before the
+	 * handler stops looking at the ring.
 	 */
 	if (!vhb_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
 		vhb_packed_write_event(vq, false);
