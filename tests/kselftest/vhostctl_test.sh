@@ -323,9 +323,11 @@ result "bench --workers auto keeps two light queues on one worker"
 
 # 20e. The packed ring (VIRTIO_F_RING_PACKED): the same driver lays it out,
 # the kernel serves it, and the auto layout moves a saturated queue to a
-# worker of its own while requests are in flight on it.
-vc --json bench --backend "$img" --queues 2 --workers auto --ring packed --rw randrw \
-	--iodepth 32 --duration 2 --warmup 0.5
+# worker of its own while requests are in flight on it.  Reads, as in 20c:
+# they keep the one worker busy (writes to the file wait on the filesystem,
+# not on the worker, which then does not saturate); 20f writes.
+vc --json bench --backend "$img" --queues 2 --workers auto --ring packed --iodepth 32 \
+	--duration 2 --warmup 0.5
 [ "$rc" -eq 0 ] || diag "status $rc:" "$err"
 diag "packed, auto: $(printf '%s' "$out" | jq -c '{ring, layout_moves, worker_ids, iops, errors}' 2>/dev/null)"
 jq_check '.ring == "packed" and .layout == "auto" and .layout_moves >= 1 and
