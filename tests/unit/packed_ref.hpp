@@ -8,7 +8,7 @@
  * descriptors are not all available in their lap, writable elements
  * before readable ones, a chain longer than the ring, a flag the driver
  * may not set); it writes used descriptors (without VIRTQ_DESC_F_WRITE,
- * as QEMU and the kernel module do, or with it, as DPDK does), honours
+ * as QEMU does, or with it, as the kernel module and DPDK do), honours
  * the driver's event suppression area when it decides to call, and can
  * write anything at all into the ring for the tests of a misbehaving
  * device.
@@ -138,8 +138,8 @@ public:
 	 * Use buffer @id, which took @slots slots, @len bytes written: one
 	 * used descriptor at the next used slot, then skip the rest.  Its
 	 * flags carry VIRTQ_DESC_F_WRITE only with @dpdk: QEMU
-	 * (virtqueue_packed_fill_desc) and the kernel module never set it,
-	 * DPDK sets it when it wrote something; the length is there either
+	 * (virtqueue_packed_fill_desc) never sets it, DPDK and the kernel
+	 * module set it when they wrote something; the length is there either
 	 * way.  Returns whether the driver's event suppression area asks for
 	 * a call now.
 	 */

@@ -282,7 +282,7 @@ void flow(unsigned int num, bool eventIdx, uint64_t buffers, uint32_t seed)
 		std::vector<uint16_t> order;
 		for (std::size_t i = 0; i < k; i++) {
 			const auto &c = taken[i];
-			/* Used flags as QEMU and the kernel write them, and a third as DPDK's. */
+			/* Flags as QEMU writes them; a third with WRITE (DPDK, the module). */
 			r.dev.push(c.id, static_cast<uint32_t>(c.writable - c.id % 2), c.slots,
 				   c.id % 3 == 0);
 			order.push_back(c.id);

@@ -135,7 +135,7 @@ public:
 	 * The buffer the device used at the next used slot; its slots and id
 	 * are free again.  Its length is what the device says it wrote,
 	 * read whether or not it set VIRTQ_DESC_F_WRITE in the used
-	 * descriptor: QEMU and the kernel never set it, DPDK does, and
+	 * descriptor: QEMU never sets it, the module and DPDK do, and
 	 * Linux's driver reads the length either way.  Throws
 	 * vhost::Error(EPROTO) for an id past the ring or not in flight, or
 	 * a length past the buffer's device-writable bytes, with the slot
